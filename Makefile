@@ -1,0 +1,43 @@
+# What people type. The build itself is Meson + Ninja.
+#
+#   make          build ./build/correio
+#   make run      install deps, build, create ./run/ (once) and serve it
+#   make test     install deps, build with ASan+UBSan and -Werror, run every test
+#   make bench    install deps (with peer servers), build optimized, benchmark
+#   make install  install the binary (and the sendmail name, later)
+
+PYTHON := /usr/bin/python3
+BUILD := build
+TESTBUILD := build-asan
+BENCHBUILD := build-release
+
+.PHONY: all run test bench install clean deps
+
+all:
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) >/dev/null
+	ninja -C $(BUILD)
+
+deps:
+	scripts/install-deps
+
+run: deps all
+	scripts/dev-instance $(BUILD)/correio run
+
+test: deps
+	@[ -f $(TESTBUILD)/build.ninja ] || meson setup $(TESTBUILD) \
+	    -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	ninja -C $(TESTBUILD)
+	$(PYTHON) scripts/run-tests $(TESTBUILD)
+
+bench:
+	scripts/install-deps bench
+	@[ -f $(BENCHBUILD)/build.ninja ] || meson setup $(BENCHBUILD) \
+	    --buildtype=release -Db_ndebug=false >/dev/null
+	ninja -C $(BENCHBUILD)
+	bench/smtp-inbound $(BENCHBUILD)/correio
+
+install: all
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(TESTBUILD) $(BENCHBUILD)

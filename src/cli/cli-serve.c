@@ -1,0 +1,200 @@
+/*
+ * cli-serve.c - `correio serve`: the server in the foreground.
+ *
+ * Order matters for security: the config is read, TLS keys are loaded and
+ * ports are bound while still root; then the process enters the data
+ * directory and becomes [server] user before the event loop reads a byte
+ * from the network. SIGTERM (or SIGINT) stops accepting, says 421 to open
+ * sessions, lets messages being stored finish, and exits 0.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/privs.h"
+#include "core/tls.h"
+#include "smtp/smtp-server.h"
+#include "store/deliverq.h"
+#include "store/store.h"
+
+#define SERVE_OVERRIDES_MAX 64
+#define SERVE_DRAIN_SECONDS 5	/* how long shutdown waits for sessions */
+
+static const char cli_serve_help[] =
+"usage: correio serve [-c FILE] [-o SECTION.KEY=VALUE]...\n"
+"\n"
+"Runs the server in the foreground, logging to standard error.\n"
+"SIGTERM or SIGINT stops it cleanly.\n"
+"  -c, --config FILE  the configuration (default: $CORREIO_CONFIG or\n"
+"                     " CLI_DEFAULT_CONFIG ")\n"
+"  -o SECTION.KEY=VALUE\n"
+"                     override a configuration key (may be repeated)\n";
+
+struct serve {
+	struct event_base *base;
+	struct smtp_server *smtp;
+	struct event *sigterm, *sigint, *drain;
+	int drain_ticks;
+};
+
+static void
+serve_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct timeval tv = { 0, 50000 };
+
+	if (smtp_server_sessions(sv->smtp) == 0 ||
+	    ++sv->drain_ticks > SERVE_DRAIN_SECONDS * 20) {
+		event_base_loopbreak(sv->base);
+		return;
+	}
+	evtimer_add(sv->drain, &tv);
+}
+
+static void
+serve_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct timeval tv = { 0, 0 };
+
+	if (sv->drain != NULL)
+		return;		/* already stopping */
+	log_info("serve stopping signal=%d sessions=%u", (int)sig,
+	    smtp_server_sessions(sv->smtp));
+	smtp_server_shutdown(sv->smtp);
+	sv->drain = evtimer_new(sv->base, serve_drain_cb, sv);
+	evtimer_add(sv->drain, &tv);
+}
+
+/* Listeners of protocols this release does not serve yet. */
+static void
+serve_warn_unserved(const struct config *cfg)
+{
+	const struct {
+		const char *name;
+		const struct config_listen *l;
+	} later[] = {
+		{ "submission", &cfg->submission_listen },
+		{ "submissions", &cfg->submissions_listen },
+		{ "imap", &cfg->imap_listen },
+		{ "imaps", &cfg->imaps_listen },
+		{ "pop3", &cfg->pop3_listen },
+		{ "pop3s", &cfg->pop3s_listen },
+	};
+
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+		if (later[i].l->count > 0)
+			log_warning("serve listener=%s listen=\"%s\" not started: "
+			    "not implemented in this release", later[i].name,
+			    later[i].l->text);
+}
+
+int
+cli_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *overrides[SERVE_OVERRIDES_MAX];
+	const char *config_path = NULL, *error;
+	struct config *cfg = NULL;
+	struct store *store = NULL;
+	struct deliverq *dq = NULL;
+	SSL_CTX *tls = NULL;
+	struct serve sv;
+	size_t n_over = 0;
+	int ch, ret = CLI_EXIT_FAIL;
+
+	memset(&sv, 0, sizeof(sv));
+	while ((ch = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'o':
+			if (n_over >= SERVE_OVERRIDES_MAX)
+				return cli_usage("serve: too many -o options");
+			overrides[n_over++] = optarg;
+			break;
+		case 'h':
+			fputs(cli_serve_help, stdout);
+			return CLI_EXIT_OK;
+		default:
+			return cli_usage("serve: bad option (try 'correio serve --help')");
+		}
+	}
+	if (optind != argc)
+		return cli_usage("serve: unexpected argument '%.64s'", argv[optind]);
+	if (config_load(cli_config_path(config_path), overrides, n_over, &cfg,
+	    &error) < 0)
+		return cli_fail("%s", error);
+	log_set_level(cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (cfg->tls_cert != NULL && cfg->tls_cert[0] != '\0' &&
+	    (tls = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &error)) == NULL) {
+		log_error("serve tls error=\"%s\"", error);
+		goto out;
+	}
+	sv.base = event_base_new();
+	if (sv.base == NULL) {
+		log_error("serve cannot create the event loop");
+		goto out;
+	}
+	/* Bind as root, then leave root before anything is read. The store
+	 * and the delivery thread are opened afterwards, as the user. */
+	sv.smtp = smtp_server_new(sv.base, cfg, NULL, NULL, tls);
+	if (smtp_server_listen(sv.smtp, &cfg->smtp_listen, &error) < 0) {
+		log_error("serve smtp error=\"%s\"", error);
+		goto out;
+	}
+	if (privs_enter(cfg->data_dir, cfg->user, &error) < 0) {
+		log_error("serve error=\"%s\"", error);
+		goto out;
+	}
+	if (store_open(".", &store, &error) < 0 ||
+	    (dq = deliverq_new(sv.base, ".", &error)) == NULL) {
+		log_error("serve store error=\"%s\"", error);
+		goto out;
+	}
+	smtp_server_set_store(sv.smtp, store, dq);
+	serve_warn_unserved(cfg);
+	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);
+	sv.sigint = evsignal_new(sv.base, SIGINT, serve_signal_cb, &sv);
+	evsignal_add(sv.sigterm, NULL);
+	evsignal_add(sv.sigint, NULL);
+	smtp_server_start(sv.smtp);
+	log_info("serve ready hostname=%s smtp=\"%s\" tls=%s pid=%d", cfg->hostname,
+	    cfg->smtp_listen.text != NULL ? cfg->smtp_listen.text : "",
+	    tls != NULL ? "yes" : "no", (int)getpid());
+	event_base_dispatch(sv.base);
+	log_info("serve stopped");
+	ret = CLI_EXIT_OK;
+out:
+	/* Messages being stored finish (and are answered) first. */
+	deliverq_free(&dq);
+	smtp_server_free(&sv.smtp);
+	store_close(&store);
+	if (sv.sigterm != NULL)
+		event_free(sv.sigterm);
+	if (sv.sigint != NULL)
+		event_free(sv.sigint);
+	if (sv.drain != NULL)
+		event_free(sv.drain);
+	if (sv.base != NULL)
+		event_base_free(sv.base);
+	SSL_CTX_free(tls);
+	config_free(&cfg);
+	return ret;
+}

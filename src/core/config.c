@@ -1,0 +1,991 @@
+/*
+ * config.c - the INI configuration file and -o overrides (see config.h).
+ *
+ * One table, config_keys[], declares every key: its section, name, type,
+ * the field of struct config it fills, its default and its bounds. Loading
+ * is: apply the defaults of the table, read the file with inih, apply the
+ * -o overrides, then check what only the whole config can tell (required
+ * keys, the computed host name default, the TLS cert/key pair).
+ *
+ * inih is fed through our own line reader (ini_parse_stream) rather than
+ * ini_parse(): the reader counts lines, so every error carries the exact
+ * line of the key that caused it, even after inih has seen a syntax error
+ * earlier in the file (inih goes on after errors and only returns the line
+ * of the first one). The reader also
+ *  - rejects lines longer than inih's line buffer, which inih would
+ *    otherwise cut silently, reading the rest as another line;
+ *  - rejects NUL bytes;
+ *  - checks every [section] header, so that an empty unknown section is
+ *    caught too and the error points at the header;
+ *  - strips leading white space before inih sees the line, so indented
+ *    keys are plain keys and never become inih's multi-line continuation
+ *    of the previous value.
+ * inih itself reports only the remaining syntax errors (a '[' with no ']',
+ * a line with no '='), by returning their line number.
+ *
+ * SECURITY: the file and the overrides come from the administrator, not
+ * from the network, but everything is validated strictly so that a typo
+ * stops the server instead of silently weakening a default. Listen
+ * addresses are numeric only: loading the config never does a DNS lookup.
+ */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "core/xalloc.h"
+
+enum config_type {
+	CONFIG_TYPE_STRING,	/* any text, may be empty */
+	CONFIG_TYPE_PATH,	/* relative: joined to the config file's dir */
+	CONFIG_TYPE_SIZE,	/* uint64_t bytes, K/M/G suffix */
+	CONFIG_TYPE_DURATION,	/* unsigned seconds, s/m/h suffix */
+	CONFIG_TYPE_UINT,	/* unsigned */
+	CONFIG_TYPE_LISTEN,	/* struct config_listen */
+	CONFIG_TYPE_LOGLEVEL,	/* enum log_level */
+	CONFIG_TYPE_HOSTNAME,	/* a syntactically valid domain name */
+};
+
+/* The key must have a non-empty value after the file and the overrides. */
+#define CONFIG_KEY_REQUIRED	0x01
+
+struct config_key {
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t offset;		/* of the field in struct config */
+	const char *default_value;	/* NULL: required or computed */
+	uint64_t min, max;	/* SIZE, DURATION and UINT only */
+	unsigned flags;
+};
+
+#define CONFIG_FIELD(field)	offsetof(struct config, field)
+#define CONFIG_KIB		((uint64_t)1024)
+#define CONFIG_MIB		(CONFIG_KIB * 1024)
+#define CONFIG_GIB		(CONFIG_MIB * 1024)
+
+/* Every key Correio knows. docs/configuration.md documents each one. */
+static const struct config_key config_keys[] = {
+	{ "server", "hostname", CONFIG_TYPE_HOSTNAME,
+	    CONFIG_FIELD(hostname), NULL, 0, 0, 0 },
+	{ "server", "data_dir", CONFIG_TYPE_PATH,
+	    CONFIG_FIELD(data_dir), NULL, 0, 0, CONFIG_KEY_REQUIRED },
+	{ "server", "user", CONFIG_TYPE_STRING,
+	    CONFIG_FIELD(user), "", 0, 0, 0 },
+	{ "server", "max_message_size", CONFIG_TYPE_SIZE,
+	    CONFIG_FIELD(max_message_size), "25M", CONFIG_KIB, CONFIG_GIB, 0 },
+
+	{ "smtp", "listen", CONFIG_TYPE_LISTEN,
+	    CONFIG_FIELD(smtp_listen), "", 0, 0, 0 },
+	{ "smtp", "max_recipients", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(smtp_max_recipients), "100", 1, 10000, 0 },
+	{ "smtp", "max_errors", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(smtp_max_errors), "10", 1, 1000, 0 },
+	{ "smtp", "max_sessions", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(smtp_max_sessions), "1000", 1, 100000, 0 },
+	{ "smtp", "timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(smtp_timeout), "300s", 1, 3600, 0 },
+	{ "smtp", "data_timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(smtp_data_timeout), "600s", 1, 7200, 0 },
+
+	{ "submission", "listen", CONFIG_TYPE_LISTEN,
+	    CONFIG_FIELD(submission_listen), "", 0, 0, 0 },
+	{ "submissions", "listen", CONFIG_TYPE_LISTEN,
+	    CONFIG_FIELD(submissions_listen), "", 0, 0, 0 },
+	{ "imap", "listen", CONFIG_TYPE_LISTEN,
+	    CONFIG_FIELD(imap_listen), "", 0, 0, 0 },
+	{ "imaps", "listen", CONFIG_TYPE_LISTEN,
+	    CONFIG_FIELD(imaps_listen), "", 0, 0, 0 },
+	{ "pop3", "listen", CONFIG_TYPE_LISTEN,
+	    CONFIG_FIELD(pop3_listen), "", 0, 0, 0 },
+	{ "pop3s", "listen", CONFIG_TYPE_LISTEN,
+	    CONFIG_FIELD(pop3s_listen), "", 0, 0, 0 },
+
+	{ "tls", "cert", CONFIG_TYPE_PATH,
+	    CONFIG_FIELD(tls_cert), "", 0, 0, 0 },
+	{ "tls", "key", CONFIG_TYPE_PATH,
+	    CONFIG_FIELD(tls_key), "", 0, 0, 0 },
+
+	{ "log", "level", CONFIG_TYPE_LOGLEVEL,
+	    CONFIG_FIELD(log_level), "info", 0, 0, 0 },
+};
+
+#define CONFIG_N_KEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* Room for a message naming a path of PATH_MAX bytes and a long value. */
+#define CONFIG_ERROR_MAX	8192
+/* Room for the message of one bad value, without the location. */
+#define CONFIG_VALUE_ERROR_MAX	512
+/* A RFC 1035 2.3.4 name: 255 octets on the wire, 253 characters written. */
+#define CONFIG_HOSTNAME_MAX	253
+#define CONFIG_LABEL_MAX	63
+
+#define CONFIG_STR2(x)	#x
+#define CONFIG_STR(x)	CONFIG_STR2(x)
+
+/*
+ * The last error of config_load(). A static buffer: the config is loaded on
+ * the main thread, and the message must outlive the call (config.h).
+ */
+static char config_error_buf[CONFIG_ERROR_MAX];
+
+/* State of one file parse, shared by the line reader and the handler. */
+struct config_parse {
+	struct config *config;
+	const char *path;	/* as given, for messages */
+	const char *base_dir;	/* absolute directory of the file */
+	FILE *fp;
+	char *line;		/* getline() buffer */
+	size_t line_cap;
+	int lineno;		/* of the line inih is working on */
+	int section_line;	/* of the last [section] header */
+	int key_lines[CONFIG_N_KEYS];	/* line of each key set, or 0 */
+	bool failed;
+	int error_line;		/* of the error; INT_MAX: no line */
+};
+
+static void
+config_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+config_error_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	/* A message longer than the buffer is cut; that is fine for a message,
+	 * and vsnprintf always NUL-terminates. */
+	if (vsnprintf(config_error_buf, sizeof(config_error_buf), fmt, ap) < 0)
+		snprintf(config_error_buf, sizeof(config_error_buf),
+		    "config: cannot format error message");
+	va_end(ap);
+}
+
+/* Like snprintf into a message buffer; cutting a message is acceptable. */
+static void
+config_msg(char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+config_msg(char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(msg, msglen, fmt, ap) < 0 && msglen > 0)
+		msg[0] = '\0';
+	va_end(ap);
+}
+
+static bool
+config_section_known(const char *section, size_t len)
+{
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		if (strlen(config_keys[i].section) == len &&
+		    memcmp(config_keys[i].section, section, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const struct config_key *
+config_key_lookup(const char *section, const char *name)
+{
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	}
+	return NULL;
+}
+
+/* Parses a run of decimal digits that fills all of [s, end). */
+static int
+config_digits_parse(const char *s, const char *end, uint64_t *value_r)
+{
+	uint64_t v = 0;
+
+	if (s == end)
+		return -1;
+	for (; s < end; s++) {
+		unsigned d;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*value_r = v;
+	return 0;
+}
+
+int
+config_size_parse(const char *value, uint64_t *size_r)
+{
+	const char *end = value + strlen(value);
+	uint64_t v, mult = 1;
+
+	if (end > value) {
+		switch (end[-1]) {
+		case 'K': case 'k': mult = CONFIG_KIB; end--; break;
+		case 'M': case 'm': mult = CONFIG_MIB; end--; break;
+		case 'G': case 'g': mult = CONFIG_GIB; end--; break;
+		default: break;
+		}
+	}
+	if (config_digits_parse(value, end, &v) < 0)
+		return -1;
+	if (v > UINT64_MAX / mult)
+		return -1;
+	*size_r = v * mult;
+	return 0;
+}
+
+int
+config_duration_parse(const char *value, unsigned *seconds_r)
+{
+	const char *end = value + strlen(value);
+	uint64_t v, mult = 1;
+
+	if (end > value) {
+		switch (end[-1]) {
+		case 'S': case 's': mult = 1; end--; break;
+		case 'M': case 'm': mult = 60; end--; break;
+		case 'H': case 'h': mult = 3600; end--; break;
+		default: break;
+		}
+	}
+	if (config_digits_parse(value, end, &v) < 0)
+		return -1;
+	if (v > UINT_MAX / mult)
+		return -1;
+	*seconds_r = (unsigned)(v * mult);
+	return 0;
+}
+
+/* Writes a size the way a user would: "1K", "25M", "1G" or bytes. */
+static void
+config_size_format(uint64_t v, char *out, size_t outlen)
+{
+	if (v != 0 && v % CONFIG_GIB == 0)
+		config_msg(out, outlen, "%lluG",
+		    (unsigned long long)(v / CONFIG_GIB));
+	else if (v != 0 && v % CONFIG_MIB == 0)
+		config_msg(out, outlen, "%lluM",
+		    (unsigned long long)(v / CONFIG_MIB));
+	else if (v != 0 && v % CONFIG_KIB == 0)
+		config_msg(out, outlen, "%lluK",
+		    (unsigned long long)(v / CONFIG_KIB));
+	else
+		config_msg(out, outlen, "%llu", (unsigned long long)v);
+}
+
+static void
+config_duration_format(uint64_t v, char *out, size_t outlen)
+{
+	if (v != 0 && v % 3600 == 0)
+		config_msg(out, outlen, "%lluh",
+		    (unsigned long long)(v / 3600));
+	else if (v != 0 && v % 60 == 0)
+		config_msg(out, outlen, "%llum", (unsigned long long)(v / 60));
+	else
+		config_msg(out, outlen, "%llus", (unsigned long long)v);
+}
+
+/*
+ * True if name is a syntactically valid domain name (RFC 1035 2.3.1 as
+ * relaxed by RFC 1123 2.1): dot-separated labels of 1 to 63 letters,
+ * digits and hyphens, not starting or ending with a hyphen, at most 253
+ * characters, no trailing dot. A single label ("localhost") is allowed.
+ */
+static bool
+config_hostname_valid(const char *name)
+{
+	size_t len = strlen(name), label = 0;
+
+	if (len == 0 || len > CONFIG_HOSTNAME_MAX)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char c = name[i];
+
+		if (c == '.' || c == '\0') {
+			if (label == 0 || name[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)c) && c != '-')
+			return false;
+		if (c == '-' && label == 0)
+			return false;
+		if (++label > CONFIG_LABEL_MAX)
+			return false;
+	}
+	return true;
+}
+
+static void
+config_listen_set_port(struct sockaddr_storage *ss, in_port_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+/* Adds one address (family AF_INET or AF_INET6, addr in network order). */
+static int
+config_listen_add(struct config_listen *l, int family, const void *addr,
+    in_port_t port, const char **error_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, addr, sizeof(sin->sin_addr));
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, addr, sizeof(sin6->sin6_addr));
+		len = sizeof(*sin6);
+	}
+	config_listen_set_port(&ss, port);
+
+	/* The same address twice would fail later, at bind(), with a less
+	 * helpful message. The sockaddrs were zeroed, so memcmp is exact. */
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->addr_lens[i] == len &&
+		    memcmp(&l->addrs[i], &ss, len) == 0) {
+			*error_r = "address listed twice";
+			return -1;
+		}
+	}
+	if (l->count == CONFIG_LISTEN_MAX) {
+		*error_r = "too many addresses (at most "
+		    CONFIG_STR(CONFIG_LISTEN_MAX) ")";
+		return -1;
+	}
+	l->addrs[l->count] = ss;
+	l->addr_lens[l->count] = len;
+	l->count++;
+	return 0;
+}
+
+/* Parses one "host:port" item of len bytes (not NUL-terminated). */
+static int
+config_listen_parse_item(struct config_listen *l, const char *item,
+    size_t len, const char **error_r)
+{
+	const char *end = item + len, *host, *host_end, *port;
+	char hostbuf[INET6_ADDRSTRLEN];
+	uint64_t portnum;
+	size_t host_len;
+
+	if (item[0] == '[') {
+		host = item + 1;
+		host_end = memchr(host, ']', (size_t)(end - host));
+		if (host_end == NULL) {
+			*error_r = "missing ']' after the IPv6 address";
+			return -1;
+		}
+		if (host_end + 1 == end || host_end[1] != ':') {
+			*error_r = "missing ':port' after the address";
+			return -1;
+		}
+		port = host_end + 2;
+	} else {
+		host = item;
+		host_end = memrchr(item, ':', len);
+		if (host_end == NULL) {
+			*error_r = "missing ':port' after the address";
+			return -1;
+		}
+		port = host_end + 1;
+	}
+
+	if (config_digits_parse(port, end, &portnum) < 0 ||
+	    portnum < 1 || portnum > 65535) {
+		*error_r = "the port must be a number from 1 to 65535";
+		return -1;
+	}
+
+	host_len = (size_t)(host_end - host);
+	if (host_len == 0) {
+		*error_r = "missing address before ':port' "
+		    "(use '*' for all addresses)";
+		return -1;
+	}
+	if (item[0] != '[' && host_len == 1 && host[0] == '*') {
+		struct in_addr any4;
+
+		any4.s_addr = htonl(INADDR_ANY);
+		if (config_listen_add(l, AF_INET, &any4, (in_port_t)portnum,
+		    error_r) < 0)
+			return -1;
+		return config_listen_add(l, AF_INET6, &in6addr_any,
+		    (in_port_t)portnum, error_r);
+	}
+	if (host_len >= sizeof(hostbuf)) {
+		*error_r = item[0] == '[' ? "not a numeric IPv6 address" :
+		    "not a numeric IPv4 address (host names are not allowed)";
+		return -1;
+	}
+	memcpy(hostbuf, host, host_len);
+	hostbuf[host_len] = '\0';
+
+	if (item[0] == '[') {
+		struct in6_addr a6;
+
+		if (inet_pton(AF_INET6, hostbuf, &a6) != 1) {
+			*error_r = "not a numeric IPv6 address";
+			return -1;
+		}
+		return config_listen_add(l, AF_INET6, &a6, (in_port_t)portnum,
+		    error_r);
+	} else {
+		struct in_addr a4;
+
+		if (memchr(hostbuf, ':', host_len) != NULL) {
+			*error_r = "an IPv6 address must be in brackets, "
+			    "as in [::1]:25";
+			return -1;
+		}
+		if (inet_pton(AF_INET, hostbuf, &a4) != 1) {
+			*error_r = "not a numeric IPv4 address "
+			    "(host names are not allowed)";
+			return -1;
+		}
+		return config_listen_add(l, AF_INET, &a4, (in_port_t)portnum,
+		    error_r);
+	}
+}
+
+static bool
+config_listen_is_sep(char c)
+{
+	return c == ',' || isspace((unsigned char)c);
+}
+
+/*
+ * config_listen_parse(), but on error also points *item_r and *item_len_r at
+ * the item that failed (NULL/0 if none), so config_load() can name it.
+ * On success listen_r->text is a new copy of value; on error *listen_r is
+ * unchanged.
+ */
+static int
+config_listen_parse_full(const char *value, struct config_listen *listen_r,
+    const char **error_r, const char **item_r, size_t *item_len_r)
+{
+	struct config_listen l;
+	const char *p = value;
+
+	memset(&l, 0, sizeof(l));
+	*item_r = NULL;
+	*item_len_r = 0;
+	for (;;) {
+		const char *start;
+
+		while (*p != '\0' && config_listen_is_sep(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p != '\0' && !config_listen_is_sep(*p))
+			p++;
+		if (config_listen_parse_item(&l, start, (size_t)(p - start),
+		    error_r) < 0) {
+			*item_r = start;
+			*item_len_r = (size_t)(p - start);
+			return -1;
+		}
+	}
+	l.text = xstrdup(value);
+	*listen_r = l;
+	return 0;
+}
+
+int
+config_listen_parse(const char *value, struct config_listen *listen_r,
+    const char **error_r)
+{
+	const char *item;
+	size_t item_len;
+
+	return config_listen_parse_full(value, listen_r, error_r, &item,
+	    &item_len);
+}
+
+static void
+config_string_replace(char **fieldp, char *value)
+{
+	free(*fieldp);
+	*fieldp = value;
+}
+
+/*
+ * Checks value against key and stores it in config. Returns 0, or -1 with
+ * the reason (without the key's name) in msg.
+ */
+static int
+config_key_set(struct config *config, const struct config_key *key,
+    const char *value, const char *base_dir, char *msg, size_t msglen)
+{
+	void *field = (char *)config + key->offset;
+	char lo[32], hi[32];
+	const char *error;
+	uint64_t v;
+	unsigned secs;
+
+	switch (key->type) {
+	case CONFIG_TYPE_STRING:
+		config_string_replace(field, xstrdup(value));
+		return 0;
+	case CONFIG_TYPE_PATH:
+		if (value[0] == '\0' || value[0] == '/')
+			config_string_replace(field, xstrdup(value));
+		else
+			config_string_replace(field,
+			    xasprintf("%s/%s", base_dir, value));
+		return 0;
+	case CONFIG_TYPE_HOSTNAME:
+		if (!config_hostname_valid(value)) {
+			config_msg(msg, msglen, "'%s' is not a valid domain "
+			    "name", value);
+			return -1;
+		}
+		config_string_replace(field, xstrdup(value));
+		return 0;
+	case CONFIG_TYPE_SIZE:
+		if (config_size_parse(value, &v) < 0 ||
+		    v < key->min || v > key->max) {
+			config_size_format(key->min, lo, sizeof(lo));
+			config_size_format(key->max, hi, sizeof(hi));
+			config_msg(msg, msglen, "must be a size from %s to %s "
+			    "(a number with an optional K, M or G suffix)",
+			    lo, hi);
+			return -1;
+		}
+		*(uint64_t *)field = v;
+		return 0;
+	case CONFIG_TYPE_DURATION:
+		if (config_duration_parse(value, &secs) < 0 ||
+		    secs < key->min || secs > key->max) {
+			config_duration_format(key->min, lo, sizeof(lo));
+			config_duration_format(key->max, hi, sizeof(hi));
+			config_msg(msg, msglen, "must be a duration from %s to "
+			    "%s (a number with an optional s, m or h suffix)",
+			    lo, hi);
+			return -1;
+		}
+		*(unsigned *)field = secs;
+		return 0;
+	case CONFIG_TYPE_UINT:
+		if (config_digits_parse(value, value + strlen(value), &v) < 0 ||
+		    v < key->min || v > key->max) {
+			config_msg(msg, msglen, "must be a number from %llu "
+			    "to %llu", (unsigned long long)key->min,
+			    (unsigned long long)key->max);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)v;
+		return 0;
+	case CONFIG_TYPE_LISTEN: {
+		struct config_listen *l = field, parsed;
+		const char *item;
+		size_t item_len;
+
+		if (config_listen_parse_full(value, &parsed, &error, &item,
+		    &item_len) < 0) {
+			if (item != NULL)
+				config_msg(msg, msglen, "'%.*s': %s",
+				    (int)item_len, item, error);
+			else
+				config_msg(msg, msglen, "%s", error);
+			return -1;
+		}
+		free(l->text);
+		*l = parsed;
+		return 0;
+	}
+	case CONFIG_TYPE_LOGLEVEL:
+		if (log_level_parse(value, field) < 0) {
+			config_msg(msg, msglen, "must be one of debug, info, "
+			    "warning, error");
+			return -1;
+		}
+		return 0;
+	}
+	abort();
+}
+
+/*
+ * The line reader given to inih. Hands inih one line at a time with its
+ * leading white space (and a UTF-8 BOM on line 1) removed, and checks
+ * what inih cannot: line length, NUL bytes and section names. Returns
+ * NULL at the end of the file or at the first error, which stops inih.
+ */
+static char *
+config_parse_read(char *str, int num, void *stream)
+{
+	struct config_parse *p = stream;
+	const char *s, *end;
+	ssize_t n;
+	size_t len, content;
+
+	if (p->failed)
+		return NULL;
+	errno = 0;
+	n = getline(&p->line, &p->line_cap, p->fp);
+	if (n < 0) {
+		if (ferror(p->fp)) {
+			p->failed = true;
+			p->error_line = INT_MAX;
+			config_error_set("%s: cannot read: %s", p->path,
+			    strerror(errno != 0 ? errno : EIO));
+		}
+		return NULL;
+	}
+	p->lineno++;
+	len = (size_t)n;
+	if (memchr(p->line, '\0', len) != NULL) {
+		p->failed = true;
+		p->error_line = p->lineno;
+		config_error_set("%s:%d: NUL byte in line", p->path,
+		    p->lineno);
+		return NULL;
+	}
+
+	/* inih needs room for "\r\n\0" after the content of a line (ini.h). */
+	content = len;
+	if (content > 0 && p->line[content - 1] == '\n')
+		content--;
+	if (content > 0 && p->line[content - 1] == '\r')
+		content--;
+	if (num < 4 || content > (size_t)num - 3) {
+		p->failed = true;
+		p->error_line = p->lineno;
+		config_error_set("%s:%d: line too long (at most %d characters)",
+		    p->path, p->lineno, num - 3);
+		return NULL;
+	}
+
+	s = p->line;
+	if (p->lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
+	while (*s != '\0' && isspace((unsigned char)*s))
+		s++;
+
+	/* A "[section]" header: check the name here, so that an empty
+	 * unknown section is caught and the error names the header's line. A
+	 * '[' without ']' is left to inih, which reports a syntax error. */
+	if (*s == '[') {
+		end = strchr(s + 1, ']');
+		p->section_line = p->lineno;
+		if (end != NULL &&
+		    !config_section_known(s + 1, (size_t)(end - s - 1))) {
+			p->failed = true;
+			p->error_line = p->lineno;
+			config_error_set("%s:%d: unknown section [%.*s]",
+			    p->path, p->lineno, (int)(end - s - 1), s + 1);
+			return NULL;
+		}
+	}
+	memcpy(str, s, len - (size_t)(s - p->line) + 1);
+	return str;
+}
+
+/* The inih handler: called for each "key = value" line. */
+static int
+config_parse_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct config_parse *p = user;
+	const struct config_key *key;
+	char msg[CONFIG_VALUE_ERROR_MAX];
+	size_t idx;
+
+	if (p->failed)
+		return 0;
+	p->failed = true;
+	p->error_line = p->lineno;
+	if (section[0] == '\0') {
+		config_error_set("%s:%d: key '%s' is not in a section",
+		    p->path, p->lineno, name);
+		return 0;
+	}
+	if (!config_section_known(section, strlen(section))) {
+		/* The reader catches these already; kept as a safety net. */
+		p->error_line = p->section_line;
+		config_error_set("%s:%d: unknown section [%s]", p->path,
+		    p->section_line, section);
+		return 0;
+	}
+	key = config_key_lookup(section, name);
+	if (key == NULL) {
+		config_error_set("%s:%d: unknown key '%s' in [%s]", p->path,
+		    p->lineno, name, section);
+		return 0;
+	}
+	idx = (size_t)(key - config_keys);
+	if (p->key_lines[idx] != 0) {
+		config_error_set("%s:%d: duplicate key '%s' in [%s] "
+		    "(first set on line %d)", p->path, p->lineno, name,
+		    section, p->key_lines[idx]);
+		return 0;
+	}
+	p->key_lines[idx] = p->lineno;
+	if (config_key_set(p->config, key, value, p->base_dir, msg,
+	    sizeof(msg)) < 0) {
+		config_error_set("%s:%d: %s.%s: %s", p->path, p->lineno,
+		    section, name, msg);
+		return 0;
+	}
+	p->failed = false;
+	p->error_line = 0;
+	return 1;
+}
+
+/* Reads the file into config. Returns 0, or -1 with config_error_buf set. */
+static int
+config_load_file(struct config *config, const char *path, FILE *fp,
+    const char *base_dir)
+{
+	struct config_parse p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.config = config;
+	p.path = path;
+	p.base_dir = base_dir;
+	p.fp = fp;
+	ret = ini_parse_stream(config_parse_read, &p, config_parse_handler, &p);
+	free(p.line);
+
+	/* inih returns the line of the first syntax error it saw; since our
+	 * reader stops at our first error, an inih error on an earlier line
+	 * is the first error of the file. */
+	if (ret > 0 && (!p.failed || ret < p.error_line)) {
+		config_error_set("%s:%d: syntax error (expected [section], "
+		    "key = value or a comment)", path, ret);
+		return -1;
+	}
+	if (p.failed)
+		return -1;
+	if (ret < 0) {
+		config_error_set("%s: cannot parse (inih error %d)", path, ret);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies one "section.key=value" override. */
+static int
+config_load_override(struct config *config, const char *o,
+    const char *base_dir)
+{
+	const struct config_key *key;
+	const char *eq, *dot;
+	char msg[CONFIG_VALUE_ERROR_MAX];
+	char *section, *name;
+	int ret = -1;
+
+	eq = strchr(o, '=');
+	dot = eq == NULL ? NULL : memchr(o, '.', (size_t)(eq - o));
+	if (eq == NULL || dot == NULL || dot == o || dot + 1 == eq) {
+		config_error_set("-o %s: expected section.key=value", o);
+		return -1;
+	}
+	section = xstrndup(o, (size_t)(dot - o));
+	name = xstrndup(dot + 1, (size_t)(eq - dot - 1));
+	if (!config_section_known(section, strlen(section)))
+		config_error_set("-o %s: unknown section [%s]", o, section);
+	else if ((key = config_key_lookup(section, name)) == NULL)
+		config_error_set("-o %s: unknown key '%s' in [%s]", o, name,
+		    section);
+	else if (config_key_set(config, key, eq + 1, base_dir, msg,
+	    sizeof(msg)) < 0)
+		config_error_set("-o %s: %s.%s: %s", o, section, name, msg);
+	else
+		ret = 0;
+	free(section);
+	free(name);
+	return ret;
+}
+
+/* The checks that need the whole config, after the file and overrides. */
+static int
+config_load_finish(struct config *config, const char *path)
+{
+	char host[CONFIG_HOSTNAME_MAX + 2];
+
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		const struct config_key *key = &config_keys[i];
+		char **fieldp = (char **)((char *)config + key->offset);
+
+		if ((key->flags & CONFIG_KEY_REQUIRED) != 0 &&
+		    (*fieldp == NULL || **fieldp == '\0')) {
+			config_error_set("%s: %s.%s is required", path,
+			    key->section, key->name);
+			return -1;
+		}
+	}
+
+	if (config->hostname == NULL) {
+		/* gethostname() may truncate without NUL-terminating. */
+		memset(host, 0, sizeof(host));
+		if (gethostname(host, sizeof(host) - 1) < 0) {
+			config_error_set("%s: server.hostname is not set and "
+			    "gethostname() failed: %s", path, strerror(errno));
+			return -1;
+		}
+		if (!config_hostname_valid(host)) {
+			config_error_set("%s: server.hostname is not set and "
+			    "the machine's host name '%s' is not a valid "
+			    "domain name", path, host);
+			return -1;
+		}
+		config->hostname = xstrdup(host);
+	}
+
+	if ((config->tls_cert[0] == '\0') != (config->tls_key[0] == '\0')) {
+		config_error_set("%s: tls.cert and tls.key must be set "
+		    "together", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns the absolute directory of path, or NULL with errno set. */
+static char *
+config_base_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *abs;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	abs = realpath(dir, NULL);
+	free(dir);
+	return abs;
+}
+
+int
+config_load(const char *path, const char *const *overrides, size_t n_overrides,
+    struct config **config_r, const char **error_r)
+{
+	struct config *config;
+	const char *base;
+	char msg[CONFIG_VALUE_ERROR_MAX];
+	char *base_dir;
+	FILE *fp;
+
+	*config_r = NULL;
+	*error_r = config_error_buf;
+	config_error_buf[0] = '\0';
+
+	fp = fopen(path, "re");
+	if (fp == NULL) {
+		config_error_set("%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	base_dir = config_base_dir(path);
+	if (base_dir == NULL) {
+		config_error_set("%s: cannot resolve the file's directory: %s",
+		    path, strerror(errno));
+		fclose(fp);
+		return -1;
+	}
+
+	config = xcalloc(1, sizeof(*config));
+	/* Absolute, so that the file can be found again after chdir(). */
+	base = strrchr(path, '/');
+	config->path = xasprintf("%s/%s", strcmp(base_dir, "/") == 0 ? "" :
+	    base_dir, base == NULL ? path : base + 1);
+
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		const struct config_key *key = &config_keys[i];
+
+		if (key->default_value == NULL)
+			continue;
+		/* A default that fails its own check is a bug in the table. */
+		if (config_key_set(config, key, key->default_value, base_dir,
+		    msg, sizeof(msg)) < 0)
+			abort();
+	}
+
+	if (config_load_file(config, path, fp, base_dir) < 0)
+		goto fail;
+	for (size_t i = 0; i < n_overrides; i++) {
+		if (config_load_override(config, overrides[i], base_dir) < 0)
+			goto fail;
+	}
+	if (config_load_finish(config, path) < 0)
+		goto fail;
+
+	fclose(fp);
+	free(base_dir);
+	*config_r = config;
+	return 0;
+
+fail:
+	fclose(fp);
+	free(base_dir);
+	config_free(&config);
+	return -1;
+}
+
+void
+config_free(struct config **configp)
+{
+	struct config *config = *configp;
+
+	if (config == NULL)
+		return;
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		const struct config_key *key = &config_keys[i];
+		void *field = (char *)config + key->offset;
+
+		switch (key->type) {
+		case CONFIG_TYPE_STRING:
+		case CONFIG_TYPE_PATH:
+		case CONFIG_TYPE_HOSTNAME:
+			free(*(char **)field);
+			break;
+		case CONFIG_TYPE_LISTEN:
+			free(((struct config_listen *)field)->text);
+			break;
+		case CONFIG_TYPE_SIZE:
+		case CONFIG_TYPE_DURATION:
+		case CONFIG_TYPE_UINT:
+		case CONFIG_TYPE_LOGLEVEL:
+			break;
+		}
+	}
+	free(config->path);
+	free(config);
+	*configp = NULL;
+}

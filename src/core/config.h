@@ -1,0 +1,101 @@
+/*
+ * config.h - the INI configuration file (inih) and -o overrides.
+ *
+ * Every key is declared once, in the key table of config.c, with its type,
+ * default and check. Unknown sections, unknown keys, duplicate keys and bad
+ * values stop the load with "FILE:LINE: message" (or "-o KEY=VALUE: message"
+ * for an override). docs/configuration.md documents every key.
+ *
+ * SECURITY: the file is trusted (root-owned) but still fully validated so a
+ * typo cannot silently weaken a default.
+ */
+#ifndef CORE_CONFIG_H
+#define CORE_CONFIG_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+
+/* At most this many addresses in one listen key. */
+#define CONFIG_LISTEN_MAX 16
+
+/* One parsed "listen" value: numeric addresses only, so that loading the
+ * config never does a DNS lookup. Forms: "127.0.0.1:25", "[::1]:25",
+ * "*:25" (all IPv4 and IPv6 addresses), several separated by commas or
+ * spaces. An empty value means the listener is off (count == 0). */
+struct config_listen {
+	size_t count;
+	struct sockaddr_storage addrs[CONFIG_LISTEN_MAX];
+	socklen_t addr_lens[CONFIG_LISTEN_MAX];
+	char *text;		/* the value as written, for logs */
+};
+
+struct config {
+	char *path;		/* the file that was loaded */
+
+	/* [server] */
+	char *hostname;		/* default: the machine's host name */
+	char *data_dir;		/* required */
+	char *user;		/* drop to this user when started as root */
+	uint64_t max_message_size;	/* bytes; default 25 MiB */
+
+	/* [smtp] inbound, port 25 */
+	struct config_listen smtp_listen;
+	unsigned smtp_max_recipients;	/* default 100 */
+	unsigned smtp_max_errors;	/* default 10 */
+	unsigned smtp_max_sessions;	/* default 1000 */
+	unsigned smtp_timeout;		/* seconds, default 300 */
+	unsigned smtp_data_timeout;	/* seconds, default 600 */
+
+	/* listeners of later protocols */
+	struct config_listen submission_listen;
+	struct config_listen submissions_listen;
+	struct config_listen imap_listen;
+	struct config_listen imaps_listen;
+	struct config_listen pop3_listen;
+	struct config_listen pop3s_listen;
+
+	/* [tls] */
+	char *tls_cert;		/* PEM chain; empty: no TLS */
+	char *tls_key;
+
+	/* [log] */
+	enum log_level log_level;
+};
+
+/*
+ * Loads path, then applies overrides ("section.key=value" strings, in
+ * order; an override replaces the file's value). Relative cert, key and
+ * data_dir paths are taken relative to the directory of the file.
+ * Returns 0 and a config to free with config_free(), or -1 with *error_r
+ * set to a message that stays valid until the next config_load() call.
+ */
+int
+config_load(const char *path, const char *const *overrides, size_t n_overrides,
+    struct config **config_r, const char **error_r);
+
+void
+config_free(struct config **configp);
+
+/*
+ * Parses a listen value into *listen_r (see struct config_listen). Returns
+ * 0, or -1 with *error_r set to a static message. On success
+ * listen_r->text is a new copy of value that the caller frees (config_free()
+ * does it for the listeners of a config); on error *listen_r is unchanged.
+ */
+int
+config_listen_parse(const char *value, struct config_listen *listen_r,
+    const char **error_r);
+
+/* Parses a size: a number with an optional K, M or G suffix (powers of
+ * 1024). Returns 0 or -1. */
+int
+config_size_parse(const char *value, uint64_t *size_r);
+
+/* Parses a duration: a number of seconds with an optional s, m or h
+ * suffix. Returns 0 or -1. */
+int
+config_duration_parse(const char *value, unsigned *seconds_r);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * main.c - the one `correio` binary: dispatches to a subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} main_cmds[] = {
+	{ "init", cli_init, "create a new instance (config, data, certificate)" },
+	{ "serve", cli_serve, "run the server in the foreground" },
+	{ "domain", cli_domain, "add, list or delete hosted domains" },
+	{ "user", cli_user, "add, list, delete users or set their password" },
+	{ "alias", cli_alias, "add, list or delete aliases" },
+	{ "mailbox", cli_mailbox, "list a user's mailboxes" },
+	{ "message", cli_message, "list or print stored messages" },
+};
+
+static void
+main_help(FILE *f)
+{
+	fprintf(f, "usage: correio COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", main_cmds[i].name, main_cmds[i].help);
+	fprintf(f, "\nRun 'correio COMMAND --help' for a command's options.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage("missing command (try 'correio --help')");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		main_help(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("correio 0.1.0\n");
+		return CLI_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
+		if (strcmp(argv[1], main_cmds[i].name) == 0)
+			return main_cmds[i].fn(argc - 1, argv + 1);
+	return cli_usage("unknown command '%.64s' (try 'correio --help')", argv[1]);
+}

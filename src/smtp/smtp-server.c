@@ -1,0 +1,1270 @@
+/*
+ * smtp-server.c - inbound SMTP sessions.
+ *
+ * RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3030
+ * (CHUNKING/BDAT), RFC 3207 (STARTTLS), RFC 2034 (ENHANCEDSTATUSCODES),
+ * RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 3848 (Received "with").
+ *
+ * A session is a state machine driven by its input: every complete command
+ * line is dispatched through smtp_cmds[]; DATA and BDAT switch to reading
+ * message content. A finished message becomes a delivery job; the session
+ * stops reading until the job is durable and only then answers 250.
+ *
+ * SMTP smuggling: only <CRLF>.<CRLF> ends DATA. A bare LF or bare CR
+ * anywhere in DATA makes the message fail with 550 5.6.0 once it ends, so
+ * <LF>.<LF> or <CR>.<CR> can neither end a message nor start another.
+ *
+ * Commands that arrive after STARTTLS in the same packet are discarded
+ * (RFC 3207 4.2, CVE-2011-0411). Every command must be complete within
+ * [smtp] timeout of the previous reply, and DATA within data_timeout, which
+ * bounds both idle and slow ("slowloris") sessions.
+ *
+ * SECURITY: everything a session reads is hostile. Limits: command line
+ * 512, text line 1000, message max_message_size, recipients max_recipients,
+ * errors max_errors, sessions max_sessions; input and output buffers are
+ * bounded by watermarks. Peer text is escaped before it is logged.
+ */
+#include "smtp/smtp-server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "core/buf.h"
+#include "core/line.h"
+#include "core/listen.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "core/tls.h"
+#include "core/xalloc.h"
+#include "mime/addr.h"
+#include "mime/header.h"
+#include "smtp/smtp-parse.h"
+#include "store/deliverq.h"
+#include "store/store.h"
+
+#define SMTP_INPUT_HIGH (256 * 1024)	/* stop reading input past this */
+#define SMTP_OUTPUT_HIGH (64 * 1024)	/* stop answering past this */
+#define SMTP_HELO_MAX 255
+#define SMTP_USERS_MAX 1000		/* local users one message may reach */
+#define SMTP_SHUTDOWN_REPLY "421 4.3.2 Service shutting down"
+
+enum smtp_state {
+	SMTP_ST_CMD,		/* reading commands */
+	SMTP_ST_DATA,		/* reading DATA content */
+	SMTP_ST_BDAT,		/* reading a BDAT chunk */
+	SMTP_ST_WAIT,		/* a message is being stored */
+	SMTP_ST_STARTTLS,	/* flushing 220 before the TLS handshake */
+};
+
+static const char *const smtp_state_names[] = {
+	[SMTP_ST_CMD] = "cmd",
+	[SMTP_ST_DATA] = "data",
+	[SMTP_ST_BDAT] = "bdat",
+	[SMTP_ST_WAIT] = "wait",
+	[SMTP_ST_STARTTLS] = "starttls",
+};
+
+struct smtp_server {
+	struct event_base *base;
+	const struct config *config;
+	struct store *store;
+	struct deliverq *deliverq;
+	SSL_CTX *tls;
+	struct evconnlistener *listeners[CONFIG_LISTEN_MAX * 4];
+	size_t n_listeners;
+	struct smtp_conn *conns;
+	unsigned n_conns;
+	bool stopping;
+};
+
+/* One mail transaction: MAIL, RCPTs, content. Its own arena. */
+struct smtp_txn {
+	struct pool *pool;
+	unsigned seq;			/* n-th transaction of the session */
+	struct smtp_path from;
+	struct smtp_mail_params params;
+	char **rcpts;			/* accepted recipient addresses */
+	size_t n_rcpts;
+	int64_t *users;			/* distinct local users reached */
+	size_t n_users;
+	unsigned rcpt_attempts;
+
+	/* Content, with the trace header prefix in front. */
+	struct buf data;
+	size_t prefix_len;
+	bool bdat;			/* BDAT used: DATA is no longer allowed */
+	bool at_bol;			/* the last line ended in CRLF */
+	bool bare;			/* saw a bare CR or LF */
+	bool too_long;			/* saw a line over 1000 */
+	bool too_big;			/* over max_message_size */
+	bool failed;			/* a BDAT chunk failed: the rest is dropped */
+	const char *fail_reply;		/* what to say after a dropped chunk */
+	uint64_t chunk_left;		/* BDAT bytes still to read */
+	bool chunk_last;
+	char id[32];
+};
+
+struct smtp_delivery {
+	struct deliverq_job job;
+	struct smtp_conn *conn;
+};
+
+struct smtp_conn {
+	struct smtp_conn *prev, *next;
+	struct smtp_server *server;
+	char id[16];
+	struct pool *pool;
+	struct bufferevent *bev;
+	evutil_socket_t fd;
+	char peer[64];
+	char *helo;			/* NULL until HELO/EHLO */
+	bool esmtp;
+	bool tls;
+	char tls_info[160];
+	enum smtp_state state;
+	unsigned errors;
+	unsigned txn_count;
+	size_t scanned;			/* line_next() position */
+	bool skip_line;			/* dropping the rest of a long line */
+	bool closing;			/* no more input; free once flushed */
+	bool shutdown;			/* say 421 once the pending reply is out */
+	struct smtp_txn *txn;
+	struct smtp_delivery *delivery;	/* while SMTP_ST_WAIT */
+	struct buf line;
+	struct event *deadline;
+};
+
+struct smtp_cmd {
+	const char *name;
+	void (*fn)(struct smtp_conn *c, const char *args);
+	unsigned flags;
+};
+#define CMD_NEED_HELO	0x01	/* 503 before HELO/EHLO */
+#define CMD_NO_ARGS	0x02	/* 501 if arguments are given */
+
+static void smtp_conn_process(struct smtp_conn *c);
+static void smtp_conn_finish(struct smtp_conn *c);
+static void smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void smtp_conn_read_cb(struct bufferevent *bev, void *arg);
+static void smtp_conn_write_cb(struct bufferevent *bev, void *arg);
+
+static void
+smtp_reply(struct smtp_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+smtp_reply(struct smtp_conn *c, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* Stops reading; the session is freed once its output is flushed. */
+static void
+smtp_conn_close(struct smtp_conn *c, const char *reason)
+{
+	if (c->closing)
+		return;
+	log_info("conn=%s smtp close peer=%s state=%s reason=\"%s\"", c->id,
+	    c->peer, smtp_state_names[c->state], reason);
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->deadline);
+}
+
+/* A reply for a client mistake; too many of them end the session. */
+static void
+smtp_error(struct smtp_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+smtp_error(struct smtp_conn *c, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	if (++c->errors >= c->server->config->smtp_max_errors) {
+		smtp_reply(c, "421 4.7.0 %s Too many errors, closing",
+		    c->server->config->hostname);
+		smtp_conn_close(c, "too many errors");
+	}
+}
+
+static void
+smtp_deadline_arm(struct smtp_conn *c, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+
+	evtimer_add(c->deadline, &tv);
+}
+
+/* --- transactions --- */
+
+static void
+smtp_txn_free(struct smtp_txn **txnp)
+{
+	struct smtp_txn *t = *txnp;
+
+	if (t == NULL)
+		return;
+	buf_release(&t->data);
+	pool_free(&t->pool);
+	free(t);
+	*txnp = NULL;
+}
+
+static void
+smtp_txn_reset(struct smtp_conn *c)
+{
+	smtp_txn_free(&c->txn);
+}
+
+/* Writes Return-Path (RFC 5321 4.4) and Received (4.4, RFC 3848) into
+ * the content buffer, ahead of the message. */
+static int
+smtp_txn_prefix(struct smtp_conn *c, struct smtp_txn *t)
+{
+	const struct config *cfg = c->server->config;
+	char date[64], helo[LOG_ESCAPE_MAX];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *proto;
+	int r = 0;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (t->params.smtputf8)
+		proto = c->tls ? "UTF8SMTPS" : "UTF8SMTP";
+	else if (c->esmtp)
+		proto = c->tls ? "ESMTPS" : "ESMTP";
+	else
+		proto = c->tls ? "SMTPS" : "SMTP";
+	log_escape(helo, sizeof(helo), c->helo, strlen(c->helo));
+	r |= buf_printf(&t->data, "Return-Path: <%s>\r\n", t->from.address);
+	r |= buf_printf(&t->data, "Received: from %s ([%s])\r\n\tby %s (Correio)"
+	    " with %s id %s\r\n", helo, c->peer, cfg->hostname, proto, t->id);
+	if (c->tls)
+		r |= buf_printf(&t->data, "\t(%s)\r\n", c->tls_info);
+	if (t->n_rcpts == 1)
+		r |= buf_printf(&t->data, "\tfor <%s>; %s\r\n", t->rcpts[0], date);
+	else
+		r |= buf_printf(&t->data, "\t; %s\r\n", date);
+	t->prefix_len = t->data.len;
+	return r == 0 ? 0 : -1;
+}
+
+/* Starts collecting content: DATA or the first BDAT. */
+static int
+smtp_txn_begin_content(struct smtp_conn *c)
+{
+	struct smtp_txn *t = c->txn;
+	uint64_t max = c->server->config->max_message_size;
+
+	/* Room for the trace headers on top of the message itself. */
+	buf_init(&t->data, (size_t)max + 4096);
+	if (smtp_txn_prefix(c, t) < 0) {
+		smtp_reply(c, "451 4.3.0 Internal error");
+		return -1;
+	}
+	t->at_bol = true;
+	return 0;
+}
+
+/* Appends message bytes, enforcing the size limit. */
+static void
+smtp_txn_append(struct smtp_conn *c, const char *p, size_t n)
+{
+	struct smtp_txn *t = c->txn;
+	uint64_t max = c->server->config->max_message_size;
+	size_t body = t->data.len - t->prefix_len;
+
+	if (t->too_big || t->bare || t->too_long || t->failed)
+		return;
+	if (n > max - body) {
+		t->too_big = true;
+		return;
+	}
+	if (buf_append(&t->data, p, n) < 0)
+		t->too_big = true;
+}
+
+static void
+smtp_delivery_done(struct deliverq_job *job)
+{
+	struct smtp_delivery *d = (struct smtp_delivery *)job;
+	struct smtp_conn *c = d->conn;
+	struct smtp_txn *t = c->txn;
+	char from[LOG_ESCAPE_MAX], to[LOG_ESCAPE_MAX];
+	struct buf rcpts;
+	int ok = job->delivery.result == 0;
+
+	buf_init(&rcpts, 4096);
+	for (size_t i = 0; i < t->n_rcpts; i++) {
+		if (buf_printf(&rcpts, "%s<%s>", i > 0 ? "," : "", t->rcpts[i]) < 0)
+			break;
+	}
+	log_escape(from, sizeof(from), t->from.address, strlen(t->from.address));
+	log_escape(to, sizeof(to), rcpts.data != NULL ? rcpts.data : "", rcpts.len);
+	buf_release(&rcpts);
+	log_info("conn=%s smtp message id=%s peer=%s from=<%s> to=%s size=%zu "
+	    "result=%s%s%s", c->id, t->id, c->peer, from, to,
+	    t->data.len - t->prefix_len, ok ? "250" : "451",
+	    ok ? "" : " error=", ok ? "" : job->delivery.error);
+	c->delivery = NULL;
+	free(d);
+	if (!c->closing) {
+		if (ok)
+			smtp_reply(c, "250 2.0.0 Ok: delivered as %s", t->id);
+		else
+			smtp_reply(c, "451 4.3.0 Temporary failure storing the message, try again later");
+	}
+	smtp_txn_reset(c);
+	c->state = SMTP_ST_CMD;
+	if (c->shutdown && !c->closing) {
+		smtp_reply(c, SMTP_SHUTDOWN_REPLY);
+		smtp_conn_close(c, "shutdown");
+	}
+	if (!c->closing) {
+		smtp_deadline_arm(c, c->server->config->smtp_timeout);
+		bufferevent_enable(c->bev, EV_READ);
+		smtp_conn_process(c);
+	}
+	smtp_conn_finish(c);
+}
+
+/* The content is complete: answer an error, or store it durably. */
+static void
+smtp_txn_end_content(struct smtp_conn *c)
+{
+	struct smtp_txn *t = c->txn;
+	struct smtp_delivery *d;
+	struct store_delivery *sd;
+	const char *body = t->data.data + t->prefix_len;
+	size_t blen = t->data.len - t->prefix_len;
+
+	c->state = SMTP_ST_CMD;
+	smtp_deadline_arm(c, c->server->config->smtp_timeout);
+	if (t->bare) {
+		smtp_error(c, "550 5.6.0 Bare CR or LF in message content is not allowed (RFC 5321 2.3.8)");
+	} else if (t->too_long) {
+		smtp_error(c, "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)");
+	} else if (t->too_big) {
+		smtp_error(c, "552 5.3.4 Message size exceeds fixed maximum message size");
+	} else {
+		d = xcalloc(1, sizeof(*d));
+		d->conn = c;
+		d->job.done = smtp_delivery_done;
+		sd = &d->job.delivery;
+		sd->data = t->data.data;
+		sd->size = t->data.len;
+		sd->users = t->users;
+		sd->n_users = t->n_users;
+		sd->mailbox = STORE_MAILBOX_INBOX;
+		sd->internal_date = time(NULL);
+		sd->envelope_from = t->from.address;
+		sd->hdr_from = header_get(body, blen, "From", t->pool);
+		sd->hdr_subject = header_get(body, blen, "Subject", t->pool);
+		sd->hdr_date = header_get(body, blen, "Date", t->pool);
+		c->delivery = d;
+		c->state = SMTP_ST_WAIT;
+		/* Nothing more is read until the reply is out. */
+		bufferevent_disable(c->bev, EV_READ);
+		evtimer_del(c->deadline);
+		deliverq_submit(c->server->deliverq, &d->job);
+		return;
+	}
+	log_info("conn=%s smtp message id=%s peer=%s result=rejected reason=%s "
+	    "size=%zu", c->id, t->id, c->peer, t->bare ? "bare-cr-lf" :
+	    t->too_long ? "line-too-long" : "too-big", blen);
+	smtp_txn_reset(c);
+}
+
+/*
+ * Reads DATA content line by line. Returns 1 to go on, 0 when more input
+ * is needed. RFC 5321 4.5.2 (dot-stuffing), 4.1.1.4 (end of data).
+ */
+static int
+smtp_data_process(struct smtp_conn *c, struct evbuffer *in)
+{
+	struct smtp_txn *t = c->txn;
+	size_t len;
+	const char *line;
+	bool crlf;
+
+	switch (line_next(in, SMTP_TEXT_LINE_MAX, &c->scanned, &len)) {
+	case LINE_MORE:
+		return 0;
+	case LINE_TOO_LONG:
+		/* Drop what we have of the line; the rest of it is not at
+		 * the beginning of a line, so it cannot end the data. */
+		t->too_long = true;
+		t->at_bol = false;
+		evbuffer_drain(in, SMTP_TEXT_LINE_MAX);
+		return 1;
+	case LINE_OK:
+		break;
+	}
+	line = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+	crlf = len >= 2 && line[len - 2] == '\r';
+	if (t->at_bol && crlf && len == 3 && line[0] == '.') {
+		evbuffer_drain(in, len);
+		smtp_txn_end_content(c);
+		return 1;
+	}
+	if (!crlf || memchr(line, '\r', len - 2) != NULL)
+		t->bare = true;
+	if (t->at_bol && line[0] == '.')
+		smtp_txn_append(c, line + 1, len - 1);
+	else
+		smtp_txn_append(c, line, len);
+	t->at_bol = crlf;
+	evbuffer_drain(in, len);
+	return 1;
+}
+
+/* Reads BDAT chunk bytes. Returns 1 to go on, 0 when more input is needed. */
+static int
+smtp_bdat_process(struct smtp_conn *c, struct evbuffer *in)
+{
+	struct smtp_txn *t = c->txn;
+	size_t have = evbuffer_get_length(in), n;
+
+	if (t->chunk_left > 0) {
+		if (have == 0)
+			return 0;
+		n = t->chunk_left < have ? (size_t)t->chunk_left : have;
+		if (!t->failed)
+			smtp_txn_append(c, (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n);
+		evbuffer_drain(in, n);
+		t->chunk_left -= n;
+		if (t->chunk_left > 0)
+			return 0;
+	}
+	c->state = SMTP_ST_CMD;
+	smtp_deadline_arm(c, c->server->config->smtp_timeout);
+	if (t->failed) {
+		/* RFC 3030 2: after a failed chunk, the rest of the
+		 * transaction is refused until RSET or a new MAIL. */
+		smtp_error(c, "%s", t->fail_reply != NULL ? t->fail_reply :
+		    "503 5.5.1 Transaction failed earlier, send RSET");
+		if (t->chunk_last)
+			smtp_txn_reset(c);
+		return 1;
+	}
+	if (t->too_big) {
+		smtp_error(c, "552 5.3.4 Message size exceeds fixed maximum message size");
+		log_info("conn=%s smtp message id=%s peer=%s result=rejected "
+		    "reason=too-big", c->id, t->id, c->peer);
+		t->failed = true;
+		if (t->chunk_last)
+			smtp_txn_reset(c);
+		return 1;
+	}
+	if (t->chunk_last) {
+		smtp_txn_end_content(c);
+		return 1;
+	}
+	smtp_reply(c, "250 2.0.0 %zu octets received", t->data.len - t->prefix_len);
+	return 1;
+}
+
+/* --- commands --- */
+
+static bool
+smtp_helo_valid(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	if (n == 0 || n > SMTP_HELO_MAX)
+		return false;
+	for (const char *p = arg; *p != '\0'; p++)
+		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127)
+			return false;
+	return true;
+}
+
+static void
+smtp_cmd_helo_common(struct smtp_conn *c, const char *args, bool esmtp)
+{
+	const struct config *cfg = c->server->config;
+	const char *sp = strchr(args, ' ');
+	char *name = pool_strndup(c->pool, args, sp != NULL ? (size_t)(sp - args) : strlen(args));
+
+	if (!smtp_helo_valid(name)) {
+		smtp_error(c, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	smtp_txn_reset(c);
+	c->helo = name;
+	c->esmtp = esmtp;
+	if (!esmtp) {
+		smtp_reply(c, "250 %s", cfg->hostname);
+		return;
+	}
+	smtp_reply(c, "250-%s", cfg->hostname);
+	smtp_reply(c, "250-PIPELINING");
+	smtp_reply(c, "250-SIZE %" PRIu64, cfg->max_message_size);
+	if (c->server->tls != NULL && !c->tls)
+		smtp_reply(c, "250-STARTTLS");
+	smtp_reply(c, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(c, "250-8BITMIME");
+	smtp_reply(c, "250-SMTPUTF8");
+	smtp_reply(c, "250 CHUNKING");
+}
+
+static void
+smtp_cmd_ehlo(struct smtp_conn *c, const char *args)
+{
+	smtp_cmd_helo_common(c, args, true);
+}
+
+static void
+smtp_cmd_helo(struct smtp_conn *c, const char *args)
+{
+	smtp_cmd_helo_common(c, args, false);
+}
+
+static void
+smtp_cmd_mail(struct smtp_conn *c, const char *args)
+{
+	const struct config *cfg = c->server->config;
+	struct smtp_txn *t;
+	const char *error;
+	char esc[LOG_ESCAPE_MAX];
+	enum smtp_parse_error err;
+
+	if (c->txn != NULL) {
+		smtp_error(c, "503 5.5.1 Nested MAIL command");
+		return;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->pool = pool_new(4096);
+	buf_init(&t->data, 0);
+	err = smtp_parse_mail(args, t->pool, &t->from, &t->params, &error);
+	if (err == SMTP_PARSE_OK && t->params.has_size &&
+	    t->params.size > cfg->max_message_size) {
+		smtp_error(c, "552 5.3.4 Message size exceeds fixed maximum message size");
+		smtp_txn_free(&t);
+		return;
+	}
+	switch (err) {
+	case SMTP_PARSE_OK:
+		break;
+	case SMTP_PARSE_UTF8:
+		smtp_error(c, "553 5.6.7 %s", error);
+		break;
+	case SMTP_PARSE_BAD_PARAM:
+		smtp_error(c, "555 5.5.4 %s", error);
+		break;
+	case SMTP_PARSE_BAD_ADDRESS:
+	case SMTP_PARSE_TOO_LONG:
+		smtp_error(c, "501 5.1.7 Bad sender address syntax: %s", error);
+		break;
+	case SMTP_PARSE_SYNTAX:
+		smtp_error(c, "501 5.5.4 %s", error);
+		break;
+	}
+	if (err != SMTP_PARSE_OK) {
+		log_escape(esc, sizeof(esc), args, strlen(args));
+		log_info("conn=%s smtp mail peer=%s args=\"%s\" result=rejected "
+		    "reason=\"%s\"", c->id, c->peer, esc, error);
+		smtp_txn_free(&t);
+		return;
+	}
+	t->seq = ++c->txn_count;
+	if (snprintf(t->id, sizeof(t->id), "%s.%u", c->id, t->seq) >= (int)sizeof(t->id))
+		abort();
+	t->rcpts = pool_alloc(t->pool, sizeof(char *) * cfg->smtp_max_recipients);
+	t->users = pool_alloc(t->pool, sizeof(int64_t) * SMTP_USERS_MAX);
+	c->txn = t;
+	log_escape(esc, sizeof(esc), t->from.address, strlen(t->from.address));
+	log_debug("conn=%s smtp mail from=<%s>", c->id, esc);
+	smtp_reply(c, "250 2.1.0 Ok");
+}
+
+/* Takes n users that were resolved into the free tail of t->users into
+ * the transaction's set, dropping the ones it already has. */
+static void
+smtp_txn_add_users(struct smtp_txn *t, size_t n)
+{
+	int64_t *tail = t->users + t->n_users;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < t->n_users; j++)
+			if (t->users[j] == tail[i])
+				break;
+		if (j == t->n_users)
+			t->users[t->n_users++] = tail[i];
+	}
+}
+
+static void
+smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
+{
+	const struct config *cfg = c->server->config;
+	struct smtp_txn *t = c->txn;
+	struct smtp_path path;
+	enum store_rcpt_result res;
+	size_t n_users;
+	const char *error, *addr;
+	char esc[LOG_ESCAPE_MAX];
+	enum smtp_parse_error err;
+
+	if (t == NULL) {
+		smtp_error(c, "503 5.5.1 Need MAIL before RCPT");
+		return;
+	}
+	t->rcpt_attempts++;
+	err = smtp_parse_rcpt(args, t->params.smtputf8, t->pool, &path, &error);
+	switch (err) {
+	case SMTP_PARSE_OK:
+		break;
+	case SMTP_PARSE_UTF8:
+		smtp_error(c, "553 5.6.7 %s", error);
+		return;
+	case SMTP_PARSE_BAD_PARAM:
+		smtp_error(c, "555 5.5.4 %s", error);
+		return;
+	case SMTP_PARSE_BAD_ADDRESS:
+	case SMTP_PARSE_TOO_LONG:
+		smtp_error(c, "501 5.1.3 Bad recipient address syntax: %s", error);
+		return;
+	case SMTP_PARSE_SYNTAX:
+		smtp_error(c, "501 5.5.4 %s", error);
+		return;
+	}
+	if (t->n_rcpts >= cfg->smtp_max_recipients) {
+		smtp_error(c, "452 4.5.3 Too many recipients");
+		return;
+	}
+	/* <Postmaster> alone means the postmaster of this host (RFC 5321
+	 * 4.1.1.3). */
+	if (path.postmaster)
+		addr = pool_printf(t->pool, "postmaster@%s", cfg->hostname);
+	else if (path.domain[0] == '[')
+		addr = NULL;	/* address literals are never local here */
+	else
+		addr = addr_normalize(path.address, t->pool, &error);
+	log_escape(esc, sizeof(esc), path.address, strlen(path.address));
+	if (addr == NULL) {
+		res = path.domain[0] == '[' ? STORE_RCPT_NOT_HOSTED : STORE_RCPT_UNKNOWN;
+		if (res == STORE_RCPT_UNKNOWN) {
+			smtp_error(c, "501 5.1.3 Bad recipient address: %s", error);
+			return;
+		}
+	} else if (store_rcpt_resolve(c->server->store, addr,
+	    t->users + t->n_users, SMTP_USERS_MAX - t->n_users, &n_users, &res,
+	    &error) < 0) {
+		log_error("conn=%s smtp rcpt to=<%s> store error=\"%s\"", c->id, esc, error);
+		smtp_reply(c, "451 4.3.0 Temporary lookup failure");
+		return;
+	}
+	switch (res) {
+	case STORE_RCPT_LOCAL:
+		smtp_txn_add_users(t, n_users);
+		t->rcpts[t->n_rcpts++] = pool_strdup(t->pool, path.address);
+		log_debug("conn=%s smtp rcpt to=<%s> result=250", c->id, esc);
+		smtp_reply(c, "250 2.1.5 Ok");
+		return;
+	case STORE_RCPT_UNKNOWN:
+		log_info("conn=%s smtp rcpt peer=%s to=<%s> result=550 reason=\"unknown user\"",
+		    c->id, c->peer, esc);
+		smtp_error(c, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
+		    esc);
+		return;
+	case STORE_RCPT_NOT_HOSTED:
+		log_info("conn=%s smtp rcpt peer=%s to=<%s> result=554 reason=\"relay denied\"",
+		    c->id, c->peer, esc);
+		smtp_error(c, "554 5.7.1 <%s>: Relay access denied", esc);
+		return;
+	}
+}
+
+/* Checks that a transaction can take content. */
+static bool
+smtp_txn_ready(struct smtp_conn *c, const char *verb)
+{
+	struct smtp_txn *t = c->txn;
+
+	if (t == NULL) {
+		smtp_error(c, "503 5.5.1 Need MAIL before %s", verb);
+		return false;
+	}
+	if (t->n_rcpts == 0) {
+		/* RFC 2920 3.1: 554 when no recipient was accepted. */
+		smtp_error(c, t->rcpt_attempts > 0 ?
+		    "554 5.5.1 No valid recipients" : "503 5.5.1 Need RCPT before %s", verb);
+		return false;
+	}
+	return true;
+}
+
+static void
+smtp_cmd_data(struct smtp_conn *c, const char *args)
+{
+	if (!smtp_txn_ready(c, "DATA"))
+		return;
+	if (c->txn->bdat) {
+		smtp_error(c, "503 5.5.1 DATA cannot follow BDAT");
+		return;
+	}
+	if (smtp_txn_begin_content(c) < 0)
+		return;
+	c->state = SMTP_ST_DATA;
+	smtp_deadline_arm(c, c->server->config->smtp_data_timeout);
+	smtp_reply(c, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+smtp_cmd_bdat(struct smtp_conn *c, const char *args)
+{
+	struct smtp_txn *t = c->txn;
+	uint64_t size;
+	bool last;
+
+	if (smtp_parse_bdat(args, &size, &last) != SMTP_PARSE_OK) {
+		/* Without a size the chunk cannot be skipped: its bytes
+		 * will be read as commands, and fail as such. */
+		smtp_error(c, "501 5.5.4 Syntax: BDAT size [LAST]");
+		return;
+	}
+	if (t == NULL || t->n_rcpts == 0) {
+		/* Read and drop the chunk so that its bytes are not taken
+		 * for commands. */
+		if (t == NULL) {
+			t = xcalloc(1, sizeof(*t));
+			t->pool = pool_new(1024);
+			buf_init(&t->data, 0);
+			c->txn = t;
+		}
+		t->failed = true;
+		t->fail_reply = c->txn->rcpt_attempts > 0 ?
+		    "554 5.5.1 No valid recipients" : "503 5.5.1 Need MAIL and RCPT before BDAT";
+		t->bdat = true;
+		t->chunk_left = size;
+		t->chunk_last = true;	/* drop the transaction after it */
+		c->state = SMTP_ST_BDAT;
+		smtp_deadline_arm(c, c->server->config->smtp_data_timeout);
+		return;
+	}
+	if (!t->bdat) {
+		t->bdat = true;
+		if (smtp_txn_begin_content(c) < 0)
+			return;
+	}
+	t->chunk_left = size;
+	t->chunk_last = last;
+	c->state = SMTP_ST_BDAT;
+	smtp_deadline_arm(c, c->server->config->smtp_data_timeout);
+}
+
+static void
+smtp_cmd_rset(struct smtp_conn *c, const char *args)
+{
+	smtp_txn_reset(c);
+	smtp_reply(c, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_noop(struct smtp_conn *c, const char *args)
+{
+	smtp_reply(c, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_quit(struct smtp_conn *c, const char *args)
+{
+	smtp_reply(c, "221 2.0.0 %s Bye", c->server->config->hostname);
+	smtp_conn_close(c, "quit");
+}
+
+static void
+smtp_cmd_help(struct smtp_conn *c, const char *args)
+{
+	smtp_reply(c, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP");
+	smtp_reply(c, "214 2.0.0 QUIT HELP VRFY STARTTLS; see RFC 5321");
+}
+
+static void
+smtp_cmd_vrfy(struct smtp_conn *c, const char *args)
+{
+	/* RFC 5321 3.5.3: do not reveal who exists. */
+	smtp_reply(c, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+smtp_cmd_starttls(struct smtp_conn *c, const char *args)
+{
+	if (c->server->tls == NULL) {
+		smtp_error(c, "502 5.5.1 STARTTLS not available");
+		return;
+	}
+	if (c->tls) {
+		smtp_error(c, "503 5.5.1 TLS already active");
+		return;
+	}
+	smtp_reply(c, "220 2.0.0 Ready to start TLS");
+	smtp_txn_reset(c);
+	c->state = SMTP_ST_STARTTLS;
+	bufferevent_disable(c->bev, EV_READ);
+	/* RFC 3207 4.2: anything sent before the handshake is discarded. */
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+}
+
+static void
+smtp_cmd_not_implemented(struct smtp_conn *c, const char *args)
+{
+	smtp_error(c, "502 5.5.1 Command not implemented");
+}
+
+static const struct smtp_cmd smtp_cmds[] = {
+	{ "EHLO", smtp_cmd_ehlo, 0 },
+	{ "HELO", smtp_cmd_helo, 0 },
+	{ "MAIL", smtp_cmd_mail, CMD_NEED_HELO },
+	{ "RCPT", smtp_cmd_rcpt, CMD_NEED_HELO },
+	{ "DATA", smtp_cmd_data, CMD_NEED_HELO | CMD_NO_ARGS },
+	{ "BDAT", smtp_cmd_bdat, CMD_NEED_HELO },
+	{ "RSET", smtp_cmd_rset, CMD_NO_ARGS },
+	{ "NOOP", smtp_cmd_noop, 0 },
+	{ "QUIT", smtp_cmd_quit, CMD_NO_ARGS },
+	{ "HELP", smtp_cmd_help, 0 },
+	{ "VRFY", smtp_cmd_vrfy, 0 },
+	{ "STARTTLS", smtp_cmd_starttls, CMD_NEED_HELO | CMD_NO_ARGS },
+	{ "EXPN", smtp_cmd_not_implemented, 0 },
+	{ "ETRN", smtp_cmd_not_implemented, 0 },
+	{ "TURN", smtp_cmd_not_implemented, 0 },
+	{ "AUTH", smtp_cmd_not_implemented, 0 },
+};
+
+static void
+smtp_dispatch(struct smtp_conn *c, char *line, size_t len)
+{
+	char *args;
+	size_t vlen;
+
+	if (memchr(line, '\0', len) != NULL) {
+		smtp_error(c, "500 5.5.2 NUL byte in command");
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)line[i] < 32 && line[i] != '\t') {
+			smtp_error(c, "500 5.5.2 Control character in command");
+			return;
+		}
+	}
+	args = strchr(line, ' ');
+	vlen = args != NULL ? (size_t)(args - line) : len;
+	if (args != NULL)
+		while (*args == ' ')
+			args++;
+	else
+		args = line + len;
+	/* Some HTTP clients are pointed at mail ports to abuse them. */
+	if ((vlen == 4 && strncasecmp(line, "POST", 4) == 0) ||
+	    (vlen == 3 && strncasecmp(line, "GET", 3) == 0) ||
+	    (vlen == 7 && strncasecmp(line, "CONNECT", 7) == 0)) {
+		smtp_reply(c, "421 4.7.0 %s This is an SMTP server", c->server->config->hostname);
+		smtp_conn_close(c, "http command");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(smtp_cmds) / sizeof(smtp_cmds[0]); i++) {
+		const struct smtp_cmd *cmd = &smtp_cmds[i];
+
+		if (strlen(cmd->name) != vlen || strncasecmp(line, cmd->name, vlen) != 0)
+			continue;
+		if ((cmd->flags & CMD_NEED_HELO) && c->helo == NULL) {
+			smtp_error(c, "503 5.5.1 Send EHLO or HELO first");
+			return;
+		}
+		if ((cmd->flags & CMD_NO_ARGS) && *args != '\0') {
+			smtp_error(c, "501 5.5.4 %s takes no arguments", cmd->name);
+			return;
+		}
+		cmd->fn(c, args);
+		return;
+	}
+	if (len == 0)
+		smtp_error(c, "500 5.5.2 Empty command");
+	else
+		smtp_error(c, "500 5.5.1 Command unrecognized");
+}
+
+/* Handles every complete command or content byte that is buffered. */
+static void
+smtp_conn_process(struct smtp_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t len;
+
+	while (!c->closing) {
+		/* A client that does not read its replies waits. */
+		if (evbuffer_get_length(out) > SMTP_OUTPUT_HIGH)
+			return;
+		switch (c->state) {
+		case SMTP_ST_WAIT:
+		case SMTP_ST_STARTTLS:
+			return;
+		case SMTP_ST_DATA:
+			if (smtp_data_process(c, in) == 0)
+				return;
+			continue;
+		case SMTP_ST_BDAT:
+			if (smtp_bdat_process(c, in) == 0)
+				return;
+			continue;
+		case SMTP_ST_CMD:
+			break;
+		}
+		if (c->skip_line) {
+			if (!line_skip(in))
+				return;
+			c->skip_line = false;
+			continue;
+		}
+		switch (line_next(in, SMTP_CMD_LINE_MAX, &c->scanned, &len)) {
+		case LINE_MORE:
+			return;
+		case LINE_TOO_LONG:
+			c->skip_line = true;
+			smtp_error(c, "500 5.5.2 Line too long (RFC 5321 4.5.3.1.4)");
+			continue;
+		case LINE_OK:
+			break;
+		}
+		buf_reset(&c->line);
+		if (buf_append(&c->line, evbuffer_pullup(in, (ev_ssize_t)len), len) < 0)
+			abort();	/* cannot happen: line.max >= SMTP_CMD_LINE_MAX */
+		evbuffer_drain(in, len);
+		smtp_deadline_arm(c, c->server->config->smtp_timeout);
+		if (len < 2 || c->line.data[len - 2] != '\r') {
+			smtp_error(c, "500 5.5.2 Bare LF in command (lines end with CRLF)");
+			continue;
+		}
+		c->line.len = len - 2;
+		c->line.data[c->line.len] = '\0';
+		smtp_dispatch(c, c->line.data, c->line.len);
+	}
+}
+
+/* --- connection life --- */
+
+static void
+smtp_conn_free(struct smtp_conn *c)
+{
+	struct smtp_server *s = c->server;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	smtp_txn_free(&c->txn);
+	buf_release(&c->line);
+	event_free(c->deadline);
+	bufferevent_free(c->bev);	/* closes the socket (and frees SSL) */
+	pool_free(&c->pool);
+	free(c);
+}
+
+/*
+ * Called at the end of every event that touched a session: frees it once
+ * it is closing, its output is flushed and no delivery refers to it.
+ */
+static void
+smtp_conn_finish(struct smtp_conn *c)
+{
+	if (!c->closing || c->delivery != NULL)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		bufferevent_enable(c->bev, EV_WRITE);
+		return;
+	}
+	smtp_conn_free(c);
+}
+
+/* The 220 for STARTTLS is out: replace the plain bufferevent with TLS. */
+static void
+smtp_conn_start_tls(struct smtp_conn *c)
+{
+	struct smtp_server *s = c->server;
+	const struct config *cfg = s->config;
+	struct timeval tv = { .tv_sec = cfg->smtp_timeout, .tv_usec = 0 };
+	SSL *ssl = SSL_new(s->tls);
+
+	if (ssl == NULL) {
+		smtp_conn_close(c, "SSL_new failed");
+		return;
+	}
+	/* Detach the socket so that freeing the plain bufferevent does not
+	 * close it; the TLS one owns it from here on. */
+	bufferevent_setfd(c->bev, -1);
+	bufferevent_free(c->bev);
+	c->bev = bufferevent_openssl_socket_new(s->base, c->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		/* Nothing can be said to the peer any more. */
+		close(c->fd);
+		SSL_free(ssl);
+		log_error("conn=%s smtp starttls: cannot make TLS bufferevent", c->id);
+		abort();
+	}
+	bufferevent_setcb(c->bev, smtp_conn_read_cb, smtp_conn_write_cb,
+	    smtp_conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, SMTP_INPUT_HIGH);
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* RFC 3207 4.2: forget everything learned before TLS. */
+	c->helo = NULL;
+	c->esmtp = false;
+	c->scanned = 0;
+	c->skip_line = false;
+	c->state = SMTP_ST_CMD;
+	smtp_deadline_arm(c, cfg->smtp_timeout);
+}
+
+static void
+smtp_conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	smtp_conn_process(c);
+	smtp_conn_finish(c);
+}
+
+static void
+smtp_conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (c->state == SMTP_ST_STARTTLS && !c->closing) {
+		smtp_conn_start_tls(c);
+		smtp_conn_finish(c);
+		return;
+	}
+	/* Output drained below the high-water mark: go on. */
+	if (!c->closing)
+		smtp_conn_process(c);
+	smtp_conn_finish(c);
+}
+
+static void
+smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		/* The TLS handshake is done. */
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		c->tls = true;
+		if (tls_describe(ssl, c->tls_info, sizeof(c->tls_info)) < 0)
+			snprintf(c->tls_info, sizeof(c->tls_info), "TLS");
+		log_info("conn=%s smtp starttls peer=%s %s", c->id, c->peer, c->tls_info);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		/* The peer does not read what we send. */
+		smtp_conn_close(c, "write timeout");
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+	} else if (what & BEV_EVENT_EOF) {
+		smtp_conn_close(c, "disconnected");
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+	} else if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char reason[128];
+
+		if (e != 0)
+			ERR_error_string_n(e, reason, sizeof(reason));
+		else
+			snprintf(reason, sizeof(reason), "%s",
+			    strerror(EVUTIL_SOCKET_ERROR()));
+		smtp_conn_close(c, reason);
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+	}
+	smtp_conn_finish(c);
+}
+
+static void
+smtp_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	smtp_reply(c, "421 4.4.2 %s Timeout, closing", c->server->config->hostname);
+	smtp_conn_close(c, "timeout");
+	/* The txn content, if any, is dropped with the session. */
+	smtp_conn_finish(c);
+}
+
+static void
+smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct smtp_server *s = arg;
+	const struct config *cfg = s->config;
+	struct timeval wt = { .tv_sec = cfg->smtp_timeout, .tv_usec = 0 };
+	struct smtp_conn *c = xcalloc(1, sizeof(*c));
+	unsigned char rnd[4];
+
+	c->server = s;
+	c->fd = fd;
+	c->pool = pool_new(1024);
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		abort();
+	snprintf(c->id, sizeof(c->id), "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+	listen_addr_str(sa, c->peer, sizeof(c->peer));
+	buf_init(&c->line, SMTP_CMD_LINE_MAX);
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		pool_free(&c->pool);
+		free(c);
+		return;
+	}
+	c->deadline = evtimer_new(s->base, smtp_conn_deadline_cb, c);
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	bufferevent_setcb(c->bev, smtp_conn_read_cb, smtp_conn_write_cb,
+	    smtp_conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, SMTP_INPUT_HIGH);
+	bufferevent_set_timeouts(c->bev, NULL, &wt);
+	log_info("conn=%s smtp connect peer=%s sessions=%u", c->id, c->peer, s->n_conns);
+	if (s->n_conns > cfg->smtp_max_sessions) {
+		smtp_reply(c, "421 4.7.0 %s Too many sessions, try again later",
+		    cfg->hostname);
+		smtp_conn_close(c, "too many sessions");
+		smtp_conn_finish(c);
+		return;
+	}
+	smtp_reply(c, "220 %s ESMTP Correio", cfg->hostname);
+	smtp_deadline_arm(c, cfg->smtp_timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* --- server --- */
+
+struct smtp_server *
+smtp_server_new(struct event_base *base, const struct config *config,
+    struct store *store, struct deliverq *deliverq, SSL_CTX *tls)
+{
+	struct smtp_server *s = xcalloc(1, sizeof(*s));
+
+	s->base = base;
+	s->config = config;
+	s->store = store;
+	s->deliverq = deliverq;
+	s->tls = tls;
+	return s;
+}
+
+void
+smtp_server_set_store(struct smtp_server *s, struct store *store,
+    struct deliverq *deliverq)
+{
+	s->store = store;
+	s->deliverq = deliverq;
+}
+
+int
+smtp_server_listen(struct smtp_server *s, const struct config_listen *l,
+    const char **error_r)
+{
+	size_t n;
+
+	if (listen_bind(s->base, l, smtp_accept_cb, s,
+	    s->listeners + s->n_listeners, &n, error_r) < 0)
+		return -1;
+	s->n_listeners += n;
+	return 0;
+}
+
+void
+smtp_server_start(struct smtp_server *s)
+{
+	for (size_t i = 0; i < s->n_listeners; i++)
+		evconnlistener_enable(s->listeners[i]);
+}
+
+void
+smtp_server_shutdown(struct smtp_server *s)
+{
+	struct smtp_conn *c, *next;
+
+	s->stopping = true;
+	for (size_t i = 0; i < s->n_listeners; i++)
+		evconnlistener_free(s->listeners[i]);
+	s->n_listeners = 0;
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->closing)
+			continue;
+		if (c->state == SMTP_ST_WAIT) {
+			/* Its message is being stored: it gets the 250 first. */
+			c->shutdown = true;
+			continue;
+		}
+		smtp_reply(c, SMTP_SHUTDOWN_REPLY);
+		smtp_conn_close(c, "shutdown");
+		smtp_conn_finish(c);
+	}
+}
+
+unsigned
+smtp_server_sessions(const struct smtp_server *s)
+{
+	return s->n_conns;
+}
+
+void
+smtp_server_free(struct smtp_server **sp)
+{
+	struct smtp_server *s = *sp;
+
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n_listeners; i++)
+		evconnlistener_free(s->listeners[i]);
+	while (s->conns != NULL) {
+		/* Deliveries are finished before this is called. */
+		if (s->conns->delivery != NULL)
+			abort();
+		smtp_conn_free(s->conns);
+	}
+	free(s);
+	*sp = NULL;
+}

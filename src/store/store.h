@@ -1,0 +1,235 @@
+/*
+ * store.h - everything Correio keeps: domains, users, aliases, mailboxes,
+ * messages. The one interface every other part of the server uses.
+ *
+ * The embedded backend (store-sqlite.c) keeps metadata in DATA_DIR/correio.db
+ * (SQLite, WAL mode) and message bodies as immutable files under
+ * DATA_DIR/blobs/. The interface is narrow and speaks in addresses, names
+ * and numbers, never SQL, so that a PostgreSQL backend can implement it.
+ *
+ * Threads: a struct store is one connection; use it from one thread at a
+ * time. The server opens one for the event loop (reads) and one for the
+ * delivery thread (store_deliver).
+ *
+ * Names: addresses and domains are compared case-insensitively (ASCII); the
+ * store keeps them lower-cased. Callers pass domains as A-labels (IDNA
+ * conversion happens before the store, see mime/addr.h).
+ *
+ * Errors: functions return 0 (or a documented non-negative value) on
+ * success and -1 on failure with *error_r set to a message that stays valid
+ * until the next store call from the same thread.
+ *
+ * SECURITY: addresses and mailbox names may come from the network; they are
+ * only ever bound as SQL parameters. Blob file names are made by the store,
+ * never from peer data.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+
+/* Limits (checked by the store; callers may check earlier). */
+#define STORE_ADDRESS_MAX 320		/* local part 64 + @ + domain 255 */
+#define STORE_ALIAS_DEPTH_MAX 8		/* alias -> alias -> ... chains */
+#define STORE_ALIAS_TARGETS_MAX 1000	/* users one alias may expand to */
+#define STORE_PASSWORD_MAX 1024
+
+/* Mailboxes every new user gets, with their RFC 6154 SPECIAL-USE role. */
+#define STORE_MAILBOX_INBOX "INBOX"
+
+/*
+ * Opens (and on first use creates) the store in data_dir: the directory,
+ * blobs/ and the schema. Returns 0 or -1.
+ */
+int
+store_open(const char *data_dir, struct store **store_r, const char **error_r);
+
+/* Closes the connection; sets *storep to NULL. */
+void
+store_close(struct store **storep);
+
+/* --- domains --- */
+
+int
+store_domain_add(struct store *store, const char *domain, const char **error_r);
+
+/* Fails if users or aliases of the domain still exist. */
+int
+store_domain_del(struct store *store, const char *domain, const char **error_r);
+
+/* Calls cb for each domain, sorted. cb returns 0 to go on, -1 to stop. */
+int
+store_domain_list(struct store *store,
+    int (*cb)(void *ctx, const char *domain), void *ctx,
+    const char **error_r);
+
+/* Returns 1 if the domain is hosted here, 0 if not, -1 on error. */
+int
+store_domain_exists(struct store *store, const char *domain,
+    const char **error_r);
+
+/* --- users --- */
+
+/*
+ * Adds a user with a yescrypt password hash and the standard mailboxes
+ * (INBOX, Sent, Drafts, Junk, Trash, Archive). Fails if the domain is not
+ * hosted, or the address is already a user or an alias.
+ */
+int
+store_user_add(struct store *store, const char *address, const char *password,
+    const char **error_r);
+
+/* Deletes the user, its mailboxes and messages (and blobs no one uses). */
+int
+store_user_del(struct store *store, const char *address, const char **error_r);
+
+int
+store_user_passwd(struct store *store, const char *address,
+    const char *password, const char **error_r);
+
+/* Calls cb for each user (of domain, or of all domains if NULL), sorted. */
+int
+store_user_list(struct store *store, const char *domain,
+    int (*cb)(void *ctx, const char *address), void *ctx,
+    const char **error_r);
+
+/*
+ * Checks a password in constant time with respect to the stored hash.
+ * Returns 1 if it matches, 0 if it does not or the user does not exist
+ * (the same work is done either way), -1 on error.
+ */
+int
+store_user_check_password(struct store *store, const char *address,
+    const char *password, const char **error_r);
+
+/* --- aliases --- */
+
+/*
+ * Adds targets to an alias (creating it). The alias must be in a hosted
+ * domain and not be a user; every target must be an existing user or
+ * alias (forwarding to other domains needs outbound delivery).
+ */
+int
+store_alias_add(struct store *store, const char *alias,
+    const char *const *targets, size_t n_targets, const char **error_r);
+
+/* Removes the given targets, or the whole alias if n_targets is 0. */
+int
+store_alias_del(struct store *store, const char *alias,
+    const char *const *targets, size_t n_targets, const char **error_r);
+
+/* Calls cb for each (alias, target) pair, of one alias or of all. */
+int
+store_alias_list(struct store *store, const char *alias,
+    int (*cb)(void *ctx, const char *alias, const char *target), void *ctx,
+    const char **error_r);
+
+/* --- recipients --- */
+
+enum store_rcpt_result {
+	STORE_RCPT_LOCAL,	/* users_r holds the users it reaches */
+	STORE_RCPT_UNKNOWN,	/* hosted domain, no such user or alias */
+	STORE_RCPT_NOT_HOSTED,	/* the domain is not ours */
+};
+
+/*
+ * Resolves a recipient address: a user, or an alias expanded (recursively,
+ * at most STORE_ALIAS_DEPTH_MAX deep, cycles ignored) to the distinct users
+ * it reaches. Up to max_users user ids are written to users_r and their
+ * number to *n_users_r. Returns 0 or -1.
+ */
+int
+store_rcpt_resolve(struct store *store, const char *address,
+    int64_t *users_r, size_t max_users, size_t *n_users_r,
+    enum store_rcpt_result *result_r, const char **error_r);
+
+/* --- delivery --- */
+
+/* One message to deliver to one or more users' mailbox. */
+struct store_delivery {
+	const char *data;	/* the complete message, as it is stored */
+	size_t size;
+	const int64_t *users;	/* distinct user ids (store_rcpt_resolve) */
+	size_t n_users;
+	const char *mailbox;	/* "INBOX" (later also "Junk") */
+	time_t internal_date;
+	const char *envelope_from;	/* "" for the null sender */
+	const char *hdr_from;	/* header values for listings, or NULL */
+	const char *hdr_subject;
+	const char *hdr_date;
+	/* Result, set by store_deliver: 0 delivered, -1 failed. */
+	int result;
+	const char *error;	/* when result is -1; valid until next call */
+};
+
+/*
+ * Delivers a batch of messages durably, with one flush for the whole
+ * batch (group commit): every body is written to its own blob file, the
+ * blobs are made durable (fsync/syncfs), and only then is the metadata for
+ * the whole batch committed in one transaction. When this returns, each
+ * delivery with result 0 survives a crash. A user deleted since
+ * store_rcpt_resolve is skipped (and logged). Blocks on disk: call it off
+ * the event loop. Returns 0 if every delivery succeeded, -1 otherwise.
+ */
+int
+store_deliver(struct store *store, struct store_delivery *const *batch,
+    size_t n, const char **error_r);
+
+/* --- reading --- */
+
+struct store_mailbox_info {
+	const char *name;
+	const char *special_use;	/* "\\Sent", ... or NULL */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t messages;
+	uint64_t bytes;
+};
+
+/* Calls cb for each mailbox of a user, INBOX first then by name. */
+int
+store_mailbox_list(struct store *store, const char *address,
+    int (*cb)(void *ctx, const struct store_mailbox_info *info), void *ctx,
+    const char **error_r);
+
+struct store_message_info {
+	uint32_t uid;
+	uint64_t modseq;
+	uint64_t size;
+	time_t internal_date;
+	const char *envelope_from;
+	const char *hdr_from;		/* may be NULL */
+	const char *hdr_subject;	/* may be NULL */
+	const char *hdr_date;		/* may be NULL */
+	unsigned flags;			/* STORE_FLAG_* */
+};
+
+#define STORE_FLAG_SEEN		0x01
+#define STORE_FLAG_ANSWERED	0x02
+#define STORE_FLAG_FLAGGED	0x04
+#define STORE_FLAG_DELETED	0x08
+#define STORE_FLAG_DRAFT	0x10
+
+/* Calls cb for each message of a mailbox, by UID. */
+int
+store_message_list(struct store *store, const char *address,
+    const char *mailbox,
+    int (*cb)(void *ctx, const struct store_message_info *info), void *ctx,
+    const char **error_r);
+
+/*
+ * Opens the stored body of one message read-only. Returns 0 with a file
+ * descriptor the caller closes, and its size; 1 if there is no such
+ * message; -1 on error.
+ */
+int
+store_message_open(struct store *store, const char *address,
+    const char *mailbox, uint32_t uid, int *fd_r, uint64_t *size_r,
+    const char **error_r);
+
+#endif
