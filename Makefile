@@ -11,7 +11,7 @@ BUILD := build
 TESTBUILD := build-asan
 BENCHBUILD := build-release
 
-.PHONY: all run test bench install clean deps
+.PHONY: all run test bench fuzz install clean deps
 
 all:
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) >/dev/null
@@ -36,8 +36,21 @@ bench:
 	ninja -C $(BENCHBUILD)
 	bench/smtp-inbound $(BENCHBUILD)/correio
 
+# Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target;
+# new inputs land in tests/fuzz/corpus/ (commit the interesting ones).
+FUZZ_SECONDS := 60
+fuzz:
+	scripts/install-deps fuzz
+	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz \
+	    -Dlibfuzzer=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	ninja -C build-fuzz
+	for t in tests/fuzz/corpus/*; do \
+	    n=$$(basename $$t); \
+	    build-fuzz/tests/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1024 $$t || exit 1; \
+	done
+
 install: all
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(TESTBUILD) $(BENCHBUILD)
+	rm -rf $(BUILD) $(TESTBUILD) $(BENCHBUILD) build-fuzz
