@@ -27,6 +27,8 @@
 #include "smtp/smtp-server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -132,7 +134,7 @@ struct smtp_conn {
 	struct bufferevent *bev;
 	evutil_socket_t fd;
 	char peer[64];
-	char *helo;			/* NULL until HELO/EHLO */
+	char *helo;			/* NULL until HELO/EHLO; malloc'ed */
 	bool esmtp;
 	bool tls;
 	char tls_info[160];
@@ -512,14 +514,18 @@ smtp_cmd_helo_common(struct smtp_conn *c, const char *args, bool esmtp)
 {
 	const struct config *cfg = c->server->config;
 	const char *sp = strchr(args, ' ');
-	char *name = pool_strndup(c->pool, args, sp != NULL ? (size_t)(sp - args) : strlen(args));
+	size_t len = sp != NULL ? (size_t)(sp - args) : strlen(args);
 
-	if (!smtp_helo_valid(name)) {
+	/* Not from the session pool: a client may say EHLO forever. */
+	free(c->helo);
+	c->helo = xstrndup(args, len);
+	if (!smtp_helo_valid(c->helo)) {
+		free(c->helo);
+		c->helo = NULL;
 		smtp_error(c, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
 		return;
 	}
 	smtp_txn_reset(c);
-	c->helo = name;
 	c->esmtp = esmtp;
 	if (!esmtp) {
 		smtp_reply(c, "250 %s", cfg->hostname);
@@ -685,6 +691,9 @@ smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 		smtp_reply(c, "451 4.3.0 Temporary lookup failure");
 		return;
 	}
+	/* An alias that reaches nobody (only cycles) is no mailbox. */
+	if (res == STORE_RCPT_LOCAL && n_users == 0)
+		res = STORE_RCPT_UNKNOWN;
 	switch (res) {
 	case STORE_RCPT_LOCAL:
 		smtp_txn_add_users(t, n_users);
@@ -989,6 +998,7 @@ smtp_conn_free(struct smtp_conn *c)
 		c->next->prev = c->prev;
 	s->n_conns--;
 	smtp_txn_free(&c->txn);
+	free(c->helo);
 	buf_release(&c->line);
 	event_free(c->deadline);
 	bufferevent_free(c->bev);	/* closes the socket (and frees SSL) */
@@ -1044,6 +1054,7 @@ smtp_conn_start_tls(struct smtp_conn *c)
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* RFC 3207 4.2: forget everything learned before TLS. */
+	free(c->helo);
 	c->helo = NULL;
 	c->esmtp = false;
 	c->scanned = 0;
@@ -1140,6 +1151,9 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 
 	c->server = s;
 	c->fd = fd;
+	/* Replies are small and answer requests: do not let Nagle hold them
+	 * back behind the peer's delayed ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->pool = pool_new(1024);
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		abort();
