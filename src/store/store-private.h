@@ -23,6 +23,10 @@
 #define STORE_BLOB_NAME_SIZE (STORE_BLOB_ID_BYTES * 2 + 1)
 #define STORE_BLOB_PATH_SIZE (2 + 1 + STORE_BLOB_NAME_SIZE)
 
+/* One recipient may go through at most this many aliases (bounds the
+ * work of store_rcpt_resolve on a large alias graph). */
+#define STORE_ALIAS_EXPAND_MAX 1000
+
 /* Header values cached for listings are cut to this many bytes. */
 #define STORE_HEADER_CACHE_MAX 1000
 
@@ -67,9 +71,6 @@ struct store {
 	sqlite3 *db;
 	int blobs_fd;			/* DATA_DIR/blobs, O_DIRECTORY */
 	sqlite3_stmt *stmts[STMT_COUNT];
-	/* Per-delivery error strings of the last store_deliver() call. */
-	char **deliver_errors;
-	size_t n_deliver_errors;
 };
 
 /* Formats an error into this thread's store error buffer, sets *error_r. */

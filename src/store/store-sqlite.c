@@ -141,7 +141,8 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	    "INSERT INTO users (domain_id, address, password, created)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[STMT_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
-	[STMT_USER_PASSWD] = "UPDATE users SET password = ?2 WHERE address = ?1",
+	[STMT_USER_PASSWD] =
+	    "UPDATE users SET password = ?2 WHERE address = ?1",
 	[STMT_USER_BLOBS] =
 	    "SELECT DISTINCT m.blob_id FROM messages m"
 	    " JOIN mailboxes mb ON mb.id = m.mailbox_id WHERE mb.user_id = ?1",
@@ -162,7 +163,8 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	    " WHERE name = 'uidvalidity' RETURNING value",
 	[STMT_MAILBOX_INSERT] =
 	    "INSERT INTO mailboxes (user_id, name, special_use, uidvalidity,"
-	    " uidnext, highestmodseq, subscribed) VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
+	    " uidnext, highestmodseq, subscribed)"
+	    " VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
 	[STMT_MAILBOX_ID] =
 	    "SELECT mb.id FROM mailboxes mb JOIN users u ON u.id = mb.user_id"
 	    " WHERE u.address = ?1 AND mb.name = ?2",
@@ -549,9 +551,9 @@ store_domain_check_hostname(const char *domain, const char **error_r)
 		if (*p == '.' || *p == '\0') {
 			if (label == 0 || label > STORE_LABEL_MAX ||
 			    p[-1] == '-' || p[-(ptrdiff_t)label] == '-') {
-				store_error_set(error_r, "domain is not a valid "
-				    "host name (labels of 1-63 letters, digits "
-				    "and inner hyphens)");
+				store_error_set(error_r, "domain is not a "
+				    "valid host name (labels of 1-63 letters, "
+				    "digits and inner hyphens)");
 				return -1;
 			}
 			if (*p == '\0')
@@ -686,7 +688,8 @@ store_db_open(struct store *store, const char *data_dir, int dir_fd,
 	    error_r) < 0 ||
 	    store_pragma(store, "PRAGMA synchronous = FULL", NULL,
 	    error_r) < 0 ||
-	    store_pragma(store, "PRAGMA foreign_keys = ON", NULL, error_r) < 0 ||
+	    store_pragma(store, "PRAGMA foreign_keys = ON", NULL,
+	    error_r) < 0 ||
 	    store_pragma(store, "PRAGMA foreign_keys", "1", error_r) < 0 ||
 	    store_pragma(store, "PRAGMA trusted_schema = OFF", NULL,
 	    error_r) < 0)
@@ -717,8 +720,10 @@ store_open(const char *data_dir, struct store **store_r, const char **error_r)
 		    STORE_BLOBS_DIR);
 		goto fail;
 	}
+	/* blobs/ may be a symlink to another file system (the admin's
+	 * choice); the files inside are opened with O_NOFOLLOW. */
 	store->blobs_fd = openat(dir_fd, STORE_BLOBS_DIR,
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (store->blobs_fd < 0) {
 		store_error_errno(error_r, errno, "open %s/%s", data_dir,
 		    STORE_BLOBS_DIR);
@@ -736,16 +741,6 @@ fail:
 	return -1;
 }
 
-static void
-store_deliver_errors_free(struct store *store)
-{
-	for (size_t i = 0; i < store->n_deliver_errors; i++)
-		free(store->deliver_errors[i]);
-	free(store->deliver_errors);
-	store->deliver_errors = NULL;
-	store->n_deliver_errors = 0;
-}
-
 void
 store_close(struct store **storep)
 {
@@ -761,7 +756,6 @@ store_close(struct store **storep)
 		    sqlite3_errmsg(store->db));
 	if (store->blobs_fd >= 0)
 		(void)close(store->blobs_fd);
-	store_deliver_errors_free(store);
 	free(store);
 }
 
@@ -1017,7 +1011,8 @@ store_user_add(struct store *store, const char *address, const char *password,
 	rc = store_lookup_id(store, STMT_USER_ID, addr, NULL, error_r);
 	if (rc != 0) {
 		if (rc > 0)
-			store_error_set(error_r, "user %s already exists", addr);
+			store_error_set(error_r, "user %s already exists",
+			    addr);
 		goto rollback;
 	}
 	if ((stmt = store_stmt(store, STMT_USER_INSERT, error_r)) == NULL)
@@ -1514,11 +1509,11 @@ store_alias_list(struct store *store, const char *alias,
 		if (store_address_normalize(alias, &name, &domain,
 		    error_r) < 0)
 			return -1;
-		stmt = store_stmt_once(store, "SELECT alias, target FROM aliases"
-		    " WHERE alias = ?1 ORDER BY target", error_r);
+		stmt = store_stmt_once(store, "SELECT alias, target"
+		    " FROM aliases WHERE alias = ?1 ORDER BY target", error_r);
 	} else {
-		stmt = store_stmt_once(store, "SELECT alias, target FROM aliases"
-		    " ORDER BY alias, target", error_r);
+		stmt = store_stmt_once(store, "SELECT alias, target"
+		    " FROM aliases ORDER BY alias, target", error_r);
 	}
 	if (stmt == NULL) {
 		free(name);
@@ -1548,7 +1543,11 @@ struct store_expand {
 	int64_t *users;
 	size_t max_users;
 	size_t n_users;
-	struct store_names seen;	/* aliases already expanded */
+	/* Every alias met so far, in breadth-first order: this is also
+	 * the queue of aliases to expand, and the set that cuts cycles. */
+	struct store_names aliases;
+	unsigned *depths;		/* of each alias; 1 for the address */
+	size_t cap_depths;
 };
 
 static int
@@ -1567,70 +1566,118 @@ store_expand_user(struct store_expand *ex, int64_t id, const char **error_r)
 	return 0;
 }
 
-/*
- * Adds the users alias reaches. depth is 1 for the address itself. Each
- * alias is expanded once (cycles and diamonds are cut); aliases deeper
- * than STORE_ALIAS_DEPTH_MAX are skipped and logged. Targets that no
- * longer exist (their user was deleted) are skipped.
- */
+static void
+store_expand_queue(struct store_expand *ex, const char *alias, unsigned depth)
+{
+	store_names_add(&ex->aliases, alias);
+	if (ex->cap_depths < ex->aliases.cap) {
+		ex->cap_depths = ex->aliases.cap;
+		ex->depths = xrealloc(ex->depths,
+		    ex->cap_depths * sizeof(*ex->depths));
+	}
+	ex->depths[ex->aliases.count - 1] = depth;
+}
+
+static void
+store_expand_free(struct store_expand *ex)
+{
+	store_names_free(&ex->aliases);
+	free(ex->depths);
+	ex->depths = NULL;
+	ex->cap_depths = 0;
+}
+
+/* Reads the targets of an alias into a list. */
 static int
-store_expand_alias(struct store *store, struct store_expand *ex,
-    const char *alias, unsigned depth, const char **error_r)
+store_alias_targets(struct store *store, const char *alias,
+    struct store_names *targets, const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	struct store_names targets = { 0 };
-	int64_t user_id;
-	int rc, ret = -1;
+	int rc;
 
-	store_names_add(&ex->seen, alias);
-	/* Read all targets first: the statement is cached and the
-	 * recursion below uses it again. */
 	if ((stmt = store_stmt(store, STMT_ALIAS_TARGETS, error_r)) == NULL)
 		return -1;
 	if (store_bind_text(stmt, 1, alias) != SQLITE_OK) {
 		rc = SQLITE_ERROR;
 	} else {
 		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-			store_names_add(&targets,
+			store_names_add(targets,
 			    (const char *)sqlite3_column_text(stmt, 0));
 	}
 	if (rc != SQLITE_DONE)
 		store_db_error(store, error_r, "alias targets");
 	store_stmt_done(stmt);
-	if (rc != SQLITE_DONE)
-		goto out;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
 
-	for (size_t i = 0; i < targets.count; i++) {
-		const char *t = targets.names[i];
+/*
+ * Expands the queued aliases (the address itself at depth 1) breadth
+ * first, adding the users they reach. Breadth first, every alias is met
+ * first on its shortest path, so expanding each alias once (which cuts
+ * cycles and diamonds) never hides a target that is within
+ * STORE_ALIAS_DEPTH_MAX; aliases deeper than that are skipped and
+ * logged. Targets that no longer exist (a deleted user) are skipped.
+ */
+static int
+store_expand_aliases(struct store *store, struct store_expand *ex,
+    const char **error_r)
+{
+	struct store_names targets = { 0 };
+	char ebuf1[LOG_ESCAPE_MAX], ebuf2[LOG_ESCAPE_MAX];
+	int64_t user_id;
+	int rc;
 
-		rc = store_lookup_id(store, STMT_USER_ID, t, &user_id, error_r);
-		if (rc < 0)
-			goto out;
-		if (rc > 0) {
-			if (store_expand_user(ex, user_id, error_r) < 0)
-				goto out;
-			continue;
+	for (size_t head = 0; head < ex->aliases.count; head++) {
+		/* the string stays put when the array grows */
+		const char *alias = ex->aliases.names[head];
+		unsigned depth = ex->depths[head];
+
+		store_names_free(&targets);
+		if (store_alias_targets(store, alias, &targets, error_r) < 0)
+			goto fail;
+		for (size_t i = 0; i < targets.count; i++) {
+			const char *t = targets.names[i];
+
+			rc = store_lookup_id(store, STMT_USER_ID, t, &user_id,
+			    error_r);
+			if (rc < 0)
+				goto fail;
+			if (rc > 0) {
+				if (store_expand_user(ex, user_id, error_r) < 0)
+					goto fail;
+				continue;
+			}
+			if (store_names_has(&ex->aliases, t))
+				continue;
+			rc = store_lookup_id(store, STMT_ALIAS_EXISTS, t, NULL,
+			    error_r);
+			if (rc < 0)
+				goto fail;
+			if (rc == 0)
+				continue;
+			if (depth >= STORE_ALIAS_DEPTH_MAX) {
+				log_warning("store alias=%s target=%s skipped "
+				    "reason=\"aliases nested deeper than %d\"",
+				    log_escape(ebuf1, sizeof(ebuf1), alias,
+				    strlen(alias)), log_escape(ebuf2,
+				    sizeof(ebuf2), t, strlen(t)),
+				    STORE_ALIAS_DEPTH_MAX);
+				continue;
+			}
+			if (ex->aliases.count >= STORE_ALIAS_EXPAND_MAX) {
+				store_error_set(error_r, "recipient goes "
+				    "through more than %d aliases",
+				    STORE_ALIAS_EXPAND_MAX);
+				goto fail;
+			}
+			store_expand_queue(ex, t, depth + 1);
 		}
-		if (store_names_has(&ex->seen, t))
-			continue;
-		rc = store_lookup_id(store, STMT_ALIAS_EXISTS, t, NULL, error_r);
-		if (rc < 0)
-			goto out;
-		if (rc == 0)
-			continue;
-		if (depth >= STORE_ALIAS_DEPTH_MAX) {
-			log_warning("store alias=%s target=%s skipped "
-			    "reason=\"aliases nested deeper than %d\"",
-			    alias, t, STORE_ALIAS_DEPTH_MAX);
-			continue;
-		}
-		if (store_expand_alias(store, ex, t, depth + 1, error_r) < 0)
-			goto out;
 	}
-	ret = 0;
-out:
 	store_names_free(&targets);
-	return ret;
+	return 0;
+fail:
+	store_names_free(&targets);
+	return -1;
 }
 
 int
@@ -1669,9 +1716,11 @@ store_rcpt_resolve(struct store *store, const char *address,
 		    error_r);
 		if (rc < 0)
 			goto rollback;
-		if (rc > 0 && store_expand_alias(store, &ex, addr, 1,
-		    error_r) < 0)
-			goto rollback;
+		if (rc > 0) {
+			store_expand_queue(&ex, addr, 1);
+			if (store_expand_aliases(store, &ex, error_r) < 0)
+				goto rollback;
+		}
 	}
 	/* An alias that reaches no user (all its targets deleted, or only
 	 * a cycle of aliases) delivers nowhere: unknown, not accepted. */
@@ -1682,7 +1731,7 @@ store_rcpt_resolve(struct store *store, const char *address,
 done:
 	if (store_tx_commit(store, error_r) < 0)
 		goto rollback;
-	store_names_free(&ex.seen);
+	store_expand_free(&ex);
 	free(addr);
 	return 0;
 rollback:
@@ -1690,7 +1739,7 @@ rollback:
 fail:
 	*n_users_r = 0;
 	*result_r = STORE_RCPT_UNKNOWN;
-	store_names_free(&ex.seen);
+	store_expand_free(&ex);
 	free(addr);
 	return -1;
 }
@@ -1797,6 +1846,7 @@ store_deliver_one(struct store *store, const struct store_delivery *d,
 {
 	sqlite3_stmt *stmt;
 	const char *mailbox = store_mailbox_name(d->mailbox);
+	char ebuf[LOG_ESCAPE_MAX];
 	int64_t blob_id, mailbox_id, uid, modseq;
 	size_t stored = 0;
 	int rc;
@@ -1838,7 +1888,8 @@ store_deliver_one(struct store *store, const struct store_delivery *d,
 			 * better in INBOX than lost. */
 			log_warning("store deliver user=%lld mailbox=%s "
 			    "missing, delivering to INBOX",
-			    (long long)d->users[u], mailbox);
+			    (long long)d->users[u], log_escape(ebuf,
+			    sizeof(ebuf), mailbox, strlen(mailbox)));
 			rc = store_mailbox_alloc(store, d->users[u],
 			    STORE_MAILBOX_INBOX, &mailbox_id, &uid, &modseq,
 			    error_r);
@@ -1875,14 +1926,25 @@ fail:
 	return -1;
 }
 
+/*
+ * Marks a delivery failed. The per-delivery error is one of a few static
+ * strings, valid forever: the caller may read it on another thread after
+ * this connection has moved on to the next batch. Details go to the log
+ * and, for the first failure, to the batch's *error_r.
+ */
 static void
-store_deliver_fail(struct store *store, struct store_delivery *const *batch,
-    size_t i, const char *error)
+store_deliver_fail(struct store_delivery *d, const char *error)
 {
-	free(store->deliver_errors[i]);
-	store->deliver_errors[i] = xstrdup(error);
-	batch[i]->result = -1;
-	batch[i]->error = store->deliver_errors[i];
+	d->result = -1;
+	d->error = error;
+}
+
+/* Keeps the details of the first failure of a batch for *error_r. */
+static void
+store_deliver_detail(char *detail, size_t size, const char *err)
+{
+	if (detail[0] == '\0')
+		(void)snprintf(detail, size, "%s", err);
 }
 
 int
@@ -1890,17 +1952,14 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
     size_t n, const char **error_r)
 {
 	char (*names)[STORE_BLOB_NAME_SIZE];
+	char detail[256] = "";
 	bool *have_blob, *drop_blob;
-	const char *err = NULL;
+	const char *err = NULL, *batch_error = NULL;
 	time_t now = time(NULL);
-	size_t n_blobs = 0, n_failed = 0, first_failed = 0, stored;
-	bool aborted = false;
+	size_t n_blobs = 0, n_failed = 0, stored;
 
-	store_deliver_errors_free(store);
 	if (n == 0)
 		return 0;
-	store->deliver_errors = xcalloc(n, sizeof(*store->deliver_errors));
-	store->n_deliver_errors = n;
 	names = xcalloc(n, sizeof(*names));
 	have_blob = xcalloc(n, sizeof(*have_blob));
 	drop_blob = xcalloc(n, sizeof(*drop_blob));
@@ -1913,7 +1972,9 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
 		d->error = NULL;
 		if (d->mailbox == NULL || (d->data == NULL && d->size > 0) ||
 		    (d->users == NULL && d->n_users > 0)) {
-			store_deliver_fail(store, batch, i, "invalid delivery");
+			store_deliver_fail(d, "invalid delivery");
+			store_deliver_detail(detail, sizeof(detail),
+			    "invalid delivery");
 			continue;
 		}
 		if (d->n_users == 0) {
@@ -1922,7 +1983,10 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
 		}
 		if (store_blob_write(store, d->data, d->size, names[i],
 		    &err) < 0) {
-			store_deliver_fail(store, batch, i, err);
+			log_error("store deliver item=%zu error=\"%s\"", i,
+			    err);
+			store_deliver_detail(detail, sizeof(detail), err);
+			store_deliver_fail(d, "cannot write message file");
 			continue;
 		}
 		have_blob[i] = true;
@@ -1933,13 +1997,13 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
 
 	/* 2. One flush makes all of them durable. */
 	if (store_blob_sync(store, &err) < 0) {
-		aborted = true;
+		batch_error = "cannot flush message files";
 		goto unlink;
 	}
 
 	/* 3. One transaction, one WAL fsync at COMMIT, for the batch. */
 	if (store_tx_begin(store, true, &err) < 0) {
-		aborted = true;
+		batch_error = "cannot start transaction";
 		goto unlink;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1948,44 +2012,52 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
 		if (store_deliver_one(store, batch[i], names[i], now, &stored,
 		    &err) < 0) {
 			if (sqlite3_get_autocommit(store->db) != 0) {
-				/* the whole transaction is gone */
-				aborted = true;
+				/* SQLite ended the whole transaction */
+				batch_error = "transaction failed";
 				break;
 			}
-			store_deliver_fail(store, batch, i, err);
+			log_error("store deliver item=%zu error=\"%s\"", i,
+			    err);
+			store_deliver_detail(detail, sizeof(detail), err);
+			store_deliver_fail(batch[i], "cannot store message");
 			continue;
 		}
 		if (stored == 0)
 			drop_blob[i] = true;
 		batch[i]->result = 0;
 	}
-	if (!aborted && store_tx_commit(store, &err) < 0)
-		aborted = true;
-	if (aborted)
+	if (batch_error == NULL && store_tx_commit(store, &err) < 0)
+		batch_error = "cannot commit transaction";
+	if (batch_error != NULL)
 		store_tx_rollback(store);
 
 unlink:
+	if (batch_error != NULL) {
+		/* the batch-wide cause comes first in *error_r */
+		detail[0] = '\0';
+		store_deliver_detail(detail, sizeof(detail), err);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (!have_blob[i])
 			continue;
-		if (aborted)
-			store_deliver_fail(store, batch, i, err);
+		if (batch_error != NULL)
+			store_deliver_fail(batch[i], batch_error);
+		/* Nothing points at these blobs: remove them now. */
 		if (batch[i]->result != 0 || drop_blob[i])
 			store_blob_unlink(store, names[i]);
 	}
 done:
 	for (size_t i = 0; i < n; i++) {
-		if (batch[i]->result != 0) {
-			if (n_failed++ == 0)
-				first_failed = i;
-		}
+		if (batch[i]->result != 0)
+			n_failed++;
 	}
 	free(names);
 	free(have_blob);
 	free(drop_blob);
 	if (n_failed > 0) {
-		store_error_set(error_r, "%zu of %zu deliveries failed: %s",
-		    n_failed, n, batch[first_failed]->error);
+		store_error_set(error_r, "%zu of %zu deliveries failed: %s%s%s",
+		    n_failed, n, batch_error != NULL ? batch_error : "",
+		    batch_error != NULL ? ": " : "", detail);
 		return -1;
 	}
 	return 0;

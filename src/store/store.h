@@ -37,7 +37,7 @@ struct store;
 #define STORE_ADDRESS_MAX 320		/* local part 64 + @ + domain 255 */
 #define STORE_ALIAS_DEPTH_MAX 8		/* alias -> alias -> ... chains */
 #define STORE_ALIAS_TARGETS_MAX 1000	/* users one alias may expand to */
-#define STORE_PASSWORD_MAX 1024
+#define STORE_PASSWORD_MAX 511	/* libxcrypt refuses longer passphrases */
 
 /* Mailboxes every new user gets, with their RFC 6154 SPECIAL-USE role. */
 #define STORE_MAILBOX_INBOX "INBOX"
@@ -164,7 +164,7 @@ struct store_delivery {
 	const char *hdr_date;
 	/* Result, set by store_deliver: 0 delivered, -1 failed. */
 	int result;
-	const char *error;	/* when result is -1; valid until next call */
+	const char *error;	/* when result is -1; a static string */
 };
 
 /*

@@ -358,9 +358,8 @@ test_open_creates(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 
 	assert_int_equal(test_db_int(fx, "PRAGMA user_version"), 1);
-	assert_int_equal(test_db_int(fx,
-	    "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
-	    1);
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM"
+	    " pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM sqlite_schema"
 	    " WHERE type = 'table' AND name IN ('domains', 'users', 'aliases',"
 	    " 'mailboxes', 'blobs', 'messages')"), 6);
@@ -697,9 +696,11 @@ test_alias(void **state)
 	assert_int_equal(store_alias_add(fx->store, "a@example.com", one, 0,
 	    &error), -1);
 
-	/* c -> u3; b -> c, u2; a -> b, c, u1; then c -> a closes a cycle */
+	/* c -> u3; b -> c, u2, u3; a -> b, c, u1; then c -> a closes a
+	 * cycle. u3 is reached three ways, but counted once. */
 	test_alias_add(fx, "c@example.com", "U3@example.org", NULL);
 	test_alias_add(fx, "b@example.com", "c@example.com", "u2@example.com");
+	test_alias_add(fx, "b@example.com", "u3@example.org", NULL);
 	test_alias_add(fx, "A@Example.com", "b@example.com", "c@example.com");
 	test_alias_add(fx, "a@example.com", "u1@example.com", NULL);
 	test_alias_add(fx, "c@example.com", "a@example.com", NULL);
@@ -731,15 +732,16 @@ test_alias(void **state)
 
 	assert_int_equal(store_alias_list(fx->store, "b@example.com",
 	    test_alias_cb, &l, &error), 0);
-	assert_int_equal(l.count, 2);
+	assert_int_equal(l.count, 3);
 	assert_string_equal(l.items[0], "b@example.com>c@example.com");
 	assert_string_equal(l.items[1], "b@example.com>u2@example.com");
+	assert_string_equal(l.items[2], "b@example.com>u3@example.org");
 	test_list_free(&l);
 	assert_int_equal(store_alias_list(fx->store, NULL, test_alias_cb, &l,
 	    &error), 0);
-	assert_int_equal(l.count, 7);
+	assert_int_equal(l.count, 8);
 	assert_string_equal(l.items[0], "a@example.com>b@example.com");
-	assert_string_equal(l.items[6], "c@example.com>u3@example.org");
+	assert_string_equal(l.items[7], "c@example.com>u3@example.org");
 	test_list_free(&l);
 
 	/* remove one target, then a whole alias */
@@ -750,6 +752,9 @@ test_alias(void **state)
 	assert_false(test_has_id(ids, 2, u2));
 	assert_int_equal(store_alias_del(fx->store, "b@example.com", one, 1,
 	    &error), -1);
+	one[0] = "u3@example.org";
+	assert_int_equal(store_alias_del(fx->store, "b@example.com", one, 1,
+	    &error), 0);
 	assert_int_equal(store_alias_del(fx->store, "c@example.com", NULL, 0,
 	    &error), 0);
 	assert_int_equal(store_alias_del(fx->store, "c@example.com", NULL, 0,
@@ -796,6 +801,75 @@ test_alias_depth(void **state)
 	test_resolve(fx, "a0@example.com", 4, STORE_RCPT_UNKNOWN, 0, ids);
 }
 
+/*
+ * Four aliases that all point at each other (and one at the user): each
+ * is expanded once, so this is cheap and reaches the user once. Walking
+ * every path instead would go through 3^7 aliases.
+ */
+static void
+test_alias_cycle_mesh(void **state)
+{
+	struct fixture *fx = *state;
+	const char *error = NULL;
+	char name[32], target[32];
+	int64_t ids[4];
+
+	assert_int_equal(store_domain_add(fx->store, "example.com", &error), 0);
+	test_add_user(fx, "u@example.com");
+	test_alias_add(fx, "m0@example.com", "u@example.com", NULL);
+	for (int i = 1; i < 4; i++) {
+		snprintf(name, sizeof(name), "m%d@example.com", i);
+		snprintf(target, sizeof(target), "m%d@example.com", i - 1);
+		test_alias_add(fx, name, target, NULL);
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "m%d@example.com", i);
+		for (int j = 0; j < 4; j++) {
+			if (j == i)
+				continue;
+			snprintf(target, sizeof(target), "m%d@example.com", j);
+			test_alias_add(fx, name, target, NULL);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "M%d@example.com", i);
+		test_resolve(fx, name, 4, STORE_RCPT_LOCAL, 1, ids);
+	}
+}
+
+/*
+ * The depth limit counts the shortest path: s -> {b1, t}, b1 -> ... ->
+ * b6 -> t, t -> t2 -> v. On the long path t is at depth 8 and t2 would
+ * be too deep; on the short one t2 is at depth 3 and v is reached. (A
+ * depth-first walk that marks t as done on the long path misses v.)
+ */
+static void
+test_alias_depth_shortest(void **state)
+{
+	struct fixture *fx = *state;
+	const char *error = NULL;
+	char name[32], target[32];
+	int64_t ids[4], v;
+
+	assert_int_equal(store_domain_add(fx->store, "example.com", &error), 0);
+	test_add_user(fx, "v@example.com");
+	v = test_user_id(fx, "v@example.com");
+	test_alias_add(fx, "t2@example.com", "v@example.com", NULL);
+	test_alias_add(fx, "t@example.com", "t2@example.com", NULL);
+	for (int i = 6; i >= 1; i--) {
+		snprintf(name, sizeof(name), "b%d@example.com", i);
+		if (i == 6)
+			snprintf(target, sizeof(target), "t@example.com");
+		else
+			snprintf(target, sizeof(target), "b%d@example.com",
+			    i + 1);
+		test_alias_add(fx, name, target, NULL);
+	}
+	test_alias_add(fx, "s@example.com", "b1@example.com", "t@example.com");
+	test_resolve(fx, "s@example.com", 4, STORE_RCPT_LOCAL, 1, ids);
+	assert_int_equal(ids[0], v);
+}
+
 static void
 test_rcpt_resolve(void **state)
 {
@@ -833,7 +907,8 @@ test_deliver(void **state)
 	const char *error = NULL;
 	static const char body1[] = "Return-Path: <s@remote.example>\r\n"
 	    "From: Sender <s@remote.example>\r\nSubject: one\r\n\r\nHello\r\n";
-	static const char body2[] = "Subject: two\r\n\r\nbinary \0\x01\xff ok\r\n";
+	static const char body2[] =
+	    "Subject: two\r\n\r\nbinary \0\x01\xff ok\r\n";
 	char body3[70000];
 	int64_t alice, bob, carol, ab[2], b[1], ac[2], gone[2];
 	struct store_delivery d1 = { 0 }, d2 = { 0 }, d3 = { 0 }, d4 = { 0 };
@@ -1006,6 +1081,7 @@ test_deliver(void **state)
 	batch[1] = &d1;
 	assert_int_equal(store_deliver(fx->store, batch, 2, &error), -1);
 	assert_non_null(strstr(error, "1 of 2"));
+	assert_string_equal(d4.error, "invalid delivery");
 	assert_int_equal(d4.result, -1);
 	assert_non_null(d4.error);
 	assert_int_equal(d1.result, 0);
@@ -1044,8 +1120,9 @@ test_deliver_fails_cleanly(void **state)
 	assert_int_equal(store_deliver(fx->store, batch, 2, &error), -1);
 	assert_int_equal(d1.result, -1);
 	assert_int_equal(d2.result, -1);
-	assert_non_null(d1.error);
-	assert_non_null(d2.error);
+	assert_string_equal(d1.error, "cannot start transaction");
+	assert_string_equal(d2.error, "cannot start transaction");
+	assert_non_null(strstr(error, "2 of 2"));
 	assert_int_equal(test_count_blobs(fx), 0);
 	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
 	    SQLITE_OK);
@@ -1177,6 +1254,48 @@ test_reopen(void **state)
 	assert_int_equal(ml.m[1].uid, 2);
 }
 
+/* The server uses two connections (loop and delivery thread): each sees
+ * the other's commits at once (no statement left holding a snapshot). */
+static void
+test_two_connections(void **state)
+{
+	struct fixture *fx = *state;
+	struct test_messages ml = { 0 };
+	struct store *other = NULL;
+	const char *error = NULL;
+	struct store_delivery d = { 0 };
+	struct store_delivery *batch[1] = { &d };
+	int64_t ids[4];
+
+	if (store_open(fx->data, &other, &error) < 0)
+		fail_msg("store_open: %s", error);
+	assert_int_equal(store_domain_add(fx->store, "example.com", &error), 0);
+	test_resolve(fx, "a@example.com", 4, STORE_RCPT_UNKNOWN, 0, ids);
+	assert_int_equal(store_domain_exists(other, "example.com", &error), 1);
+	assert_int_equal(store_user_add(other, "a@example.com", "pw", &error),
+	    0);
+	test_resolve(fx, "a@example.com", 4, STORE_RCPT_LOCAL, 1, ids);
+
+	d.data = "hi\r\n";
+	d.size = 4;
+	d.users = ids;
+	d.n_users = 1;
+	d.mailbox = "INBOX";
+	d.envelope_from = "";
+	assert_int_equal(store_message_list(fx->store, "a@example.com",
+	    "INBOX", test_message_cb, &ml, &error), 0);
+	assert_int_equal(ml.count, 0);
+	assert_int_equal(store_deliver(other, batch, 1, &error), 0);
+	assert_int_equal(store_message_list(fx->store, "a@example.com",
+	    "INBOX", test_message_cb, &ml, &error), 0);
+	assert_int_equal(ml.count, 1);
+	assert_int_equal(store_user_del(fx->store, "a@example.com", &error),
+	    0);
+	assert_int_equal(store_user_check_password(other, "a@example.com",
+	    "pw", &error), 0);
+	store_close(&other);
+}
+
 /* store_open(".") after chdir, as the server does */
 static void
 test_open_dot(void **state)
@@ -1227,6 +1346,10 @@ main(void)
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_alias_depth, test_setup,
 		    test_teardown),
+		cmocka_unit_test_setup_teardown(test_alias_cycle_mesh,
+		    test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_alias_depth_shortest,
+		    test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_rcpt_resolve, test_setup,
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_deliver, test_setup,
@@ -1237,6 +1360,8 @@ main(void)
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, test_setup,
 		    test_teardown),
+		cmocka_unit_test_setup_teardown(test_two_connections,
+		    test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_open_dot, test_setup,
 		    test_teardown),
 	};
