@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -73,6 +74,24 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	smtp_server_shutdown(sv->smtp);
 	sv->drain = evtimer_new(sv->base, serve_drain_cb, sv);
 	evtimer_add(sv->drain, &tv);
+}
+
+/* Every session is a descriptor: allow as many as the hard limit does. */
+static void
+serve_raise_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* A descriptor per session, and some for the store and listeners. */
+	if (rl.rlim_cur < (rlim_t)cfg->smtp_max_sessions + 64)
+		log_warning("serve open-files limit=%llu is below smtp.max_sessions=%u",
+		    (unsigned long long)rl.rlim_cur, cfg->smtp_max_sessions);
 }
 
 /* Listeners of protocols this release does not serve yet. */
@@ -141,6 +160,7 @@ cli_serve(int argc, char **argv)
 		return cli_fail("%s", error);
 	log_set_level(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	serve_raise_fd_limit(cfg);
 
 	if (cfg->tls_cert != NULL && cfg->tls_cert[0] != '\0' &&
 	    (tls = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &error)) == NULL) {

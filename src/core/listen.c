@@ -8,9 +8,12 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+
+#include "core/log.h"
 
 static char listen_errbuf[256];
 
@@ -38,6 +41,21 @@ listen_addr_str(const struct sockaddr *sa, char *dst, size_t dstlen)
 	}
 	if (inet_ntop(sa->sa_family, a, dst, (socklen_t)dstlen) == NULL)
 		snprintf(dst, dstlen, "?");
+}
+
+/* accept() failed (out of descriptors, most likely): say so, at most
+ * once a second; libevent tries again on the next readiness. */
+static void
+listen_error_cb(struct evconnlistener *lev, void *ctx)
+{
+	static time_t last;
+	time_t now = time(NULL);
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (now != last) {
+		last = now;
+		log_warning("listen accept error=\"%s\"", strerror(err));
+	}
 }
 
 int
@@ -75,6 +93,7 @@ listen_bind(struct event_base *base, const struct config_listen *l,
 			close(fd);
 			goto fail;
 		}
+		evconnlistener_set_error_cb(out[n], listen_error_cb);
 		n++;
 		continue;
 fail:
