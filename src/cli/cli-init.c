@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -98,6 +99,40 @@ cli_init_write_config(const char *path, const char *hostname, const char *user,
 	return 0;
 }
 
+/* Creates the store and its first domain as user, in a child process.
+ * Returns 0 or -1 (message printed). */
+static int
+cli_init_store(const char *datadir, const char *user, const char *domain)
+{
+	struct store *store = NULL;
+	const char *error;
+	int status, r;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		cli_fail("init: fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if (privs_enter(datadir, user, &error) < 0 ||
+		    store_open(".", &store, &error) < 0 ||
+		    ((r = store_domain_exists(store, domain, &error)) == 0 &&
+		    store_domain_add(store, domain, &error) < 0) || r < 0) {
+			cli_fail("init: %s", error);
+			store_close(&store);
+			_exit(1);
+		}
+		store_close(&store);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 int
 cli_init(int argc, char **argv)
 {
@@ -113,7 +148,6 @@ cli_init(int argc, char **argv)
 	const char *error;
 	char *conf, *datadir, *tlsdir, *cert, *key, *domain;
 	struct pool *pool = pool_new(1024);
-	struct store *store = NULL;
 	struct stat st;
 	int ch, ret = CLI_EXIT_FAIL;
 
@@ -187,16 +221,13 @@ cli_init(int argc, char **argv)
 		ret = cli_fail("init: %s", error);
 		goto out;
 	}
+	/* The store is made as the server's user, in a child process (as
+	 * root, privs_enter gives up root for good). The config is written
+	 * last, so a failed init can simply be run again. */
+	if (cli_init_store(datadir, user, domain) < 0)
+		goto out;
 	if (cli_init_write_config(conf, hostname, user, &error) < 0) {
 		ret = cli_fail("init: cannot write %s: %s", conf, error);
-		goto out;
-	}
-	/* The store is created as the server's user (last step: as root,
-	 * this gives up root for the rest of the process). */
-	if (privs_enter(datadir, user, &error) < 0 ||
-	    store_open(".", &store, &error) < 0 ||
-	    store_domain_add(store, domain, &error) < 0) {
-		ret = cli_fail("init: %s", error);
 		goto out;
 	}
 	printf("Created %s for domain %s (host name %s).\n", conf, domain, hostname);
@@ -204,7 +235,6 @@ cli_init(int argc, char **argv)
 	printf("Start:       correio serve -c %s\n", conf);
 	ret = CLI_EXIT_OK;
 out:
-	store_close(&store);
 	pool_free(&pool);
 	return ret;
 }

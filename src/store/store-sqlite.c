@@ -23,6 +23,7 @@
 #include "store/store-private.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -649,6 +650,50 @@ fail:
 	return -1;
 }
 
+/*
+ * A VFS that is the default unix one except that it leaves relative file
+ * names relative. SQLite makes every name absolute (getcwd) before it opens
+ * the database and its -wal and -shm files; but the server enters the data
+ * directory as root and then drops privileges, and the new user may not be
+ * allowed to search the directories above it (/root/..., a 0700 temp dir).
+ * Relative names only need the data directory itself, which it owns. The
+ * working directory never changes after that, so the names stay right.
+ */
+#define STORE_VFS_NAME "correio-relative"
+
+static sqlite3_vfs store_vfs;
+static int (*store_vfs_unix_fullpathname)(sqlite3_vfs *, const char *, int, char *);
+static pthread_once_t store_vfs_once = PTHREAD_ONCE_INIT;
+
+static int
+store_vfs_fullpathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	size_t len = strlen(name);
+
+	if (name[0] == '/')
+		return store_vfs_unix_fullpathname(vfs, name, n, out);
+	if (n <= 0 || len >= (size_t)n)
+		return SQLITE_CANTOPEN;
+	memcpy(out, name, len + 1);
+	return SQLITE_OK;
+}
+
+static void
+store_vfs_register(void)
+{
+	sqlite3_vfs *unix_vfs = sqlite3_vfs_find(NULL);
+
+	if (unix_vfs == NULL)
+		return;
+	store_vfs = *unix_vfs;
+	store_vfs.zName = STORE_VFS_NAME;
+	store_vfs.pNext = NULL;
+	store_vfs_unix_fullpathname = unix_vfs->xFullPathname;
+	store_vfs.xFullPathname = store_vfs_fullpathname;
+	if (sqlite3_vfs_register(&store_vfs, 0) != SQLITE_OK)
+		store_vfs_unix_fullpathname = NULL;
+}
+
 static int
 store_db_open(struct store *store, const char *data_dir, int dir_fd,
     const char **error_r)
@@ -670,9 +715,10 @@ store_db_open(struct store *store, const char *data_dir, int dir_fd,
 
 	path = xasprintf("%s/%s", data_dir, STORE_DB_NAME);
 	/* NOMUTEX: a struct store is used by one thread at a time. */
+	pthread_once(&store_vfs_once, store_vfs_register);
 	rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-	    NULL);
+	    store_vfs_unix_fullpathname != NULL ? STORE_VFS_NAME : NULL);
 	free(path);
 	if (rc != SQLITE_OK) {
 		store_error_set(error_r, "%s/%s: %s", data_dir, STORE_DB_NAME,
