@@ -704,14 +704,20 @@ store_db_open(struct store *store, const char *data_dir, int dir_fd,
 	/* Made here, not by SQLite, to get mode 0600 whatever the umask:
 	 * the database holds password hashes, and SQLite gives its -wal and
 	 * -shm files the mode of the database file. */
+	/* Only when it does not exist yet (O_EXCL): closing any descriptor
+	 * of the database file drops every POSIX lock this process holds on
+	 * it, including those of SQLite connections already open here (the
+	 * server opens two), and another process would then checkpoint and
+	 * delete the WAL under them. */
 	fd = openat(dir_fd, STORE_DB_NAME,
-	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		store_error_errno(error_r, errno, "%s/%s", data_dir,
 		    STORE_DB_NAME);
 		return -1;
 	}
-	(void)close(fd);
+	if (fd >= 0)
+		(void)close(fd);
 
 	path = xasprintf("%s/%s", data_dir, STORE_DB_NAME);
 	/* NOMUTEX: a struct store is used by one thread at a time. */
