@@ -1,6 +1,7 @@
 /*
  * main.c - the one `correio` binary: dispatches to a subcommand.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,8 @@ main_help(FILE *f)
 int
 main(int argc, char **argv)
 {
+	/* The subcommands say what is wrong themselves, on one line. */
+	opterr = 0;
 	if (argc < 2)
 		return cli_usage("missing command (try 'correio --help')");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

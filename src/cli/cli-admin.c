@@ -73,7 +73,8 @@ cli_args_parse(int argc, char **argv, const char *help, bool password_opt,
 	a->argv = argv + optind;
 	return 0;
 bad:
-	*exit_r = cli_usage("%s: bad option (try 'correio %s --help')", argv[0], argv[0]);
+	*exit_r = cli_usage("%s: bad option or missing value '%.64s' (try 'correio %s --help')",
+	    argv[0], argv[optind - 1], argv[0]);
 	return -1;
 }
 

@@ -163,7 +163,8 @@ cli_init(int argc, char **argv)
 			return CLI_EXIT_OK;
 		default:
 			pool_free(&pool);
-			return cli_usage("init: bad option (try 'correio init --help')");
+			return cli_usage("init: bad option or missing value '%.64s' "
+			    "(try 'correio init --help')", argv[optind - 1]);
 		}
 	}
 	if (optind != argc || dir == NULL || domain_in == NULL) {

@@ -150,7 +150,8 @@ cli_serve(int argc, char **argv)
 			fputs(cli_serve_help, stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage("serve: bad option (try 'correio serve --help')");
+			return cli_usage("serve: bad option or missing value '%.64s' "
+			    "(try 'correio serve --help')", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
@@ -167,7 +168,16 @@ cli_serve(int argc, char **argv)
 		log_error("serve tls error=\"%s\"", error);
 		goto out;
 	}
-	sv.base = event_base_new();
+	{
+		/* One thread runs the loop; let epoll coalesce the add/del of
+		 * write interest that every reply causes within one turn. */
+		struct event_config *ec = event_config_new();
+
+		event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK |
+		    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		sv.base = event_base_new_with_config(ec);
+		event_config_free(ec);
+	}
 	if (sv.base == NULL) {
 		log_error("serve cannot create the event loop");
 		goto out;

@@ -136,7 +136,8 @@ struct smtp_conn {
 	char peer[64];
 	char *helo;			/* NULL until HELO/EHLO; malloc'ed */
 	bool esmtp;
-	bool tls;
+	bool tls;			/* the TLS handshake is done */
+	bool tls_bev;			/* bev is bufferevent_openssl */
 	char tls_info[160];
 	enum smtp_state state;
 	unsigned errors;
@@ -161,6 +162,7 @@ struct smtp_cmd {
 
 static void smtp_conn_process(struct smtp_conn *c);
 static void smtp_conn_finish(struct smtp_conn *c);
+static void smtp_conn_start_tls(struct smtp_conn *c);
 static void smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void smtp_conn_read_cb(struct bufferevent *bev, void *arg);
 static void smtp_conn_write_cb(struct bufferevent *bev, void *arg);
@@ -352,7 +354,6 @@ smtp_delivery_done(struct deliverq_job *job)
 	}
 	if (!c->closing) {
 		smtp_deadline_arm(c, c->server->config->smtp_timeout);
-		bufferevent_enable(c->bev, EV_READ);
 		smtp_conn_process(c);
 	}
 	smtp_conn_finish(c);
@@ -392,9 +393,10 @@ smtp_txn_end_content(struct smtp_conn *c)
 		sd->hdr_subject = header_get(body, blen, "Subject", t->pool);
 		sd->hdr_date = header_get(body, blen, "Date", t->pool);
 		c->delivery = d;
+		/* Nothing more is processed until the reply is out; input
+		 * that arrives meanwhile waits in the buffer (bounded by the
+		 * read watermark). */
 		c->state = SMTP_ST_WAIT;
-		/* Nothing more is read until the reply is out. */
-		bufferevent_disable(c->bev, EV_READ);
 		evtimer_del(c->deadline);
 		deliverq_submit(c->server->deliverq, &d->job);
 		return;
@@ -1007,15 +1009,60 @@ smtp_conn_free(struct smtp_conn *c)
 }
 
 /*
- * Called at the end of every event that touched a session: frees it once
- * it is closing, its output is flushed and no delivery refers to it.
+ * Writes pending replies now, on a plain socket. A bufferevent would wait
+ * for the next loop turn and add and remove write interest in epoll for
+ * every reply; a reply almost always fits in the socket buffer, so it is
+ * written at once and write interest (EV_WRITE) is only enabled when the
+ * peer is slow to read. TLS sessions leave this to bufferevent_openssl.
+ */
+static void
+smtp_conn_flush(struct smtp_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->tls_bev)
+		return;
+	while (evbuffer_get_length(out) > 0) {
+		int n;
+
+		/* bufferevent_socket freezes the front of its output buffer
+		 * so only it drains it; it is not writing now (EV_WRITE is
+		 * off), so we may. */
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write(out, c->fd);
+		evbuffer_freeze(out, 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				evbuffer_drain(out, evbuffer_get_length(out));
+				smtp_conn_close(c, strerror(errno));
+			}
+			break;
+		}
+	}
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/*
+ * Called at the end of every event that touched a session: sends what it
+ * has to say, and frees it once it is closing, its output is flushed and
+ * no delivery refers to it.
  */
 static void
 smtp_conn_finish(struct smtp_conn *c)
 {
+	struct evbuffer *out;
+
+	smtp_conn_flush(c);
+	out = bufferevent_get_output(c->bev);
+	if (c->state == SMTP_ST_STARTTLS && !c->closing &&
+	    evbuffer_get_length(out) == 0)
+		smtp_conn_start_tls(c);
 	if (!c->closing || c->delivery != NULL)
 		return;
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+	if (evbuffer_get_length(out) > 0) {
 		bufferevent_enable(c->bev, EV_WRITE);
 		return;
 	}
@@ -1048,6 +1095,7 @@ smtp_conn_start_tls(struct smtp_conn *c)
 		log_error("conn=%s smtp starttls: cannot make TLS bufferevent", c->id);
 		abort();
 	}
+	c->tls_bev = true;
 	bufferevent_setcb(c->bev, smtp_conn_read_cb, smtp_conn_write_cb,
 	    smtp_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, SMTP_INPUT_HIGH);
@@ -1077,11 +1125,10 @@ smtp_conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_conn *c = arg;
 
-	if (c->state == SMTP_ST_STARTTLS && !c->closing) {
-		smtp_conn_start_tls(c);
-		smtp_conn_finish(c);
-		return;
-	}
+	/* A plain session's output is empty again: back to writing at once
+	 * (see smtp_conn_flush). */
+	if (!c->tls_bev)
+		bufferevent_disable(bev, EV_WRITE);
 	/* Output drained below the high-water mark: go on. */
 	if (!c->closing)
 		smtp_conn_process(c);
@@ -1187,7 +1234,8 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 	}
 	smtp_reply(c, "220 %s ESMTP Correio", cfg->hostname);
 	smtp_deadline_arm(c, cfg->smtp_timeout);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
+	smtp_conn_finish(c);
 }
 
 /* --- server --- */
