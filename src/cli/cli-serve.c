@@ -209,6 +209,9 @@ cli_serve(int argc, char **argv)
 	    cfg->smtp_listen.text != NULL ? cfg->smtp_listen.text : "",
 	    tls != NULL ? "yes" : "no", (int)getpid());
 	event_base_dispatch(sv.base);
+	/* Finish cleanly even if asked again. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	log_info("serve stopped");
 	ret = CLI_EXIT_OK;
 out:

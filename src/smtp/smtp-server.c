@@ -138,6 +138,7 @@ struct smtp_conn {
 	bool esmtp;
 	bool tls;			/* the TLS handshake is done */
 	bool tls_bev;			/* bev is bufferevent_openssl */
+	bool io_error;			/* the connection failed: just drop it */
 	char tls_info[160];
 	enum smtp_state state;
 	unsigned errors;
@@ -427,7 +428,9 @@ smtp_data_process(struct smtp_conn *c, struct evbuffer *in)
 		 * the beginning of a line, so it cannot end the data. */
 		t->too_long = true;
 		t->at_bol = false;
-		evbuffer_drain(in, SMTP_TEXT_LINE_MAX);
+		/* Keep the last byte: it may be the CR of a CRLF whose LF has
+		 * not arrived, and the next line must still see it. */
+		evbuffer_drain(in, SMTP_TEXT_LINE_MAX - 1);
 		return 1;
 	case LINE_OK:
 		break;
@@ -775,8 +778,9 @@ smtp_cmd_bdat(struct smtp_conn *c, const char *args)
 			c->txn = t;
 		}
 		t->failed = true;
-		t->fail_reply = c->txn->rcpt_attempts > 0 ?
-		    "554 5.5.1 No valid recipients" : "503 5.5.1 Need MAIL and RCPT before BDAT";
+		t->fail_reply = c->helo == NULL ? "503 5.5.1 Send EHLO or HELO first" :
+		    t->rcpt_attempts > 0 ? "554 5.5.1 No valid recipients" :
+		    "503 5.5.1 Need MAIL and RCPT before BDAT";
 		t->bdat = true;
 		t->chunk_left = size;
 		t->chunk_last = true;	/* drop the transaction after it */
@@ -861,7 +865,8 @@ static const struct smtp_cmd smtp_cmds[] = {
 	{ "MAIL", smtp_cmd_mail, CMD_NEED_HELO },
 	{ "RCPT", smtp_cmd_rcpt, CMD_NEED_HELO },
 	{ "DATA", smtp_cmd_data, CMD_NEED_HELO | CMD_NO_ARGS },
-	{ "BDAT", smtp_cmd_bdat, CMD_NEED_HELO },
+	/* BDAT checks for HELO itself: its chunk must be read either way. */
+	{ "BDAT", smtp_cmd_bdat, 0 },
 	{ "RSET", smtp_cmd_rset, CMD_NO_ARGS },
 	{ "NOOP", smtp_cmd_noop, 0 },
 	{ "QUIT", smtp_cmd_quit, CMD_NO_ARGS },
@@ -1003,9 +1008,27 @@ smtp_conn_free(struct smtp_conn *c)
 	free(c->helo);
 	buf_release(&c->line);
 	event_free(c->deadline);
+	/* RFC 8446 6.1: end a TLS session that ended well with close_notify
+	 * (best effort: the socket is non-blocking; never after an error). */
+	if (c->tls && !c->io_error)
+		(void)SSL_shutdown(bufferevent_openssl_get_ssl(c->bev));
 	bufferevent_free(c->bev);	/* closes the socket (and frees SSL) */
 	pool_free(&c->pool);
 	free(c);
+}
+
+/* Drops unsent output (the peer is gone or will not read it). */
+static void
+smtp_conn_discard_output(struct smtp_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	/* See smtp_conn_flush for the freeze. */
+	if (!c->tls_bev)
+		evbuffer_unfreeze(out, 1);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	if (!c->tls_bev)
+		evbuffer_freeze(out, 1);
 }
 
 /*
@@ -1035,8 +1058,9 @@ smtp_conn_flush(struct smtp_conn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				evbuffer_drain(out, evbuffer_get_length(out));
+				c->io_error = true;
 				smtp_conn_close(c, strerror(errno));
+				smtp_conn_discard_output(c);
 			}
 			break;
 		}
@@ -1153,12 +1177,12 @@ smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		/* The peer does not read what we send. */
 		smtp_conn_close(c, "write timeout");
-		evbuffer_drain(bufferevent_get_output(bev),
-		    evbuffer_get_length(bufferevent_get_output(bev)));
+		c->io_error = true;
+		smtp_conn_discard_output(c);
 	} else if (what & BEV_EVENT_EOF) {
 		smtp_conn_close(c, "disconnected");
-		evbuffer_drain(bufferevent_get_output(bev),
-		    evbuffer_get_length(bufferevent_get_output(bev)));
+		c->io_error = true;
+		smtp_conn_discard_output(c);
 	} else if (what & BEV_EVENT_ERROR) {
 		unsigned long e = bufferevent_get_openssl_error(bev);
 		char reason[128];
@@ -1169,8 +1193,8 @@ smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			snprintf(reason, sizeof(reason), "%s",
 			    strerror(EVUTIL_SOCKET_ERROR()));
 		smtp_conn_close(c, reason);
-		evbuffer_drain(bufferevent_get_output(bev),
-		    evbuffer_get_length(bufferevent_get_output(bev)));
+		c->io_error = true;
+		smtp_conn_discard_output(c);
 	}
 	smtp_conn_finish(c);
 }
@@ -1180,6 +1204,14 @@ smtp_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_conn *c = arg;
 
+	if (c->tls_bev && !c->tls) {
+		/* The TLS handshake never finished: nothing can be said. */
+		smtp_conn_close(c, "tls handshake timeout");
+		c->io_error = true;
+		smtp_conn_discard_output(c);
+		smtp_conn_finish(c);
+		return;
+	}
 	smtp_reply(c, "421 4.4.2 %s Timeout, closing", c->server->config->hostname);
 	smtp_conn_close(c, "timeout");
 	/* The txn content, if any, is dropped with the session. */

@@ -1,0 +1,543 @@
+"""Fixtures for the integration tests: a real `correio serve` on a free
+loopback port, its admin CLI, and a raw-socket SMTP client.
+
+    CORREIO_BIN=$PWD/build-asan/correio python3 -m pytest tests/integration
+
+Every instance is made by `correio init` (domain example.test, host name
+mail.example.test) with the users alice, bob and carol @example.test. The
+init is done once per run into a template directory, which each test copies
+(`cp -a`, which keeps the owner of data/ that init chowned).
+
+No lookup leaves the machine: this release of the server does no DNS at all
+(there is no [dns] section yet), and the listeners are on 127.0.0.1, so no
+resolver set-up is needed. When DNS arrives, this file must point the
+server at a local stub resolver.
+
+Every wait is bounded: sockets have timeouts, subprocesses have timeouts,
+and the server must stop within STOP_TIMEOUT of SIGTERM.
+"""
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+DOMAIN = "example.test"
+HOSTNAME = "mail.example.test"
+USERS = ("alice", "bob", "carol")
+PASSWORD = "correct horse battery staple"
+
+CLI_TIMEOUT = 30        # one admin command, under ASan
+START_TIMEOUT = 15      # from exec to "serve ready"
+STOP_TIMEOUT = 10       # from SIGTERM to exit
+IO_TIMEOUT = 10         # one socket read
+
+# What the sanitizers print when they find something. Any of these in the
+# server's stderr fails the test that ran it.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "LeakSanitizer",
+                     "runtime error:", "ERROR: UndefinedBehaviorSanitizer")
+
+
+_BIN = None
+
+
+def correio_bin():
+    """The binary under test, checked once per run."""
+    global _BIN
+    if _BIN is not None:
+        return _BIN
+    b = os.environ.get("CORREIO_BIN")
+    if not b:
+        here = os.path.dirname(os.path.abspath(__file__))
+        b = os.path.join(here, "..", "..", "build-asan", "correio")
+    b = os.path.abspath(b)
+    if not os.access(b, os.X_OK):
+        pytest.exit(f"CORREIO_BIN={b} is not an executable; build first", 2)
+    _BIN = b
+    return b
+
+
+def child_env():
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS",
+                   "detect_leaks=1:abort_on_error=0:strict_string_checks=1")
+    env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+    env.pop("CORREIO_CONFIG", None)
+    return env
+
+
+def sanitizer_report(text):
+    for m in SANITIZER_MARKERS:
+        if m in text:
+            return m
+    return None
+
+
+def run_cli(args, input=None, timeout=CLI_TIMEOUT, check_sanitizers=True):
+    """Runs `correio ARGS...`; returns a CompletedProcess with text output."""
+    if isinstance(input, str):
+        input = input.encode()
+    p = subprocess.run([correio_bin()] + [str(a) for a in args], input=input,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, env=child_env())
+    p.stdout_bytes = p.stdout
+    p.stdout = p.stdout.decode("utf-8", "replace")
+    p.stderr = p.stderr.decode("utf-8", "replace")
+    if check_sanitizers:
+        m = sanitizer_report(p.stderr)
+        assert m is None, f"correio {args}: sanitizer report ({m}):\n{p.stderr}"
+    return p
+
+
+def free_port():
+    """A loopback port that was free a moment ago (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- instances ---------------------------------------------------------------
+
+class Instance:
+    """A directory made by `correio init`, plus its admin CLI."""
+
+    def __init__(self, path):
+        self.dir = str(path)
+        self.conf = os.path.join(self.dir, "correio.conf")
+        self.cert = os.path.join(self.dir, "tls", "cert.pem")
+
+    def cli(self, *args, input=None, timeout=CLI_TIMEOUT):
+        """`correio CMD -c CONF ARGS...`: cli("user", "add", ...)."""
+        args = [str(a) for a in args]
+        # -c goes after the action, which every subcommand accepts.
+        return run_cli(args + ["-c", self.conf], input=input, timeout=timeout)
+
+    def cli_ok(self, *args, input=None):
+        p = self.cli(*args, input=input)
+        assert p.returncode == 0, f"correio {args} -> {p.returncode}: {p.stderr}"
+        return p
+
+    def messages(self, address, mailbox="INBOX"):
+        """`message list` as a list of (uid, date, sender, size, subject)."""
+        p = self.cli_ok("message", "list", address, mailbox)
+        rows = []
+        for line in p.stdout.splitlines():
+            if not line:
+                continue
+            f = line.split("\t")
+            assert len(f) >= 5, f"bad message list line {line!r}"
+            rows.append((int(f[0]), f[1], f[2], int(f[3]), "\t".join(f[4:])))
+        return rows
+
+    def count(self, address, mailbox="INBOX"):
+        return len(self.messages(address, mailbox))
+
+    def get(self, address, uid, mailbox="INBOX"):
+        """`message get` as bytes, exactly as printed."""
+        p = self.cli_ok("message", "get", address, mailbox, uid)
+        return p.stdout_bytes
+
+    def mailboxes(self, address):
+        """`mailbox list` as {name: (special_use, count, bytes)}."""
+        p = self.cli_ok("mailbox", "list", address)
+        out = {}
+        for line in p.stdout.splitlines():
+            f = line.split("\t")
+            assert len(f) == 4, f"bad mailbox list line {line!r}"
+            out[f[0]] = (f[1], int(f[2]), int(f[3]))
+        return out
+
+    def total_messages(self):
+        return sum(self.count(f"{u}@{DOMAIN}") for u in USERS)
+
+
+@pytest.fixture(scope="session")
+def template_instance(tmp_path_factory):
+    inst = Instance(tmp_path_factory.mktemp("template") / "inst")
+    p = run_cli(["init", "--dir", inst.dir, "--domain", DOMAIN,
+                 "--hostname", HOSTNAME])
+    assert p.returncode == 0, f"init failed: {p.stderr}"
+    for u in USERS:
+        inst.cli_ok("user", "add", "--password-stdin", f"{u}@{DOMAIN}",
+                    input=PASSWORD + "\n")
+    return inst
+
+
+@pytest.fixture
+def instance(template_instance, tmp_path):
+    dest = str(tmp_path / "inst")
+    subprocess.run(["cp", "-a", template_instance.dir, dest], check=True,
+                   timeout=CLI_TIMEOUT)
+    return Instance(dest)
+
+
+# --- the server --------------------------------------------------------------
+
+class Server:
+    """A running `correio serve` of an Instance."""
+
+    def __init__(self, inst, overrides):
+        self.inst = inst
+        self.conf = inst.conf
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.overrides = dict(overrides)
+        self.logpath = os.path.join(inst.dir, f"serve-{self.port}.log")
+        self.proc = None
+        self.returncode = None
+        self.killed = False
+
+    def cmdline(self):
+        args = [correio_bin(), "serve", "-c", self.conf,
+                "-o", f"smtp.listen=127.0.0.1:{self.port}"]
+        for k, v in self.overrides.items():
+            args += ["-o", f"{k}={v}"]
+        return args
+
+    def start(self):
+        self.logfile = open(self.logpath, "wb")
+        self.proc = subprocess.Popen(self.cmdline(), stdin=subprocess.DEVNULL,
+                                     stdout=self.logfile, stderr=subprocess.STDOUT,
+                                     env=child_env())
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if "serve ready" in self.log():
+                break
+            if self.proc.poll() is not None:
+                raise AssertionError(f"correio serve exited {self.proc.returncode} "
+                                     f"before it was ready:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"correio serve not ready within "
+                                     f"{START_TIMEOUT}s:\n{self.log()}")
+            time.sleep(0.02)
+        return self
+
+    # The admin CLI of the same instance.
+    def cli(self, *args, input=None, timeout=CLI_TIMEOUT):
+        return self.inst.cli(*args, input=input, timeout=timeout)
+
+    def __getattr__(self, name):
+        # messages(), count(), get(), mailboxes()... of the instance.
+        if name in ("cli_ok", "messages", "count", "get", "mailboxes",
+                    "total_messages"):
+            return getattr(self.inst, name)
+        raise AttributeError(name)
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT)
+            self.returncode = None
+            raise AssertionError(f"correio serve did not exit within {timeout}s "
+                                 f"of SIGTERM:\n{self.log()[-4000:]}")
+        finally:
+            self.logfile.close()
+        return self.returncode
+
+    def stop(self):
+        """SIGTERM, wait, and check a clean exit with no sanitizer report."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait()
+        self.check_clean()
+        return rc
+
+    def kill(self):
+        """SIGKILL (a crash, for durability tests): the exit code is then
+        not checked, the log still is."""
+        self.killed = True
+        self.proc.kill()
+        return self.wait()
+
+    def check_clean(self):
+        log = self.log()
+        m = sanitizer_report(log)
+        assert m is None, f"sanitizer report ({m}) in the server log:\n{log[-8000:]}"
+        if self.killed:
+            return
+        assert self.proc.returncode == 0, \
+            f"correio serve exited {self.proc.returncode}:\n{log[-4000:]}"
+
+    def connect(self, **kw):
+        return SMTPClient(self.port, **kw)
+
+
+@pytest.fixture
+def start_server(instance):
+    """A factory: start_server(**{"smtp.timeout": "2s"}) -> Server.
+
+    Keys are config keys (section.key); each becomes -o key=value. Every
+    server started is stopped at teardown, which fails the test on a
+    sanitizer report or a non-zero exit."""
+    servers = []
+
+    def start(**overrides):
+        s = Server(instance, overrides)
+        servers.append(s)
+        return s.start()
+
+    yield start
+    errors = []
+    for s in servers:
+        try:
+            if s.proc is not None and s.proc.returncode is None:
+                s.stop()
+            else:
+                s.check_clean()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "server(**overrides): config overrides for the `server` "
+        "fixture, e.g. @pytest.mark.server(**{'smtp.timeout': '2s'})")
+
+
+@pytest.fixture
+def server(request, start_server):
+    """A running server; overrides come from @pytest.mark.server(...)."""
+    overrides = {}
+    for m in reversed(list(request.node.iter_markers("server"))):
+        overrides.update(m.kwargs)
+    return start_server(**overrides)
+
+
+# --- a raw SMTP client -------------------------------------------------------
+
+class Reply:
+    def __init__(self, code, lines, raw):
+        self.code = code
+        self.lines = lines          # text after "ddd-" / "ddd "
+        self.raw = raw
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+    @property
+    def first(self):
+        return f"{self.code} {self.lines[0]}" if self.lines else str(self.code)
+
+    def __repr__(self):
+        return f"Reply({self.raw!r})"
+
+
+class SMTPClient:
+    """A raw SMTP client: sends bytes as given, reads whole replies.
+
+    Nothing is added to what is sent, and reads never block longer than
+    the timeout: a missing reply is a failure, not a hang."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, greeting=True):
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.eof = False
+        self.greeting = self.reply() if greeting else None
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        """Reads more into buf; False on timeout, True otherwise."""
+        if self.eof:
+            return True
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            chunk = b""
+        finally:
+            self.sock.settimeout(self.timeout)
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+        return True
+
+    def readline(self, timeout=None):
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while b"\r\n" not in self.buf:
+            if self.eof:
+                raise EOFError(f"connection closed; pending {self.buf!r}")
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                raise TimeoutError(f"no complete line within {timeout}s; "
+                                   f"pending {self.buf!r}")
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self, timeout=None):
+        """One whole reply (every continuation line)."""
+        lines, raw, code = [], b"", None
+        while True:
+            line = self.readline(timeout)
+            raw += line + b"\r\n"
+            m = re.match(rb"^(\d{3})([ -])(.*)$", line) or re.match(rb"^(\d{3})()$", line)
+            assert m, f"malformed reply line {line!r}"
+            c = int(m.group(1))
+            assert code is None or c == code, f"code changed inside a reply: {raw!r}"
+            code = c
+            lines.append(m.group(3).decode("utf-8", "replace"))
+            if m.group(2) != b"-":
+                return Reply(code, lines, raw)
+
+    def cmd(self, line, timeout=None):
+        """Sends LINE + CRLF, returns the reply."""
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.reply(timeout)
+
+    def expect(self, line, code, prefix=None, timeout=None):
+        r = self.cmd(line, timeout)
+        assert r.code == code, f"{line!r}: expected {code}, got {r.raw!r}"
+        if prefix is not None:
+            assert r.first.startswith(prefix), f"{line!r}: expected {prefix!r}, got {r.raw!r}"
+        return r
+
+    def expect_reply(self, code, prefix=None, timeout=None):
+        r = self.reply(timeout)
+        assert r.code == code, f"expected {code}, got {r.raw!r}"
+        if prefix is not None:
+            assert r.first.startswith(prefix), f"expected {prefix!r}, got {r.raw!r}"
+        return r
+
+    def ehlo(self, name="client.example.org"):
+        return self.expect(f"EHLO {name}", 250)
+
+    def silent(self, timeout=0.5):
+        """True if nothing at all arrives within TIMEOUT (the peer may be
+        waiting for us); the socket stays open."""
+        if self.buf:
+            return False
+        if not self._fill(timeout):
+            return True
+        return not self.buf and not self.eof
+
+    def closed(self, timeout=None):
+        """True if the server closes the connection (EOF) within TIMEOUT
+        with nothing more to read."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                return False
+        return self.buf == b""
+
+    def starttls(self, cafile=None, server_hostname=HOSTNAME):
+        """STARTTLS, then the handshake. The caller has sent EHLO."""
+        self.expect("STARTTLS", 220, "220 2.0.0")
+        assert self.buf == b"", f"bytes after the 220: {self.buf!r}"
+        self.tls_handshake(cafile, server_hostname)
+
+    def tls_handshake(self, cafile=None, server_hostname=HOSTNAME):
+        if cafile:
+            ctx = ssl.create_default_context(cafile=cafile)
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        self.sock.settimeout(self.timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+        return self.sock
+
+    # A whole transaction, one command at a time.
+    def send_mail(self, sender, rcpts, body, ehlo=True):
+        """MAIL, RCPTs, DATA with BODY (already dot-stuffed, ending in CRLF).
+        Returns the final reply."""
+        if ehlo:
+            self.ehlo()
+        self.expect(f"MAIL FROM:<{sender}>", 250)
+        for r in rcpts:
+            self.expect(f"RCPT TO:<{r}>", 250)
+        self.expect("DATA", 354)
+        self.send(body + b".\r\n")
+        return self.reply()
+
+
+def split_stored(stored):
+    """Splits a stored message into (return_path_line, received_header,
+    rest), checking the trace header layout: a Return-Path line, then a
+    Received header (folded with CRLF + white space), then the message."""
+    assert stored.startswith(b"Return-Path: <"), stored[:200]
+    rp, rest = stored.split(b"\r\n", 1)
+    assert rest.startswith(b"Received: "), rest[:300]
+    lines = rest.split(b"\r\n")
+    n = 1
+    while n < len(lines) and lines[n][:1] in (b"\t", b" "):
+        n += 1
+    received = b"\r\n".join(lines[:n]) + b"\r\n"
+    return rp, received, rest[len(received):]
+
+
+def unfold(header):
+    return re.sub(rb"\r\n[ \t]+", b" ", header).decode("utf-8", "replace")
+
+
+def make_message(subject="test", body_lines=None, sender="sender@remote.example.org",
+                 to="alice@example.test", extra_headers=()):
+    """A small RFC 5322 message with CRLF line ends."""
+    frm = sender if "<" in sender else f"<{sender}>"
+    hdr = [f"From: {frm}", f"To: <{to}>", f"Subject: {subject}",
+           "Date: Mon, 02 Nov 2026 10:00:00 +0000",
+           f"Message-ID: <{abs(hash(subject))}.{time.time_ns()}@remote.example.org>"]
+    hdr += list(extra_headers)
+    if body_lines is None:
+        body_lines = ["Hello,", "", "this is a test.", "-- ", "sender"]
+    text = "\r\n".join(hdr) + "\r\n\r\n" + "\r\n".join(body_lines) + "\r\n"
+    return text.encode("utf-8")
+
+
+def wait_for(pred, timeout=10, interval=0.05, what="condition"):
+    """Polls PRED (for things with no socket to read, e.g. a log line)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
