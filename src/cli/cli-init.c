@@ -233,6 +233,9 @@ cli_init(int argc, char **argv)
 	}
 	printf("Created %s for domain %s (host name %s).\n", conf, domain, hostname);
 	printf("Add a user:  correio user add -c %s user@%s\n", conf, domain);
+	printf("and a postmaster (RFC 5321 4.5.1):\n"
+	    "             correio alias add -c %s postmaster@%s user@%s\n",
+	    conf, domain, domain);
 	printf("Start:       correio serve -c %s\n", conf);
 	ret = CLI_EXIT_OK;
 out:

@@ -635,6 +635,41 @@ smtp_txn_add_users(struct smtp_txn *t, size_t n)
 	}
 }
 
+struct smtp_first_domain {
+	struct pool *pool;
+	const char *domain;
+};
+
+static int
+smtp_first_domain(void *ctx, const char *domain)
+{
+	struct smtp_first_domain *f = ctx;
+
+	/* The string lives only during the callback. */
+	f->domain = pool_strdup(f->pool, domain);
+	return -1;	/* one is enough */
+}
+
+/*
+ * <Postmaster> with no domain (RFC 5321 4.1.1.3) is this host's: the
+ * postmaster of the host name's domain if it is hosted, else of the first
+ * hosted domain.
+ */
+static const char *
+smtp_postmaster(struct smtp_conn *c, struct pool *pool)
+{
+	const char *host = c->server->config->hostname, *error;
+	char *addr = pool_printf(pool, "postmaster@%s", host);
+	struct smtp_first_domain first = { pool, NULL };
+
+	if (store_domain_exists(c->server->store, host, &error) == 1)
+		return addr;
+	if (store_domain_list(c->server->store, smtp_first_domain, &first,
+	    &error) == 0 && first.domain != NULL)
+		return pool_printf(pool, "postmaster@%s", first.domain);
+	return addr;
+}
+
 static void
 smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 {
@@ -677,7 +712,7 @@ smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 	/* <Postmaster> alone means the postmaster of this host (RFC 5321
 	 * 4.1.1.3). */
 	if (path.postmaster)
-		addr = pool_printf(t->pool, "postmaster@%s", cfg->hostname);
+		addr = smtp_postmaster(c, t->pool);
 	else if (path.domain[0] == '[')
 		addr = NULL;	/* address literals are never local here */
 	else

@@ -365,3 +365,21 @@ def test_unserved_listeners_are_warned(server):
     log = server.log()
     for name in ("submission", "submissions", "imap", "imaps", "pop3", "pop3s"):
         assert f"listener={name} " in log and "not started" in log, log
+
+
+def test_postmaster_without_domain(server):
+    """RFC 5321 4.1.1.3: <Postmaster> with no domain is accepted and reaches
+    this host's postmaster: here the postmaster alias of the hosted domain
+    (the host name's domain is not hosted)."""
+    with server.connect() as c:
+        c.ehlo()
+        c.expect(f"MAIL FROM:<{SENDER}>", 250)
+        # Not configured yet: refused like any unknown user.
+        c.expect("RCPT TO:<Postmaster>", 550, "550 5.1.1")
+    server.cli_ok("alias", "add", f"postmaster@{DOMAIN}", CAROL)
+    msg = make_message("to the postmaster")
+    with server.connect() as c:
+        r = c.send_mail(SENDER, ["Postmaster"], msg)
+        assert r.code == 250, r.raw
+    assert server.count(CAROL) == 1
+    assert split_stored(server.get(CAROL, 1))[2] == msg
