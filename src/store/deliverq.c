@@ -13,6 +13,8 @@ struct deliverq {
 	struct batchq *bq;
 	struct store *store;	/* used by the worker thread only */
 	struct store_delivery *batch[DELIVERQ_BATCH_MAX];
+	/* Worker thread only; read after it is joined. */
+	unsigned long long batches, deliveries;
 };
 
 static void
@@ -26,6 +28,8 @@ deliverq_work(void *ctx, struct batchq_item **items, size_t n)
 
 		q->batch[i] = &job->delivery;
 	}
+	q->batches++;
+	q->deliveries += n;
 	if (store_deliver(q->store, q->batch, n, &error) < 0)
 		log_error("store deliver batch=%zu error=\"%s\"", n, error);
 	else
@@ -82,6 +86,10 @@ deliverq_free(struct deliverq **qp)
 	if (q == NULL)
 		return;
 	batchq_free(&q->bq);
+	/* How well group commit worked: deliveries per flush. */
+	log_info("deliverq stopped deliveries=%llu batches=%llu per_batch=%.1f",
+	    q->deliveries, q->batches,
+	    q->batches > 0 ? (double)q->deliveries / (double)q->batches : 0.0);
 	store_close(&q->store);
 	free(q);
 	*qp = NULL;
