@@ -86,6 +86,8 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(user), "", 0, 0, 0 },
 	{ "server", "max_message_size", CONFIG_TYPE_SIZE,
 	    CONFIG_FIELD(max_message_size), "25M", CONFIG_KIB, CONFIG_GIB, 0 },
+	{ "server", "max_buffered", CONFIG_TYPE_SIZE,
+	    CONFIG_FIELD(max_buffered), "512M", CONFIG_KIB, 64 * CONFIG_GIB, 0 },
 
 	{ "smtp", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(smtp_listen), "", 0, 0, 0 },

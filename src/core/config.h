@@ -39,6 +39,7 @@ struct config {
 	char *data_dir;		/* required */
 	char *user;		/* drop to this user when started as root */
 	uint64_t max_message_size;	/* bytes; default 25 MiB */
+	uint64_t max_buffered;		/* message bytes in memory, all sessions */
 
 	/* [smtp] inbound, port 25 */
 	struct config_listen smtp_listen;

@@ -92,10 +92,12 @@ struct smtp_server {
 	struct smtp_conn *conns;
 	unsigned n_conns;
 	bool stopping;
+	uint64_t buffered;		/* message bytes held by all sessions */
 };
 
 /* One mail transaction: MAIL, RCPTs, content. Its own arena. */
 struct smtp_txn {
+	struct smtp_server *server;
 	struct pool *pool;
 	unsigned seq;			/* n-th transaction of the session */
 	struct smtp_path from;
@@ -114,6 +116,8 @@ struct smtp_txn {
 	bool bare;			/* saw a bare CR or LF */
 	bool too_long;			/* saw a line over 1000 */
 	bool too_big;			/* over max_message_size */
+	bool no_memory;			/* over [server] max_buffered */
+	size_t accounted;		/* bytes counted in server->buffered */
 	bool failed;			/* a BDAT chunk failed: the rest is dropped */
 	const char *fail_reply;		/* what to say after a dropped chunk */
 	uint64_t chunk_left;		/* BDAT bytes still to read */
@@ -236,6 +240,7 @@ smtp_txn_free(struct smtp_txn **txnp)
 
 	if (t == NULL)
 		return;
+	t->server->buffered -= t->accounted;
 	buf_release(&t->data);
 	pool_free(&t->pool);
 	free(t);
@@ -299,22 +304,55 @@ smtp_txn_begin_content(struct smtp_conn *c)
 	return 0;
 }
 
-/* Appends message bytes, enforcing the size limit. */
+/* Appends message bytes, enforcing the size limit and the memory budget
+ * shared by all sessions. */
 static void
 smtp_txn_append(struct smtp_conn *c, const char *p, size_t n)
 {
 	struct smtp_txn *t = c->txn;
-	uint64_t max = c->server->config->max_message_size;
+	struct smtp_server *s = c->server;
+	uint64_t max = s->config->max_message_size;
 	size_t body = t->data.len - t->prefix_len;
 
-	if (t->too_big || t->bare || t->too_long || t->failed)
+	if (t->too_big || t->bare || t->too_long || t->failed || t->no_memory)
 		return;
 	if (n > max - body) {
 		t->too_big = true;
 		return;
 	}
-	if (buf_append(&t->data, p, n) < 0)
+	if (n > s->config->max_buffered - s->buffered) {
+		t->no_memory = true;
+		return;
+	}
+	if (buf_append(&t->data, p, n) < 0) {
 		t->too_big = true;
+		return;
+	}
+	s->buffered += n;
+	t->accounted += n;
+}
+
+/* The reply and log reason for content that will not be stored, or NULL. */
+static const char *
+smtp_txn_refusal(const struct smtp_txn *t, const char **reason_r)
+{
+	if (t->bare) {
+		*reason_r = "bare-cr-lf";
+		return "550 5.6.0 Bare CR or LF in message content is not allowed (RFC 5321 2.3.8)";
+	}
+	if (t->too_long) {
+		*reason_r = "line-too-long";
+		return "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)";
+	}
+	if (t->too_big) {
+		*reason_r = "too-big";
+		return "552 5.3.4 Message size exceeds fixed maximum message size";
+	}
+	if (t->no_memory) {
+		*reason_r = "server-memory-full";
+		return "452 4.3.1 Insufficient system storage, try again later";
+	}
+	return NULL;
 }
 
 static void
@@ -367,17 +405,19 @@ smtp_txn_end_content(struct smtp_conn *c)
 	struct smtp_txn *t = c->txn;
 	struct smtp_delivery *d;
 	struct store_delivery *sd;
+	const char *refusal, *reason;
 	const char *body = t->data.data + t->prefix_len;
 	size_t blen = t->data.len - t->prefix_len;
 
 	c->state = SMTP_ST_CMD;
 	smtp_deadline_arm(c, c->server->config->smtp_timeout);
-	if (t->bare) {
-		smtp_error(c, "550 5.6.0 Bare CR or LF in message content is not allowed (RFC 5321 2.3.8)");
-	} else if (t->too_long) {
-		smtp_error(c, "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)");
-	} else if (t->too_big) {
-		smtp_error(c, "552 5.3.4 Message size exceeds fixed maximum message size");
+	refusal = smtp_txn_refusal(t, &reason);
+	if (refusal != NULL) {
+		/* A full server is not the client's fault. */
+		if (t->no_memory && !t->too_big)
+			smtp_reply(c, "%s", refusal);
+		else
+			smtp_error(c, "%s", refusal);
 	} else {
 		d = xcalloc(1, sizeof(*d));
 		d->conn = c;
@@ -403,8 +443,7 @@ smtp_txn_end_content(struct smtp_conn *c)
 		return;
 	}
 	log_info("conn=%s smtp message id=%s peer=%s result=rejected reason=%s "
-	    "size=%zu", c->id, t->id, c->peer, t->bare ? "bare-cr-lf" :
-	    t->too_long ? "line-too-long" : "too-big", blen);
+	    "size=%zu", c->id, t->id, c->peer, reason, blen);
 	smtp_txn_reset(c);
 }
 
@@ -482,10 +521,15 @@ smtp_bdat_process(struct smtp_conn *c, struct evbuffer *in)
 			smtp_txn_reset(c);
 		return 1;
 	}
-	if (t->too_big) {
-		smtp_error(c, "552 5.3.4 Message size exceeds fixed maximum message size");
+	if (t->too_big || t->no_memory) {
+		const char *reason, *refusal = smtp_txn_refusal(t, &reason);
+
+		if (t->too_big)
+			smtp_error(c, "%s", refusal);
+		else
+			smtp_reply(c, "%s", refusal);
 		log_info("conn=%s smtp message id=%s peer=%s result=rejected "
-		    "reason=too-big", c->id, t->id, c->peer);
+		    "reason=%s", c->id, t->id, c->peer, reason);
 		t->failed = true;
 		if (t->chunk_last)
 			smtp_txn_reset(c);
@@ -573,6 +617,7 @@ smtp_cmd_mail(struct smtp_conn *c, const char *args)
 		return;
 	}
 	t = xcalloc(1, sizeof(*t));
+	t->server = c->server;
 	t->pool = pool_new(4096);
 	buf_init(&t->data, 0);
 	err = smtp_parse_mail(args, t->pool, &t->from, &t->params, &error);
@@ -808,6 +853,7 @@ smtp_cmd_bdat(struct smtp_conn *c, const char *args)
 		 * for commands. */
 		if (t == NULL) {
 			t = xcalloc(1, sizeof(*t));
+			t->server = c->server;
 			t->pool = pool_new(1024);
 			buf_init(&t->data, 0);
 			c->txn = t;

@@ -447,3 +447,37 @@ def test_http_request_closes(server, request_line):
         assert r.code == 421, r.raw
         assert c.closed(), f"not closed after HTTP request: {c.buf!r}"
     assert server.running()
+
+
+# --- memory shared by all sessions ---------------------------------------------
+
+@pytest.mark.server(**{"server.max_message_size": "100K", "server.max_buffered": "16K"})
+def test_shared_memory_budget(server):
+    """Message content held in memory by all sessions together is capped
+    ([server] max_buffered): a message that would pass it is refused with a
+    temporary 452 4.3.1 and nothing is stored, and the room comes back once
+    the other session's message is done."""
+    first = sized_message(12 * 1024)
+    second = sized_message(8 * 1024)
+    with server.connect() as a, server.connect() as b:
+        for c in (a, b):
+            c.ehlo()
+            c.expect(f"MAIL FROM:<{SENDER}>", 250)
+            c.expect(f"RCPT TO:<{ALICE}>", 250)
+            c.expect("DATA", 354)
+        # A holds 12K in memory, not finished yet.
+        a.send(first)
+        assert a.silent(0.3)
+        # B's 8K does not fit next to it: temporary failure, not stored.
+        b.send(second + b".\r\n")
+        b.expect_reply(452, "452 4.3.1")
+        # Not counted as a client error: the session goes on.
+        b.expect("NOOP", 250)
+        a.send(b".\r\n")
+        a.expect_reply(250, "250 2.0.0")
+        # A's memory is released: B's message now fits.
+        r = b.send_mail(SENDER, [ALICE], second, ehlo=False)
+        assert r.code == 250, r.raw
+    stored = [split_stored(server.get(ALICE, uid))[2] for uid in (1, 2)]
+    assert stored == [first, second]
+    assert "reason=server-memory-full" in server.log()

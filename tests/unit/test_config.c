@@ -283,6 +283,7 @@ test_load_defaults(void **state)
 	assert_string_equal(c->data_dir, "/var/lib/correio");
 	assert_string_equal(c->user, "");
 	assert_int_equal(c->max_message_size, 25 * 1024 * 1024);
+	assert_int_equal(c->max_buffered, 512ULL * 1024 * 1024);
 	assert_int_equal(c->smtp_listen.count, 0);
 	assert_string_equal(c->smtp_listen.text, "");
 	assert_int_equal(c->smtp_max_recipients, 100);
