@@ -7,6 +7,7 @@
  * development instance; an administrator edits them for production.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,10 +214,17 @@ cli_init(int argc, char **argv)
 			ret = cli_fail("init: %s", error);
 			goto out;
 		}
-		if (chown(datadir, uid, gid) < 0) {
+		/* Through a descriptor opened without following links, so that
+		 * a link planted at DIR/data cannot redirect the chown. */
+		int dfd = open(datadir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (dfd < 0 || fchown(dfd, uid, gid) < 0) {
 			ret = cli_fail("init: chown %s: %s", datadir, strerror(errno));
+			if (dfd >= 0)
+				close(dfd);
 			goto out;
 		}
+		close(dfd);
 	}
 	if (tls_selfsigned_write(hostname, cert, key, &error) < 0) {
 		ret = cli_fail("init: %s", error);

@@ -29,6 +29,7 @@
 
 #define SERVE_OVERRIDES_MAX 64
 #define SERVE_DRAIN_SECONDS 5	/* how long shutdown waits for sessions */
+#define SERVE_STORE_SECONDS 60	/* ... and for messages being stored */
 
 static const char cli_serve_help[] =
 "usage: correio serve [-c FILE] [-o SECTION.KEY=VALUE]...\n"
@@ -43,6 +44,7 @@ static const char cli_serve_help[] =
 struct serve {
 	struct event_base *base;
 	struct smtp_server *smtp;
+	struct deliverq *dq;
 	struct event *sigterm, *sigint, *drain;
 	int drain_ticks;
 };
@@ -53,8 +55,14 @@ serve_drain_cb(evutil_socket_t fd, short what, void *arg)
 	struct serve *sv = arg;
 	struct timeval tv = { 0, 50000 };
 
+	sv->drain_ticks++;
+	/* Sessions get SERVE_DRAIN_SECONDS to finish; but a message still
+	 * being stored keeps the loop running (up to SERVE_STORE_SECONDS) so
+	 * that its 250 can be sent, also over TLS, which needs the loop. */
 	if (smtp_server_sessions(sv->smtp) == 0 ||
-	    ++sv->drain_ticks > SERVE_DRAIN_SECONDS * 20) {
+	    (sv->drain_ticks > SERVE_DRAIN_SECONDS * 20 &&
+	    deliverq_pending(sv->dq) == 0) ||
+	    sv->drain_ticks > SERVE_STORE_SECONDS * 20) {
 		event_base_loopbreak(sv->base);
 		return;
 	}
@@ -199,6 +207,7 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	smtp_server_set_store(sv.smtp, store, dq);
+	sv.dq = dq;
 	serve_warn_unserved(cfg);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);
 	sv.sigint = evsignal_new(sv.base, SIGINT, serve_signal_cb, &sv);
@@ -215,7 +224,8 @@ cli_serve(int argc, char **argv)
 	log_info("serve stopped");
 	ret = CLI_EXIT_OK;
 out:
-	/* Messages being stored finish (and are answered) first. */
+	/* Anything still being stored (only after SERVE_STORE_SECONDS) is
+	 * finished here; its session is gone with the loop. */
 	deliverq_free(&dq);
 	smtp_server_free(&sv.smtp);
 	store_close(&store);

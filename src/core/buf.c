@@ -35,19 +35,27 @@ buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
-/* Makes room for n more bytes (plus the NUL); the caller checked max. */
-static void
-buf_reserve(struct buf *b, size_t n)
+size_t
+buf_cap_after(const struct buf *b, size_t n)
 {
 	size_t need = b->len + n, ncap;
 
 	if (b->data != NULL && need <= b->cap)
-		return;
+		return b->cap;
 	ncap = b->cap < 64 ? 64 : b->cap;
 	while (ncap < need)
 		ncap = ncap > b->max / 2 ? b->max : ncap * 2;
-	if (ncap < need)
-		ncap = need;
+	return ncap < need ? need : ncap;
+}
+
+/* Makes room for n more bytes (plus the NUL); the caller checked max. */
+static void
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t ncap = buf_cap_after(b, n);
+
+	if (b->data != NULL && ncap == b->cap)
+		return;
 	b->data = xrealloc(b->data, ncap + 1);
 	b->cap = ncap;
 }

@@ -51,6 +51,11 @@ int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* The capacity the buffer would have after appending n bytes (its
+ * current capacity if they fit), for callers that budget memory. */
+size_t
+buf_cap_after(const struct buf *b, size_t n);
+
 /* Hands the data to the caller (who frees it) and leaves the buffer empty. */
 char *
 buf_steal(struct buf *b, size_t *len_r);

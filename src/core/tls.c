@@ -3,6 +3,7 @@
  */
 #include "core/tls.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,10 +73,18 @@ static int
 tls_write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert,
     const char **error_r)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	FILE *f;
-	int ok;
+	int fd, ok;
 
+	/* A fresh file, never through a symbolic link: replacing what is
+	 * there (unlink removes a link itself, not its target) gives the
+	 * new file our mode, not an old file's. */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(tls_errbuf, sizeof(tls_errbuf), "cannot replace %s: %m", path);
+		*error_r = tls_errbuf;
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		snprintf(tls_errbuf, sizeof(tls_errbuf), "cannot create %s: %m", path);
 		*error_r = tls_errbuf;

@@ -65,7 +65,9 @@ smtp_utf8_valid(const char *s, size_t len)
 static bool
 smtp_is_atext(unsigned char c)
 {
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL || c >= 0x80;
+	/* strchr() finds the terminating NUL too: rule it out first. */
+	return c != '\0' && (isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL ||
+	    c >= 0x80);
 }
 
 /* Is s a valid RFC 5321 Dot-string (atoms separated by single dots)? */

@@ -26,6 +26,7 @@
  */
 #include "smtp/smtp-server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -117,7 +118,7 @@ struct smtp_txn {
 	bool too_long;			/* saw a line over 1000 */
 	bool too_big;			/* over max_message_size */
 	bool no_memory;			/* over [server] max_buffered */
-	size_t accounted;		/* bytes counted in server->buffered */
+	size_t accounted;		/* capacity counted in server->buffered */
 	bool failed;			/* a BDAT chunk failed: the rest is dropped */
 	const char *fail_reply;		/* what to say after a dropped chunk */
 	uint64_t chunk_left;		/* BDAT bytes still to read */
@@ -143,6 +144,8 @@ struct smtp_conn {
 	bool tls;			/* the TLS handshake is done */
 	bool tls_bev;			/* bev is bufferevent_openssl */
 	bool io_error;			/* the connection failed: just drop it */
+	bool output_full;		/* processing stopped for unsent replies */
+	bool peer_eof;			/* the peer sent FIN: it may still read */
 	char tls_info[160];
 	enum smtp_state state;
 	unsigned errors;
@@ -273,10 +276,13 @@ smtp_txn_prefix(struct smtp_conn *c, struct smtp_txn *t)
 		proto = c->tls ? "ESMTPS" : "ESMTP";
 	else
 		proto = c->tls ? "SMTPS" : "SMTP";
+	assert(c->helo != NULL);
 	log_escape(helo, sizeof(helo), c->helo, strlen(c->helo));
 	r |= buf_printf(&t->data, "Return-Path: <%s>\r\n", t->from.address);
-	r |= buf_printf(&t->data, "Received: from %s ([%s])\r\n\tby %s (Correio)"
-	    " with %s id %s\r\n", helo, c->peer, cfg->hostname, proto, t->id);
+	/* RFC 5321 4.1.3: IPv6 address literals carry a tag. */
+	r |= buf_printf(&t->data, "Received: from %s ([%s%s])\r\n\tby %s (Correio)"
+	    " with %s id %s\r\n", helo, strchr(c->peer, ':') != NULL ? "IPv6:" : "",
+	    c->peer, cfg->hostname, proto, t->id);
 	if (c->tls)
 		r |= buf_printf(&t->data, "\t(%s)\r\n", c->tls_info);
 	if (t->n_rcpts == 1)
@@ -312,7 +318,7 @@ smtp_txn_append(struct smtp_conn *c, const char *p, size_t n)
 	struct smtp_txn *t = c->txn;
 	struct smtp_server *s = c->server;
 	uint64_t max = s->config->max_message_size;
-	size_t body = t->data.len - t->prefix_len;
+	size_t body = t->data.len - t->prefix_len, cap, grow;
 
 	if (t->too_big || t->bare || t->too_long || t->failed || t->no_memory)
 		return;
@@ -320,7 +326,10 @@ smtp_txn_append(struct smtp_conn *c, const char *p, size_t n)
 		t->too_big = true;
 		return;
 	}
-	if (n > s->config->max_buffered - s->buffered) {
+	/* What the buffer will really take, counted before it grows. */
+	cap = buf_cap_after(&t->data, n);
+	grow = cap > t->accounted ? cap - t->accounted : 0;
+	if (grow > s->config->max_buffered - s->buffered) {
 		t->no_memory = true;
 		return;
 	}
@@ -328,8 +337,8 @@ smtp_txn_append(struct smtp_conn *c, const char *p, size_t n)
 		t->too_big = true;
 		return;
 	}
-	s->buffered += n;
-	t->accounted += n;
+	s->buffered += grow;
+	t->accounted += grow;
 }
 
 /* The reply and log reason for content that will not be stored, or NULL. */
@@ -395,6 +404,9 @@ smtp_delivery_done(struct deliverq_job *job)
 		smtp_deadline_arm(c, c->server->config->smtp_timeout);
 		smtp_conn_process(c);
 	}
+	/* The peer half-closed while it waited: what it sent is answered. */
+	if (c->peer_eof && !c->closing)
+		smtp_conn_close(c, "disconnected");
 	smtp_conn_finish(c);
 }
 
@@ -515,8 +527,11 @@ smtp_bdat_process(struct smtp_conn *c, struct evbuffer *in)
 	if (t->failed) {
 		/* RFC 3030 2: after a failed chunk, the rest of the
 		 * transaction is refused until RSET or a new MAIL. */
-		smtp_error(c, "%s", t->fail_reply != NULL ? t->fail_reply :
-		    "503 5.5.1 Transaction failed earlier, send RSET");
+		if (t->no_memory)	/* our fault, not the client's */
+			smtp_reply(c, "452 4.3.1 Insufficient system storage, try again later");
+		else
+			smtp_error(c, "%s", t->fail_reply != NULL ? t->fail_reply :
+			    "503 5.5.1 Transaction failed earlier, send RSET");
 		if (t->chunk_last)
 			smtp_txn_reset(c);
 		return 1;
@@ -564,16 +579,17 @@ smtp_cmd_helo_common(struct smtp_conn *c, const char *args, bool esmtp)
 	const struct config *cfg = c->server->config;
 	const char *sp = strchr(args, ' ');
 	size_t len = sp != NULL ? (size_t)(sp - args) : strlen(args);
-
 	/* Not from the session pool: a client may say EHLO forever. */
-	free(c->helo);
-	c->helo = xstrndup(args, len);
-	if (!smtp_helo_valid(c->helo)) {
-		free(c->helo);
-		c->helo = NULL;
+	char *name = xstrndup(args, len);
+
+	if (!smtp_helo_valid(name)) {
+		/* A failed EHLO changes nothing (RFC 5321 4.1.4). */
+		free(name);
 		smtp_error(c, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
 		return;
 	}
+	free(c->helo);
+	c->helo = name;
 	smtp_txn_reset(c);
 	c->esmtp = esmtp;
 	if (!esmtp) {
@@ -848,7 +864,7 @@ smtp_cmd_bdat(struct smtp_conn *c, const char *args)
 		smtp_error(c, "501 5.5.4 Syntax: BDAT size [LAST]");
 		return;
 	}
-	if (t == NULL || t->n_rcpts == 0) {
+	if (t == NULL || t->n_rcpts == 0 || c->helo == NULL) {
 		/* Read and drop the chunk so that its bytes are not taken
 		 * for commands. */
 		if (t == NULL) {
@@ -1022,9 +1038,13 @@ smtp_conn_process(struct smtp_conn *c)
 	size_t len;
 
 	while (!c->closing) {
-		/* A client that does not read its replies waits. */
-		if (evbuffer_get_length(out) > SMTP_OUTPUT_HIGH)
+		/* A client that does not read its replies waits; processing
+		 * resumes once they are out (smtp_conn_finish or the write
+		 * callback). */
+		if (evbuffer_get_length(out) > SMTP_OUTPUT_HIGH) {
+			c->output_full = true;
 			return;
+		}
 		switch (c->state) {
 		case SMTP_ST_WAIT:
 		case SMTP_ST_STARTTLS:
@@ -1162,6 +1182,14 @@ smtp_conn_finish(struct smtp_conn *c)
 
 	smtp_conn_flush(c);
 	out = bufferevent_get_output(c->bev);
+	/* Replies that stopped processing went out at once: go on with the
+	 * commands still buffered (no write callback will come for them). */
+	while (c->output_full && !c->closing && !c->tls_bev &&
+	    evbuffer_get_length(out) == 0) {
+		c->output_full = false;
+		smtp_conn_process(c);
+		smtp_conn_flush(c);
+	}
 	if (c->state == SMTP_ST_STARTTLS && !c->closing &&
 	    evbuffer_get_length(out) == 0)
 		smtp_conn_start_tls(c);
@@ -1235,6 +1263,7 @@ smtp_conn_write_cb(struct bufferevent *bev, void *arg)
 	if (!c->tls_bev)
 		bufferevent_disable(bev, EV_WRITE);
 	/* Output drained below the high-water mark: go on. */
+	c->output_full = false;
 	if (!c->closing)
 		smtp_conn_process(c);
 	smtp_conn_finish(c);
@@ -1261,9 +1290,15 @@ smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		c->io_error = true;
 		smtp_conn_discard_output(c);
 	} else if (what & BEV_EVENT_EOF) {
-		smtp_conn_close(c, "disconnected");
-		c->io_error = true;
-		smtp_conn_discard_output(c);
+		/* The peer is done sending, but may still read (a half-close
+		 * after QUIT): answer what it sent, then close. A message
+		 * being stored still gets its reply. */
+		c->peer_eof = true;
+		bufferevent_disable(bev, EV_READ);
+		if (c->state != SMTP_ST_WAIT) {
+			smtp_conn_process(c);
+			smtp_conn_close(c, "disconnected");
+		}
 	} else if (what & BEV_EVENT_ERROR) {
 		unsigned long e = bufferevent_get_openssl_error(bev);
 		char reason[128];

@@ -451,7 +451,7 @@ def test_http_request_closes(server, request_line):
 
 # --- memory shared by all sessions ---------------------------------------------
 
-@pytest.mark.server(**{"server.max_message_size": "100K", "server.max_buffered": "16K"})
+@pytest.mark.server(**{"server.max_message_size": "100K", "server.max_buffered": "20K"})
 def test_shared_memory_budget(server):
     """Message content held in memory by all sessions together is capped
     ([server] max_buffered): a message that would pass it is refused with a

@@ -57,6 +57,28 @@ test_buf_grow_binary(void **state)
 	free(d);
 }
 
+/* buf_cap_after predicts exactly what an append allocates. */
+static void
+test_buf_cap_after(void **state)
+{
+	struct buf b;
+	char chunk[700];
+
+	memset(chunk, 'x', sizeof(chunk));
+	buf_init(&b, 5000);
+	for (int i = 0; i < 7; i++) {
+		size_t predicted = buf_cap_after(&b, sizeof(chunk));
+
+		assert_true(predicted >= b.len + sizeof(chunk));
+		assert_int_equal(buf_append(&b, chunk, sizeof(chunk)), 0);
+		assert_int_equal(b.cap, predicted);
+	}
+	/* Growth stops at max. */
+	assert_int_equal(b.cap, 5000);
+	assert_int_equal(buf_cap_after(&b, 100), 5000);
+	buf_release(&b);
+}
+
 static void
 test_pool(void **state)
 {
@@ -100,6 +122,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_append_limits),
 		cmocka_unit_test(test_buf_grow_binary),
+		cmocka_unit_test(test_buf_cap_after),
 		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_log_escape),
 	};
