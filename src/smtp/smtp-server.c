@@ -619,6 +619,31 @@ smtp_cmd_helo(struct smtp_conn *c, const char *args)
 	smtp_cmd_helo_common(c, args, false);
 }
 
+/* Answers a MAIL or RCPT argument error; what names the path's role
+ * with its enhanced code ("5.1.7 Bad sender", RFC 3463). */
+static void
+smtp_parse_error_reply(struct smtp_conn *c, enum smtp_parse_error err,
+    const char *error, const char *what)
+{
+	switch (err) {
+	case SMTP_PARSE_OK:
+		break;
+	case SMTP_PARSE_UTF8:
+		smtp_error(c, "553 5.6.7 %s", error);
+		break;
+	case SMTP_PARSE_BAD_PARAM:
+		smtp_error(c, "555 5.5.4 %s", error);
+		break;
+	case SMTP_PARSE_BAD_ADDRESS:
+	case SMTP_PARSE_TOO_LONG:
+		smtp_error(c, "501 %s address syntax: %s", what, error);
+		break;
+	case SMTP_PARSE_SYNTAX:
+		smtp_error(c, "501 5.5.4 %s", error);
+		break;
+	}
+}
+
 static void
 smtp_cmd_mail(struct smtp_conn *c, const char *args)
 {
@@ -643,24 +668,8 @@ smtp_cmd_mail(struct smtp_conn *c, const char *args)
 		smtp_txn_free(&t);
 		return;
 	}
-	switch (err) {
-	case SMTP_PARSE_OK:
-		break;
-	case SMTP_PARSE_UTF8:
-		smtp_error(c, "553 5.6.7 %s", error);
-		break;
-	case SMTP_PARSE_BAD_PARAM:
-		smtp_error(c, "555 5.5.4 %s", error);
-		break;
-	case SMTP_PARSE_BAD_ADDRESS:
-	case SMTP_PARSE_TOO_LONG:
-		smtp_error(c, "501 5.1.7 Bad sender address syntax: %s", error);
-		break;
-	case SMTP_PARSE_SYNTAX:
-		smtp_error(c, "501 5.5.4 %s", error);
-		break;
-	}
 	if (err != SMTP_PARSE_OK) {
+		smtp_parse_error_reply(c, err, error, "5.1.7 Bad sender");
 		log_escape(esc, sizeof(esc), args, strlen(args));
 		log_info("conn=%s smtp mail peer=%s args=\"%s\" result=rejected "
 		    "reason=\"%s\"", c->id, c->peer, esc, error);
@@ -749,21 +758,8 @@ smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 	}
 	t->rcpt_attempts++;
 	err = smtp_parse_rcpt(args, t->params.smtputf8, t->pool, &path, &error);
-	switch (err) {
-	case SMTP_PARSE_OK:
-		break;
-	case SMTP_PARSE_UTF8:
-		smtp_error(c, "553 5.6.7 %s", error);
-		return;
-	case SMTP_PARSE_BAD_PARAM:
-		smtp_error(c, "555 5.5.4 %s", error);
-		return;
-	case SMTP_PARSE_BAD_ADDRESS:
-	case SMTP_PARSE_TOO_LONG:
-		smtp_error(c, "501 5.1.3 Bad recipient address syntax: %s", error);
-		return;
-	case SMTP_PARSE_SYNTAX:
-		smtp_error(c, "501 5.5.4 %s", error);
+	if (err != SMTP_PARSE_OK) {
+		smtp_parse_error_reply(c, err, error, "5.1.3 Bad recipient");
 		return;
 	}
 	if (t->n_rcpts >= cfg->smtp_max_recipients) {
