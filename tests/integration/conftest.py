@@ -18,8 +18,10 @@ and the server must stop within STOP_TIMEOUT of SIGTERM.
 """
 import os
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import time
@@ -541,3 +543,19 @@ def wait_for(pred, timeout=10, interval=0.05, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def db_integrity(inst_dir, tmp_path):
+    """PRAGMA integrity_check of a stopped server's database, on a copy so
+    that nothing is written into the data directory as root."""
+    src = os.path.join(inst_dir, "data")
+    dst = tmp_path / "dbcopy"
+    dst.mkdir()
+    for name in os.listdir(src):
+        if name.startswith("correio.db"):
+            shutil.copy(os.path.join(src, name), dst / name)
+    db = sqlite3.connect(str(dst / "correio.db"))
+    try:
+        return [r[0] for r in db.execute("PRAGMA integrity_check")]
+    finally:
+        db.close()

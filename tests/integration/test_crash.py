@@ -1,13 +1,10 @@
 """A crash (SIGKILL) while messages are being delivered loses nothing that
 was acknowledged with 250, and leaves a database that is intact and that a
 restarted server keeps using."""
-import os
-import shutil
-import sqlite3
 import threading
 import time
 
-from conftest import DOMAIN, SMTPClient, make_message, split_stored
+from conftest import DOMAIN, SMTPClient, db_integrity, make_message, split_stored
 
 ALICE, BOB = f"alice@{DOMAIN}", f"bob@{DOMAIN}"
 SENDER = "sender@remote.example.org"
@@ -52,19 +49,7 @@ def test_sigkill_loses_no_acknowledged_message(start_server, tmp_path):
     assert not any(t.is_alive() for t in threads), "a sender did not stop"
     assert len(acked) > 20, f"too few deliveries before the crash: {len(acked)}"
 
-    # The database is intact (checked on a copy, as the server's user
-    # owns the original).
-    src = os.path.join(server.inst.dir, "data")
-    copy = tmp_path / "dbcopy"
-    copy.mkdir()
-    for name in os.listdir(src):
-        if name.startswith("correio.db"):
-            shutil.copy(os.path.join(src, name), copy / name)
-    db = sqlite3.connect(str(copy / "correio.db"))
-    try:
-        assert [r[0] for r in db.execute("PRAGMA integrity_check")] == ["ok"]
-    finally:
-        db.close()
+    assert db_integrity(server.inst.dir, tmp_path) == ["ok"]
 
     # Every acknowledged message is there, for both recipients, and whole.
     for address in (ALICE, BOB):

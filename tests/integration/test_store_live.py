@@ -1,10 +1,6 @@
 """The admin commands and the server share the store while it runs: what
 one writes, the other sees at once, and the database stays intact."""
-import os
-import shutil
-import sqlite3
-
-from conftest import DOMAIN, PASSWORD, make_message, split_stored
+from conftest import DOMAIN, PASSWORD, db_integrity, make_message, split_stored
 
 ALICE, BOB, CAROL = (f"{u}@{DOMAIN}" for u in ("alice", "bob", "carol"))
 DAVE = f"dave@{DOMAIN}"
@@ -20,19 +16,7 @@ def deliver(server, rcpts, subject):
 
 
 def integrity(server, tmp_path):
-    """PRAGMA integrity_check of the stopped server's database (on a copy,
-    so that nothing is written into the data directory as root)."""
-    src = os.path.join(server.inst.dir, "data")
-    dst = tmp_path / "dbcopy"
-    dst.mkdir()
-    for name in os.listdir(src):
-        if name.startswith("correio.db"):
-            shutil.copy(os.path.join(src, name), dst / name)
-    db = sqlite3.connect(str(dst / "correio.db"))
-    try:
-        return [r[0] for r in db.execute("PRAGMA integrity_check")]
-    finally:
-        db.close()
+    return db_integrity(server.inst.dir, tmp_path)
 
 
 def test_message_list_between_deliveries(server):
