@@ -94,9 +94,4 @@ smtp_parse_path(const char *in, bool null_ok, bool utf8_allowed,
 enum smtp_parse_error
 smtp_parse_bdat(const char *args, uint64_t *size_r, bool *last_r);
 
-/* Returns true if s (len bytes) is valid UTF-8 without overlongs,
- * surrogates or code points above U+10FFFF. */
-bool
-smtp_utf8_valid(const char *s, size_t len);
-
 #endif

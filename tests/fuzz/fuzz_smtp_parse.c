@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/pool.h"
+#include "core/utf8.h"
 #include "smtp/smtp-parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,7 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)smtp_parse_rcpt(s, size & 1, pool, &path, &error);
 	(void)smtp_parse_bdat(s, &n, &last);
-	(void)smtp_utf8_valid((const char *)data, size);
+	(void)utf8_valid((const char *)data, size);
 	free(s);
 	pool_free(&pool);
 	return 0;

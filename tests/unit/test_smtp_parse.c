@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/pool.h"
+#include "core/utf8.h"
 #include "smtp/smtp-parse.h"
 
 static struct pool *pool;
@@ -235,10 +236,10 @@ test_smtputf8(void **state)
 	    SMTP_PARSE_BAD_ADDRESS);
 	assert_int_equal(rcpt("TO:<\xe2\x82\xac@example.com>", false, &p), SMTP_PARSE_UTF8);
 	assert_int_equal(rcpt("TO:<\xe2\x82\xac@example.com>", true, &p), SMTP_PARSE_OK);
-	assert_true(smtp_utf8_valid("\xf0\x9f\x98\x80", 4));
-	assert_false(smtp_utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
-	assert_false(smtp_utf8_valid("\xf4\x90\x80\x80", 4));	/* > U+10FFFF */
-	assert_false(smtp_utf8_valid("\xe0\x80\xaf", 3));	/* overlong */
+	assert_true(utf8_valid("\xf0\x9f\x98\x80", 4));
+	assert_false(utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
+	assert_false(utf8_valid("\xf4\x90\x80\x80", 4));	/* > U+10FFFF */
+	assert_false(utf8_valid("\xe0\x80\xaf", 3));	/* overlong */
 }
 
 static void
