@@ -7,12 +7,17 @@
 #include <stdlib.h>
 
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/xalloc.h"
 
 struct deliverq {
 	struct batchq *bq;
 	struct store *store;	/* used by the worker thread only */
 	struct store_delivery *batch[DELIVERQ_BATCH_MAX];
+	deliverq_prepare_fn *prepare;
+	struct pool *pool;	/* worker thread only, for prepare */
+	deliverq_notify_fn *notify;
+	void *notify_ctx;
 	/* Worker thread only; read after it is joined. */
 	unsigned long long batches, deliveries;
 };
@@ -22,26 +27,71 @@ deliverq_work(void *ctx, struct batchq_item **items, size_t n)
 {
 	struct deliverq *q = ctx;
 	const char *error;
+	size_t n_batch = 0;
 
+	/* Deliveries first, all in one store_deliver (one flush), then
+	 * the other writes in the order they came. */
 	for (size_t i = 0; i < n; i++) {
 		struct deliverq_job *job = (struct deliverq_job *)items[i];
 
-		q->batch[i] = &job->delivery;
+		if (job->run != NULL)
+			continue;
+		if (q->prepare != NULL && job->delivery.n_users > 0)
+			q->prepare(&job->delivery, q->pool);
+		q->batch[n_batch++] = &job->delivery;
 	}
-	q->batches++;
-	q->deliveries += n;
-	if (store_deliver(q->store, q->batch, n, &error) < 0)
-		log_error("store deliver batch=%zu error=\"%s\"", n, error);
-	else
-		log_debug("store deliver batch=%zu", n);
+	if (n_batch > 0) {
+		q->batches++;
+		q->deliveries += n_batch;
+		if (store_deliver(q->store, q->batch, n_batch, &error) < 0)
+			log_error("store deliver batch=%zu error=\"%s\"",
+			    n_batch, error);
+		else
+			log_debug("store deliver batch=%zu", n_batch);
+		for (size_t i = 0; i < n_batch; i++) {
+			/* they pointed into the pool */
+			if (q->prepare != NULL) {
+				q->batch[i]->envelope = NULL;
+				q->batch[i]->body = NULL;
+				q->batch[i]->bodystructure = NULL;
+			}
+		}
+		pool_clear(q->pool);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct deliverq_job *job = (struct deliverq_job *)items[i];
+
+		if (job->run != NULL)
+			job->result = job->run(q->store, job);
+	}
 }
 
 static void
 deliverq_done(void *ctx, struct batchq_item *item)
 {
+	struct deliverq *q = ctx;
 	struct deliverq_job *job = (struct deliverq_job *)item;
 
+	if (job->run == NULL && job->delivery.result == 0 &&
+	    q->notify != NULL) {
+		for (size_t i = 0; i < job->delivery.n_users; i++)
+			q->notify(q->notify_ctx, job->delivery.users[i]);
+	}
 	job->done(job);
+}
+
+void
+deliverq_set_prepare(struct deliverq *q, deliverq_prepare_fn *prepare)
+{
+	q->prepare = prepare;
+}
+
+void
+deliverq_set_notify(struct deliverq *q, deliverq_notify_fn *notify,
+    void *ctx)
+{
+	q->notify = notify;
+	q->notify_ctx = ctx;
 }
 
 struct deliverq *
@@ -54,9 +104,11 @@ deliverq_new(struct event_base *base, const char *data_dir,
 		free(q);
 		return NULL;
 	}
+	q->pool = pool_new(64 * 1024);
 	q->bq = batchq_new(base, deliverq_work, deliverq_done, q,
 	    DELIVERQ_BATCH_MAX, error_r);
 	if (q->bq == NULL) {
+		pool_free(&q->pool);
 		store_close(&q->store);
 		free(q);
 		return NULL;
@@ -69,6 +121,7 @@ deliverq_submit(struct deliverq *q, struct deliverq_job *job)
 {
 	job->delivery.result = -1;
 	job->delivery.error = NULL;
+	job->result = -1;
 	batchq_submit(q->bq, &job->item);
 }
 
@@ -91,6 +144,7 @@ deliverq_free(struct deliverq **qp)
 	    q->deliveries, q->batches,
 	    q->batches > 0 ? (double)q->deliveries / (double)q->batches : 0.0);
 	store_close(&q->store);
+	pool_free(&q->pool);
 	free(q);
 	*qp = NULL;
 }

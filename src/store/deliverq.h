@@ -6,6 +6,11 @@
  * once for all of them (one flush for the batch, see store.h). Each job's
  * done callback then runs on the loop thread. This is what lets the server
  * acknowledge more durable messages per second than the disk does fsyncs.
+ *
+ * The same thread runs every other store write of the server (IMAP flag
+ * changes, expunges, mailbox changes): SQLite has one writer at a time
+ * anyway, and the loop must not wait for a COMMIT's fsync. Such jobs
+ * carry a run function instead of a delivery.
  */
 #ifndef STORE_DELIVERQ_H
 #define STORE_DELIVERQ_H
@@ -22,11 +27,30 @@ struct deliverq;
 struct deliverq_job {
 	struct batchq_item item;	/* first: the queue links jobs by it */
 	struct store_delivery delivery;	/* filled by the submitter */
-	/* Runs on the loop thread; delivery.result says how it went. The
-	 * job and everything delivery points to must stay valid until then. */
+	/* A write other than a delivery: runs on the worker thread with
+	 * its store, and its return value goes to result. NULL for a
+	 * delivery. */
+	int (*run)(struct store *store, struct deliverq_job *job);
+	int result;
+	/* Runs on the loop thread; delivery.result (or result) says how it
+	 * went. The job and everything it points to must stay valid until
+	 * then. */
 	void (*done)(struct deliverq_job *job);
 	void *ctx;
 };
+
+struct pool;
+
+/*
+ * Called on the worker thread for each delivery before it is stored, to
+ * fill in what is costly to compute (the cached IMAP renderings); what it
+ * allocates from pool lives until the batch is stored.
+ */
+typedef void deliverq_prepare_fn(struct store_delivery *d, struct pool *pool);
+
+/* Called on the loop thread for each user a delivery stored a message
+ * for (IMAP sessions learn of new mail this way). */
+typedef void deliverq_notify_fn(void *ctx, int64_t user_id);
 
 /* Opens a store connection on data_dir for the worker and starts it. */
 struct deliverq *
@@ -35,6 +59,15 @@ deliverq_new(struct event_base *base, const char *data_dir,
 
 void
 deliverq_submit(struct deliverq *q, struct deliverq_job *job);
+
+/* Sets the prepare hook (before the first submit). */
+void
+deliverq_set_prepare(struct deliverq *q, deliverq_prepare_fn *prepare);
+
+/* Sets the notify hook; NULL removes it. */
+void
+deliverq_set_notify(struct deliverq *q, deliverq_notify_fn *notify,
+    void *ctx);
 
 /* Jobs submitted whose done callback has not run. */
 size_t

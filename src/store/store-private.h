@@ -10,6 +10,7 @@
 #ifndef STORE_STORE_PRIVATE_H
 #define STORE_STORE_PRIVATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,8 @@ enum store_stmt {
 	STMT_ALIAS_DELETE_ONE,
 	STMT_UIDVALIDITY_NEXT,
 	STMT_MAILBOX_INSERT,
+	STMT_SUBSCRIBE,
+	STMT_MAILBOX_UIDVALIDITY,
 	STMT_MAILBOX_ID,
 	STMT_MAILBOX_ALLOC,
 	STMT_BLOB_INSERT,
@@ -67,11 +70,103 @@ enum store_stmt {
 	STMT_COUNT
 };
 
+/* Statements of store-mailbox.c, cached the same way. */
+enum store_mstmt {
+	MSTMT_MAILBOX_GET,
+	MSTMT_MAILBOX_STATE,
+	MSTMT_CHANGES,
+	MSTMT_EXPUNGED,
+	MSTMT_SCAN,
+	MSTMT_MODSEQ_NEXT,
+	MSTMT_FLAGS_SET,
+	MSTMT_COUNT
+};
+
 struct store {
 	sqlite3 *db;
 	int blobs_fd;			/* DATA_DIR/blobs, O_DIRECTORY */
 	sqlite3_stmt *stmts[STMT_COUNT];
+	sqlite3_stmt *mstmts[MSTMT_COUNT];
 };
+
+/* A growing list of malloc'd strings. */
+struct store_names {
+	char **names;
+	size_t count, cap;
+};
+
+void
+store_names_add(struct store_names *list, const char *name);
+
+void
+store_names_free(struct store_names *list);
+
+/* --- shared by store-sqlite.c and store-mailbox.c --- */
+
+/* Sets *error_r to "what: <SQLite's message>" and returns -1. */
+int
+store_db_error(struct store *store, const char **error_r, const char *what);
+
+/* The cached statement id, prepared on first use; NULL on error. */
+sqlite3_stmt *
+store_stmt(struct store *store, enum store_stmt id, const char **error_r);
+
+/* Resets a cached statement after use (releases its read snapshot). */
+void
+store_stmt_done(sqlite3_stmt *stmt);
+
+/* An uncached statement, for listings whose callbacks may call back into
+ * the store; the caller finalizes it. */
+sqlite3_stmt *
+store_stmt_once(struct store *store, const char *sql, const char **error_r);
+
+/* Binds text (NULL binds NULL). */
+int
+store_bind_text(sqlite3_stmt *stmt, int i, const char *s);
+
+/* Runs a cached statement whose rows are ignored. */
+int
+store_exec(struct store *store, enum store_stmt id, const char **error_r);
+
+/* Transactions: a write one takes the write lock at once. */
+int
+store_tx_begin(struct store *store, bool write, const char **error_r);
+
+int
+store_tx_commit(struct store *store, const char **error_r);
+
+void
+store_tx_rollback(struct store *store);
+
+/* A one-row query with one text parameter: 1 with its first column,
+ * 0 if no row, -1. */
+int
+store_lookup_id(struct store *store, enum store_stmt id, const char *key,
+    int64_t *val_r, const char **error_r);
+
+/* "INBOX" for any case of it, else name itself. */
+const char *
+store_mailbox_name(const char *name);
+
+/* Takes the next UIDVALIDITY (inside a write transaction). */
+int
+store_uidvalidity_next(struct store *store, uint32_t *uidvalidity_r,
+    const char **error_r);
+
+/* Inserts one mailbox row with a fresh UIDVALIDITY, subscribed (inside a
+ * write transaction). */
+int
+store_mailbox_insert(struct store *store, int64_t user_id, const char *name,
+    const char *special_use, const char **error_r);
+
+/*
+ * Deletes the blob rows of blob_ids no message uses any more (inside a
+ * write transaction) and adds their file names to unused, to be unlinked
+ * after the commit.
+ */
+int
+store_blobs_release(struct store *store, const int64_t *blob_ids, size_t n,
+    struct store_names *unused, const char **error_r);
 
 /* Formats an error into this thread's store error buffer, sets *error_r. */
 void

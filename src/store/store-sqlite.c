@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -120,6 +120,38 @@ static const char store_schema[] =
 	"CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);"
 	"CREATE INDEX messages_blob ON messages(blob_id);";
 
+/*
+ * Schema changes, in order: store_schema_migrations[i] takes version
+ * i + 1 to i + 2. A new store gets store_schema (version 1) and then
+ * every migration, so the upgrade path is the path every test takes.
+ *
+ * 2: IMAP. Cached ENVELOPE/BODY/BODYSTRUCTURE renderings; expunged UIDs
+ *    with their MODSEQ (RFC 7162 QRESYNC VANISHED); subscriptions in
+ *    their own table, since a name can be subscribed without a mailbox
+ *    (RFC 9051 6.3.7).
+ */
+static const char *const store_schema_migrations[] = {
+	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
+	"ALTER TABLE messages ADD COLUMN body TEXT;"
+	"ALTER TABLE messages ADD COLUMN bodystructure TEXT;"
+	"CREATE TABLE expunged ("
+	"  mailbox_id INTEGER NOT NULL"
+	"    REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  uid INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY (mailbox_id, uid)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);"
+	"CREATE TABLE subscriptions ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, name)"
+	") WITHOUT ROWID;"
+	"INSERT INTO subscriptions (user_id, name)"
+	"  SELECT user_id, name FROM mailboxes WHERE subscribed = 1;"
+	"ALTER TABLE mailboxes DROP COLUMN subscribed;",
+};
+
 static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_BEGIN_READ] = "BEGIN",
 	[STMT_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -164,8 +196,11 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	    " WHERE name = 'uidvalidity' RETURNING value",
 	[STMT_MAILBOX_INSERT] =
 	    "INSERT INTO mailboxes (user_id, name, special_use, uidvalidity,"
-	    " uidnext, highestmodseq, subscribed)"
-	    " VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
+	    " uidnext, highestmodseq)"
+	    " VALUES (?1, ?2, ?3, ?4, 1, 1)",
+	[STMT_SUBSCRIBE] =
+	    "INSERT OR IGNORE INTO subscriptions (user_id, name)"
+	    " VALUES (?1, ?2)",
 	[STMT_MAILBOX_ID] =
 	    "SELECT mb.id FROM mailboxes mb JOIN users u ON u.id = mb.user_id"
 	    " WHERE u.address = ?1 AND mb.name = ?2",
@@ -184,8 +219,11 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MESSAGE_INSERT] =
 	    "INSERT INTO messages (mailbox_id, uid, blob_id, size,"
 	    " internal_date, modseq, flags, keywords, envelope_from,"
-	    " hdr_from, hdr_subject, hdr_date)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '', ?7, ?8, ?9, ?10)",
+	    " hdr_from, hdr_subject, hdr_date, envelope, body, bodystructure)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?11, ?12, ?7, ?8, ?9, ?10,"
+	    " ?13, ?14, ?15)",
+	[STMT_MAILBOX_UIDVALIDITY] =
+	    "SELECT uidvalidity FROM mailboxes WHERE id = ?1",
 	[STMT_MESSAGE_BLOB] =
 	    "SELECT b.name, b.size FROM users u"
 	    " JOIN mailboxes mb ON mb.user_id = u.id"
@@ -252,7 +290,7 @@ store_error_errno(const char **error_r, int err, const char *fmt, ...)
 }
 
 /* Sets *error_r to "what: <SQLite's message>" and returns -1. */
-static int
+int
 store_db_error(struct store *store, const char **error_r, const char *what)
 {
 	store_error_set(error_r, "%s: %s", what, sqlite3_errmsg(store->db));
@@ -262,7 +300,7 @@ store_db_error(struct store *store, const char **error_r, const char *what)
 /* --- statements and transactions --- */
 
 /* Returns the cached statement id, preparing it on first use. */
-static sqlite3_stmt *
+sqlite3_stmt *
 store_stmt(struct store *store, enum store_stmt id, const char **error_r)
 {
 	if (store->stmts[id] == NULL &&
@@ -277,14 +315,14 @@ store_stmt(struct store *store, enum store_stmt id, const char **error_r)
 
 /* Resets a statement after use: a statement left running would hold a
  * read snapshot open (stale reads, blocked WAL checkpoints). */
-static void
+void
 store_stmt_done(sqlite3_stmt *stmt)
 {
 	(void)sqlite3_reset(stmt);
 	(void)sqlite3_clear_bindings(stmt);
 }
 
-static int
+int
 store_bind_text(sqlite3_stmt *stmt, int i, const char *s)
 {
 	if (s == NULL)
@@ -311,7 +349,7 @@ store_bind_header(sqlite3_stmt *stmt, int i, const char *s)
 }
 
 /* Runs a statement that returns no rows (or whose rows are ignored). */
-static int
+int
 store_exec(struct store *store, enum store_stmt id, const char **error_r)
 {
 	sqlite3_stmt *stmt;
@@ -361,14 +399,14 @@ store_exec_sql(struct store *store, const char *sql, const char **error_r)
 
 /* Starts a transaction: a write one takes the write lock at once, so it
  * cannot fail half way with SQLITE_BUSY (busy_timeout waits for it). */
-static int
+int
 store_tx_begin(struct store *store, bool write, const char **error_r)
 {
 	return store_exec(store, write ? STMT_BEGIN_WRITE : STMT_BEGIN_READ,
 	    error_r);
 }
 
-static int
+int
 store_tx_commit(struct store *store, const char **error_r)
 {
 	return store_exec(store, STMT_COMMIT, error_r);
@@ -376,7 +414,7 @@ store_tx_commit(struct store *store, const char **error_r)
 
 /* Rolls back if a transaction is open (SQLite may have ended it already
  * after an I/O error). Keeps the caller's error message intact. */
-static void
+void
 store_tx_rollback(struct store *store)
 {
 	if (sqlite3_get_autocommit(store->db) == 0)
@@ -387,7 +425,7 @@ store_tx_rollback(struct store *store)
  * Runs a one-row query with one text parameter and returns its first
  * column: 1 with *val_r set, 0 if there is no row, -1 on error.
  */
-static int
+int
 store_lookup_id(struct store *store, enum store_stmt id, const char *key,
     int64_t *val_r, const char **error_r)
 {
@@ -413,7 +451,7 @@ store_lookup_id(struct store *store, enum store_stmt id, const char *key,
 
 /* Prepares an uncached statement for a listing, so that list callbacks
  * may call back into the store without disturbing it. */
-static sqlite3_stmt *
+sqlite3_stmt *
 store_stmt_once(struct store *store, const char *sql, const char **error_r)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -574,7 +612,7 @@ store_domain_check_hostname(const char *domain, const char **error_r)
 
 /* IMAP: INBOX is case-insensitive, every other name is not (RFC 3501
  * 5.1). */
-static const char *
+const char *
 store_mailbox_name(const char *name)
 {
 	if (name != NULL && strcasecmp(name, STORE_MAILBOX_INBOX) == 0)
@@ -633,14 +671,26 @@ store_schema_init(struct store *store, const char **error_r)
 	if (version == 0) {
 		if (store_exec_sql(store, store_schema, error_r) < 0)
 			goto fail;
-		/* PRAGMA cannot take parameters; the number is ours. */
-		if (store_exec_sql(store, "PRAGMA user_version = 1",
-		    error_r) < 0)
-			goto fail;
-	} else if (version != STORE_SCHEMA_VERSION) {
+		version = 1;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
 		store_error_set(error_r, "database schema version %d, this "
 		    "program knows %d", version, STORE_SCHEMA_VERSION);
 		goto fail;
+	}
+	if (version < STORE_SCHEMA_VERSION) {
+		char sql[64];
+
+		for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+			if (store_exec_sql(store,
+			    store_schema_migrations[v - 1], error_r) < 0)
+				goto fail;
+		}
+		/* PRAGMA cannot take parameters; the number is ours. */
+		(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    STORE_SCHEMA_VERSION);
+		if (store_exec_sql(store, sql, error_r) < 0)
+			goto fail;
 	}
 	if (store_tx_commit(store, error_r) < 0)
 		goto fail;
@@ -803,6 +853,8 @@ store_close(struct store **storep)
 	*storep = NULL;
 	for (size_t i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(store->stmts[i]);
+	for (size_t i = 0; i < MSTMT_COUNT; i++)
+		sqlite3_finalize(store->mstmts[i]);
 	if (store->db != NULL && sqlite3_close(store->db) != SQLITE_OK)
 		log_warning("store close error=\"%s\"",
 		    sqlite3_errmsg(store->db));
@@ -978,7 +1030,7 @@ store_hash(const char *password, char **hash_r, const char **error_r)
 }
 
 /* Returns a fresh UIDVALIDITY (in a write transaction). */
-static int
+int
 store_uidvalidity_next(struct store *store, uint32_t *uidvalidity_r,
     const char **error_r)
 {
@@ -1004,8 +1056,8 @@ store_uidvalidity_next(struct store *store, uint32_t *uidvalidity_r,
 }
 
 /* Creates a mailbox with a fresh UIDVALIDITY (in a write transaction). */
-static int
-store_mailbox_create(struct store *store, int64_t user_id, const char *name,
+int
+store_mailbox_insert(struct store *store, int64_t user_id, const char *name,
     const char *special_use, const char **error_r)
 {
 	sqlite3_stmt *stmt;
@@ -1025,6 +1077,18 @@ store_mailbox_create(struct store *store, int64_t user_id, const char *name,
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE)
 		store_db_error(store, error_r, "insert mailbox");
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if ((stmt = store_stmt(store, STMT_SUBSCRIBE, error_r)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, user_id) != SQLITE_OK ||
+	    store_bind_text(stmt, 2, name) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "subscribe mailbox");
 	store_stmt_done(stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -1084,7 +1148,7 @@ store_user_add(struct store *store, const char *address, const char *password,
 	user_id = sqlite3_last_insert_rowid(store->db);
 	for (size_t i = 0; i < sizeof(store_default_mailboxes) /
 	    sizeof(store_default_mailboxes[0]); i++) {
-		if (store_mailbox_create(store, user_id,
+		if (store_mailbox_insert(store, user_id,
 		    store_default_mailboxes[i].name,
 		    store_default_mailboxes[i].special_use, error_r) < 0)
 			goto rollback;
@@ -1102,12 +1166,7 @@ fail:
 	return -1;
 }
 
-struct store_names {
-	char **names;
-	size_t count, cap;
-};
-
-static void
+void
 store_names_add(struct store_names *list, const char *name)
 {
 	if (list->count == list->cap) {
@@ -1128,7 +1187,7 @@ store_names_has(const struct store_names *list, const char *name)
 	return false;
 }
 
-static void
+void
 store_names_free(struct store_names *list)
 {
 	for (size_t i = 0; i < list->count; i++)
@@ -1136,6 +1195,35 @@ store_names_free(struct store_names *list)
 	free(list->names);
 	list->names = NULL;
 	list->count = list->cap = 0;
+}
+
+int
+store_blobs_release(struct store *store, const int64_t *blob_ids, size_t n,
+    struct store_names *unused, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		stmt = store_stmt(store, STMT_BLOB_DELETE_UNUSED, error_r);
+		if (stmt == NULL)
+			return -1;
+		if (sqlite3_bind_int64(stmt, 1, blob_ids[i]) != SQLITE_OK)
+			rc = SQLITE_ERROR;
+		else
+			rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			store_names_add(unused,
+			    (const char *)sqlite3_column_text(stmt, 0));
+			rc = sqlite3_step(stmt);
+		}
+		if (rc != SQLITE_DONE)
+			store_db_error(store, error_r, "delete blob");
+		store_stmt_done(stmt);
+		if (rc != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -1198,25 +1286,9 @@ store_user_del(struct store *store, const char *address, const char **error_r)
 	if (rc != SQLITE_DONE)
 		goto rollback;
 
-	for (size_t i = 0; i < n_blobs; i++) {
-		stmt = store_stmt(store, STMT_BLOB_DELETE_UNUSED, error_r);
-		if (stmt == NULL)
-			goto rollback;
-		if (sqlite3_bind_int64(stmt, 1, blob_ids[i]) != SQLITE_OK)
-			rc = SQLITE_ERROR;
-		else
-			rc = sqlite3_step(stmt);
-		if (rc == SQLITE_ROW) {
-			store_names_add(&unused,
-			    (const char *)sqlite3_column_text(stmt, 0));
-			rc = sqlite3_step(stmt);
-		}
-		if (rc != SQLITE_DONE)
-			store_db_error(store, error_r, "delete blob");
-		store_stmt_done(stmt);
-		if (rc != SQLITE_DONE)
-			goto rollback;
-	}
+	if (store_blobs_release(store, blob_ids, n_blobs, &unused,
+	    error_r) < 0)
+		goto rollback;
 	if (store_tx_commit(store, error_r) < 0)
 		goto rollback;
 
@@ -1316,6 +1388,22 @@ store_user_list(struct store *store, const char *domain,
 	sqlite3_finalize(stmt);
 	free(name);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_user_lookup(struct store *store, const char *address,
+    int64_t *user_id_r, const char **error_r)
+{
+	const char *domain, *ignored;
+	char *addr;
+	int rc;
+
+	/* an address that cannot exist names no user */
+	if (store_address_normalize(address, &addr, &domain, &ignored) < 0)
+		return 0;
+	rc = store_lookup_id(store, STMT_USER_ID, addr, user_id_r, error_r);
+	free(addr);
+	return rc;
 }
 
 int
@@ -1852,7 +1940,14 @@ store_message_insert(struct store *store, const struct store_delivery *d,
 	    d->envelope_from : "") != SQLITE_OK ||
 	    store_bind_header(stmt, 8, d->hdr_from) != SQLITE_OK ||
 	    store_bind_header(stmt, 9, d->hdr_subject) != SQLITE_OK ||
-	    store_bind_header(stmt, 10, d->hdr_date) != SQLITE_OK)
+	    store_bind_header(stmt, 10, d->hdr_date) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 11, d->flags & STORE_FLAGS_ALL) !=
+	    SQLITE_OK ||
+	    store_bind_text(stmt, 12, d->keywords != NULL ? d->keywords :
+	    "") != SQLITE_OK ||
+	    store_bind_text(stmt, 13, d->envelope) != SQLITE_OK ||
+	    store_bind_text(stmt, 14, d->body) != SQLITE_OK ||
+	    store_bind_text(stmt, 15, d->bodystructure) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(stmt);
@@ -1860,6 +1955,28 @@ store_message_insert(struct store *store, const struct store_delivery *d,
 		store_db_error(store, error_r, "insert message");
 	store_stmt_done(stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+store_mailbox_uidvalidity(struct store *store, int64_t mailbox_id,
+    uint32_t *uidvalidity_r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((stmt = store_stmt(store, STMT_MAILBOX_UIDVALIDITY,
+	    error_r)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, mailbox_id) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*uidvalidity_r = (uint32_t)sqlite3_column_int64(stmt, 0);
+	else
+		store_db_error(store, error_r, "read uidvalidity");
+	store_stmt_done(stmt);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* Returns 1 if a user with this id exists, 0 if not, -1 on error. */
@@ -1892,7 +2009,7 @@ store_user_id_exists(struct store *store, int64_t user_id,
  * is kept), or -1 (the savepoint is rolled back).
  */
 static int
-store_deliver_one(struct store *store, const struct store_delivery *d,
+store_deliver_one(struct store *store, struct store_delivery *d,
     const char *blob_name, time_t now, size_t *stored_r,
     const char **error_r)
 {
@@ -1957,6 +2074,12 @@ store_deliver_one(struct store *store, const struct store_delivery *d,
 		if (store_message_insert(store, d, mailbox_id, uid, modseq,
 		    blob_id, error_r) < 0)
 			goto fail;
+		if (d->n_users == 1) {
+			if (store_mailbox_uidvalidity(store, mailbox_id,
+			    &d->uidvalidity_r, error_r) < 0)
+				goto fail;
+			d->uid_r = (uint32_t)uid;
+		}
 		stored++;
 	}
 	if (stored == 0) {
@@ -2022,6 +2145,8 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
 
 		d->result = -1;
 		d->error = NULL;
+		d->uid_r = 0;
+		d->uidvalidity_r = 0;
 		if (d->mailbox == NULL || (d->data == NULL && d->size > 0) ||
 		    (d->users == NULL && d->n_users > 0)) {
 			store_deliver_fail(d, "invalid delivery");

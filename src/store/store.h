@@ -162,9 +162,22 @@ struct store_delivery {
 	const char *hdr_from;	/* header values for listings, or NULL */
 	const char *hdr_subject;
 	const char *hdr_date;
+	/* IMAP renderings cached with the message (see mime/mime-imap.h),
+	 * or NULL: then IMAP computes them when asked. */
+	const char *envelope;
+	const char *body;
+	const char *bodystructure;
+	/* Initial flags and keywords (IMAP APPEND); 0 and NULL otherwise.
+	 * keywords is a space-separated list, checked by the caller. */
+	unsigned flags;
+	const char *keywords;
 	/* Result, set by store_deliver: 0 delivered, -1 failed. */
 	int result;
 	const char *error;	/* when result is -1; a static string */
+	/* For a delivery to one user: the UIDVALIDITY and UID it got
+	 * (RFC 4315 APPENDUID). */
+	uint32_t uidvalidity_r;
+	uint32_t uid_r;
 };
 
 /*
@@ -214,6 +227,7 @@ struct store_message_info {
 #define STORE_FLAG_FLAGGED	0x04
 #define STORE_FLAG_DELETED	0x08
 #define STORE_FLAG_DRAFT	0x10
+#define STORE_FLAGS_ALL		0x1f
 
 /* Calls cb for each message of a mailbox, by UID. */
 int
@@ -230,6 +244,219 @@ store_message_list(struct store *store, const char *address,
 int
 store_message_open(struct store *store, const char *address,
     const char *mailbox, uint32_t uid, int *fd_r, uint64_t *size_r,
+    const char **error_r);
+
+/* --- IMAP: mailboxes and messages by id --- */
+
+/*
+ * Results beyond 0 and -1 for the calls below that can fail for a reason
+ * the client should hear about. *error_r is set for each of them too.
+ */
+#define STORE_E_NOTFOUND 1	/* no such mailbox / message */
+#define STORE_E_EXISTS 2	/* the name is taken */
+#define STORE_E_LIMIT 3		/* too many mailboxes, names too long */
+#define STORE_E_INVALID 4	/* not allowed (delete INBOX, ...) */
+
+#define STORE_MAILBOX_NAME_MAX 1000	/* bytes of a UTF-8 mailbox name */
+#define STORE_MAILBOX_LEVELS_MAX 32	/* "/"-separated levels */
+#define STORE_MAILBOXES_MAX 10000	/* per user */
+#define STORE_KEYWORD_MAX 100		/* bytes of one keyword */
+#define STORE_KEYWORDS_MAX 50		/* keywords on one message */
+#define STORE_SUBSCRIPTIONS_MAX 10000	/* per user */
+
+/* Looks a user up: 1 with the id, 0 if there is no such user, -1. */
+int
+store_user_lookup(struct store *store, const char *address,
+    int64_t *user_id_r, const char **error_r);
+
+/* The state of one mailbox. Strings stay valid until the next call. */
+struct store_mailbox_state {
+	int64_t id;
+	const char *name;
+	const char *special_use;	/* "\\Sent", ... or NULL */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint64_t messages;
+	uint64_t unseen;	/* without \Seen */
+	uint64_t deleted;	/* with \Deleted */
+	uint64_t bytes;
+	bool subscribed;
+};
+
+/*
+ * Calls cb for each mailbox of a user, sorted by name (byte order), with
+ * its counts. Returns 0 or -1.
+ */
+int
+store_mailbox_list_user(struct store *store, int64_t user_id,
+    int (*cb)(void *ctx, const struct store_mailbox_state *mb), void *ctx,
+    const char **error_r);
+
+/* One mailbox by name ("INBOX" in any case): 0, STORE_E_NOTFOUND, -1. */
+int
+store_mailbox_get(struct store *store, int64_t user_id, const char *name,
+    struct store_mailbox_state *mb_r, const char **error_r);
+
+/*
+ * Creates a mailbox, and every missing superior level of its name ("a"
+ * and "a/b" for "a/b/c"), each with a fresh UIDVALIDITY, subscribed.
+ * The name must be valid UTF-8 without control characters, empty levels,
+ * or a level "." or ".."; at most STORE_MAILBOX_NAME_MAX bytes and
+ * STORE_MAILBOX_LEVELS_MAX levels. Returns 0, STORE_E_EXISTS,
+ * STORE_E_INVALID, STORE_E_LIMIT or -1. Writes: call off the event loop.
+ */
+int
+store_mailbox_create(struct store *store, int64_t user_id, const char *name,
+    const char *special_use, const char **error_r);
+
+/*
+ * Deletes a mailbox with its messages (and blobs no one else uses).
+ * INBOX and mailboxes with inferiors cannot be deleted (STORE_E_INVALID).
+ * Returns 0, STORE_E_NOTFOUND, STORE_E_INVALID or -1. Writes.
+ */
+int
+store_mailbox_delete(struct store *store, int64_t user_id, const char *name,
+    const char **error_r);
+
+/*
+ * Renames a mailbox and its inferiors ("a/x" follows "a"); superior
+ * levels of the new name are created. Renaming INBOX moves its messages
+ * to a new mailbox and leaves INBOX empty (RFC 9051 6.3.6). Each renamed
+ * mailbox keeps its UIDVALIDITY. Returns 0, STORE_E_NOTFOUND,
+ * STORE_E_EXISTS, STORE_E_INVALID, STORE_E_LIMIT or -1. Writes.
+ */
+int
+store_mailbox_rename(struct store *store, int64_t user_id, const char *from,
+    const char *to, const char **error_r);
+
+/* Adds or removes a subscription; the mailbox need not exist (RFC 9051
+ * 6.3.7). Returns 0, STORE_E_LIMIT or -1. Writes. */
+int
+store_subscription_set(struct store *store, int64_t user_id,
+    const char *name, bool subscribed, const char **error_r);
+
+/* Calls cb for each subscribed name, sorted. */
+int
+store_subscription_list(struct store *store, int64_t user_id,
+    int (*cb)(void *ctx, const char *name), void *ctx, const char **error_r);
+
+/* What a session learns about one message (flags and keywords). */
+struct store_message_flags {
+	uint32_t uid;
+	unsigned flags;		/* STORE_FLAG_* */
+	const char *keywords;	/* space-separated, sorted, "" if none */
+	uint64_t modseq;
+};
+
+/*
+ * Reads, in one snapshot, a mailbox's state and what changed since
+ * since_modseq: on_message for each message with MODSEQ above it (all
+ * messages when since_modseq is 0), by UID, and on_expunged for each UID
+ * expunged with a MODSEQ above it (none when since_modseq is 0). Either
+ * callback may be NULL. Returns 0, STORE_E_NOTFOUND (the mailbox is gone)
+ * or -1.
+ */
+int
+store_mailbox_changes(struct store *store, int64_t mailbox_id,
+    uint64_t since_modseq, struct store_mailbox_state *mb_r,
+    void (*on_message)(void *ctx, const struct store_message_flags *m),
+    void (*on_expunged)(void *ctx, uint32_t uid, uint64_t modseq),
+    void *ctx, const char **error_r);
+
+/* Everything stored about one message. Strings stay valid until the
+ * next call on this store. */
+struct store_message_meta {
+	uint32_t uid;
+	unsigned flags;
+	const char *keywords;
+	uint64_t modseq;
+	uint64_t size;
+	time_t internal_date;
+	const char *envelope;		/* cached renderings, or NULL */
+	const char *body;
+	const char *bodystructure;
+	char blob[48];			/* for store_message_meta_open */
+};
+
+/*
+ * Calls cb, by UID, for each message of a mailbox whose UID is in one of
+ * the n_ranges ranges [ranges[2i], ranges[2i+1]]. cb returns 0 to go on,
+ * -1 to stop. Returns 0 or -1.
+ */
+int
+store_message_scan(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges,
+    int (*cb)(void *ctx, const struct store_message_meta *m), void *ctx,
+    const char **error_r);
+
+/* Opens the body of a message found by store_message_scan, read-only.
+ * Returns 0 with an fd the caller closes, or -1. */
+int
+store_message_meta_open(struct store *store,
+    const struct store_message_meta *m, int *fd_r, const char **error_r);
+
+enum store_flags_mode {
+	STORE_FLAGS_REPLACE,
+	STORE_FLAGS_ADD,
+	STORE_FLAGS_REMOVE,
+};
+
+/* A flag change (IMAP STORE) over UID ranges of one mailbox. */
+struct store_flags_change {
+	int64_t mailbox_id;
+	const uint32_t *ranges;		/* pairs lo, hi */
+	size_t n_ranges;
+	enum store_flags_mode mode;
+	unsigned flags;
+	const char *keywords;		/* space-separated, checked */
+	uint64_t unchangedsince;	/* RFC 7162 UNCHANGEDSINCE, or 0 */
+	/* Results: UIDs not changed because their MODSEQ was above
+	 * unchangedsince (malloc'd, caller frees), and the new MODSEQ. */
+	uint32_t *modified;
+	size_t n_modified;
+	uint64_t modseq;
+};
+
+/* Applies a flag change. Messages whose flags do not change keep their
+ * MODSEQ. Returns 0, STORE_E_NOTFOUND, STORE_E_LIMIT (too many keywords)
+ * or -1. Writes. */
+int
+store_flags_update(struct store *store, struct store_flags_change *change,
+    const char **error_r);
+
+/*
+ * Expunges the messages with \Deleted in the UID ranges (all of the
+ * mailbox when ranges is NULL), remembering their UIDs with a new MODSEQ
+ * (RFC 7162 QRESYNC). Returns 0 with the number expunged in *n_r,
+ * STORE_E_NOTFOUND or -1. Writes.
+ */
+int
+store_expunge(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+    const char **error_r);
+
+/* COPY or MOVE of the messages in UID ranges to another mailbox of the
+ * same user, sharing their blobs. */
+struct store_copy {
+	int64_t from_mailbox_id;
+	const uint32_t *ranges;
+	size_t n_ranges;
+	int64_t user_id;
+	const char *to;			/* destination mailbox name */
+	bool move;			/* also expunge them from the source */
+	/* Results (RFC 4315 COPYUID): malloc'd arrays of n UIDs in the
+	 * source and the destination, and the destination's UIDVALIDITY. */
+	uint32_t *from_uids;
+	uint32_t *to_uids;
+	size_t n;
+	uint32_t uidvalidity;
+};
+
+/* Returns 0, STORE_E_NOTFOUND (no such destination; [TRYCREATE]) or -1.
+ * Writes. */
+int
+store_message_copy(struct store *store, struct store_copy *copy,
     const char **error_r);
 
 #endif
