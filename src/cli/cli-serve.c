@@ -19,17 +19,28 @@
 #include <openssl/ssl.h>
 
 #include "cli/cli.h"
+#include "core/authlimit.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/privs.h"
 #include "core/tls.h"
+#include "imap/imap-server.h"
+#include "mime/mime-imap.h"
+#include "mime/mime.h"
 #include "smtp/smtp-server.h"
 #include "store/deliverq.h"
 #include "store/store.h"
+#include "store/storeq.h"
 
 #define SERVE_OVERRIDES_MAX 64
 #define SERVE_DRAIN_SECONDS 5	/* how long shutdown waits for sessions */
 #define SERVE_STORE_SECONDS 60	/* ... and for messages being stored */
+#define SERVE_AUTH_THREADS 2	/* password checks at once (yescrypt) */
+/* A cached IMAP rendering longer than this is not cached (computed when
+ * asked instead): it would only bloat the database. */
+#define SERVE_RENDER_CACHE_MAX (64 * 1024)
 
 static const char cli_serve_help[] =
 "usage: correio serve [-c FILE] [-o SECTION.KEY=VALUE]...\n"
@@ -44,6 +55,7 @@ static const char cli_serve_help[] =
 struct serve {
 	struct event_base *base;
 	struct smtp_server *smtp;
+	struct imap_server *imap;
 	struct deliverq *dq;
 	struct event *sigterm, *sigint, *drain;
 	int drain_ticks;
@@ -59,7 +71,8 @@ serve_drain_cb(evutil_socket_t fd, short what, void *arg)
 	/* Sessions get SERVE_DRAIN_SECONDS to finish; but a message still
 	 * being stored keeps the loop running (up to SERVE_STORE_SECONDS) so
 	 * that its 250 can be sent, also over TLS, which needs the loop. */
-	if (smtp_server_sessions(sv->smtp) == 0 ||
+	if ((smtp_server_sessions(sv->smtp) == 0 &&
+	    imap_server_sessions(sv->imap) == 0) ||
 	    (sv->drain_ticks > SERVE_DRAIN_SECONDS * 20 &&
 	    deliverq_pending(sv->dq) == 0) ||
 	    sv->drain_ticks > SERVE_STORE_SECONDS * 20) {
@@ -80,6 +93,7 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("serve stopping signal=%d sessions=%u", (int)sig,
 	    smtp_server_sessions(sv->smtp));
 	smtp_server_shutdown(sv->smtp);
+	imap_server_shutdown(sv->imap);
 	sv->drain = evtimer_new(sv->base, serve_drain_cb, sv);
 	evtimer_add(sv->drain, &tv);
 }
@@ -102,6 +116,48 @@ serve_raise_fd_limit(const struct config *cfg)
 		    (unsigned long long)rl.rlim_cur, cfg->smtp_max_sessions);
 }
 
+/*
+ * The delivery worker's prepare hook: renders ENVELOPE, BODY and
+ * BODYSTRUCTURE once, off the loop, so that IMAP reads them from the
+ * store instead of parsing the message on every FETCH.
+ */
+static char *
+serve_render(struct pool *pool, const struct buf *b)
+{
+	if (b->data == NULL || b->len > SERVE_RENDER_CACHE_MAX)
+		return NULL;
+	return pool_strndup(pool, b->data, b->len);
+}
+
+static void
+serve_prepare(struct store_delivery *d, struct pool *pool)
+{
+	struct mime_part *root;
+	const char *error;
+	struct buf b;
+
+	if (mime_parse(d->data, d->size, pool, &root, &error) < 0)
+		return;
+	buf_init(&b, SERVE_RENDER_CACHE_MAX + 1);
+	if (mime_imap_envelope(d->data, d->size, root, &b) == 0)
+		d->envelope = serve_render(pool, &b);
+	buf_reset(&b);
+	if (mime_imap_bodystructure(d->data, d->size, root, false, &b) == 0)
+		d->body = serve_render(pool, &b);
+	buf_reset(&b);
+	if (mime_imap_bodystructure(d->data, d->size, root, true, &b) == 0)
+		d->bodystructure = serve_render(pool, &b);
+	buf_release(&b);
+}
+
+static void
+serve_notify(void *ctx, int64_t user_id)
+{
+	struct serve *sv = ctx;
+
+	imap_server_notify(sv->imap, user_id);
+}
+
 /* Listeners of protocols this release does not serve yet. */
 static void
 serve_warn_unserved(const struct config *cfg)
@@ -112,8 +168,6 @@ serve_warn_unserved(const struct config *cfg)
 	} later[] = {
 		{ "submission", &cfg->submission_listen },
 		{ "submissions", &cfg->submissions_listen },
-		{ "imap", &cfg->imap_listen },
-		{ "imaps", &cfg->imaps_listen },
 		{ "pop3", &cfg->pop3_listen },
 		{ "pop3s", &cfg->pop3s_listen },
 	};
@@ -138,6 +192,8 @@ cli_serve(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct store *store = NULL;
 	struct deliverq *dq = NULL;
+	struct storeq *authq = NULL;
+	struct authlimit *authlimit = NULL;
 	SSL_CTX *tls = NULL;
 	struct serve sv;
 	size_t n_over = 0;
@@ -197,6 +253,17 @@ cli_serve(int argc, char **argv)
 		log_error("serve smtp error=\"%s\"", error);
 		goto out;
 	}
+	authlimit = authlimit_new(cfg->auth_max_failures, cfg->auth_block_time,
+	    cfg->auth_failure_delay);
+	sv.imap = imap_server_new(sv.base, cfg, NULL, NULL, NULL, authlimit,
+	    tls);
+	if (imap_server_listen(sv.imap, &cfg->imap_listen, false,
+	    &error) < 0 ||
+	    (cfg->imaps_listen.count > 0 && imap_server_listen(sv.imap,
+	    &cfg->imaps_listen, true, &error) < 0)) {
+		log_error("serve imap error=\"%s\"", error);
+		goto out;
+	}
 	if (privs_enter(cfg->data_dir, cfg->user, &error) < 0) {
 		log_error("serve error=\"%s\"", error);
 		goto out;
@@ -206,7 +273,15 @@ cli_serve(int argc, char **argv)
 		log_error("serve store error=\"%s\"", error);
 		goto out;
 	}
+	if ((authq = storeq_new(sv.base, ".", SERVE_AUTH_THREADS,
+	    &error)) == NULL) {
+		log_error("serve store error=\"%s\"", error);
+		goto out;
+	}
 	smtp_server_set_store(sv.smtp, store, dq);
+	imap_server_set_store(sv.imap, store, dq, authq);
+	deliverq_set_prepare(dq, serve_prepare);
+	deliverq_set_notify(dq, serve_notify, &sv);
 	sv.dq = dq;
 	serve_warn_unserved(cfg);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);
@@ -214,8 +289,12 @@ cli_serve(int argc, char **argv)
 	evsignal_add(sv.sigterm, NULL);
 	evsignal_add(sv.sigint, NULL);
 	smtp_server_start(sv.smtp);
-	log_info("serve ready hostname=%s smtp=\"%s\" tls=%s pid=%d", cfg->hostname,
+	imap_server_start(sv.imap);
+	log_info("serve ready hostname=%s smtp=\"%s\" imap=\"%s\" "
+	    "imaps=\"%s\" tls=%s pid=%d", cfg->hostname,
 	    cfg->smtp_listen.text != NULL ? cfg->smtp_listen.text : "",
+	    cfg->imap_listen.text != NULL ? cfg->imap_listen.text : "",
+	    cfg->imaps_listen.text != NULL ? cfg->imaps_listen.text : "",
 	    tls != NULL ? "yes" : "no", (int)getpid());
 	event_base_dispatch(sv.base);
 	/* Finish cleanly even if asked again. */
@@ -227,7 +306,10 @@ out:
 	/* Anything still being stored (only after SERVE_STORE_SECONDS) is
 	 * finished here; its session is gone with the loop. */
 	deliverq_free(&dq);
+	storeq_free(&authq);
+	imap_server_free(&sv.imap);
 	smtp_server_free(&sv.smtp);
+	authlimit_free(&authlimit);
 	store_close(&store);
 	if (sv.sigterm != NULL)
 		event_free(sv.sigterm);

@@ -56,6 +56,7 @@ enum config_type {
 	CONFIG_TYPE_LISTEN,	/* struct config_listen */
 	CONFIG_TYPE_LOGLEVEL,	/* enum log_level */
 	CONFIG_TYPE_HOSTNAME,	/* a syntactically valid domain name */
+	CONFIG_TYPE_PLAINTEXT,	/* enum config_plaintext: no, loopback */
 };
 
 /* The key must have a non-empty value after the file and the overrides. */
@@ -108,12 +109,30 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(submissions_listen), "", 0, 0, 0 },
 	{ "imap", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(imap_listen), "", 0, 0, 0 },
+	{ "imap", "allow_plaintext", CONFIG_TYPE_PLAINTEXT,
+	    CONFIG_FIELD(imap_allow_plaintext), "no", 0, 0, 0 },
+	{ "imap", "max_sessions", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(imap_max_sessions), "10000", 1, 1000000, 0 },
+	{ "imap", "max_sessions_per_user", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(imap_max_sessions_per_user), "50", 1, 10000, 0 },
+	{ "imap", "login_timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(imap_login_timeout), "60s", 1, 3600, 0 },
+	/* RFC 9051 5.4: at least 30 minutes once logged in */
+	{ "imap", "timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(imap_timeout), "30m", 30 * 60, 24 * 3600, 0 },
 	{ "imaps", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(imaps_listen), "", 0, 0, 0 },
 	{ "pop3", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(pop3_listen), "", 0, 0, 0 },
 	{ "pop3s", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(pop3s_listen), "", 0, 0, 0 },
+
+	{ "auth", "max_failures", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(auth_max_failures), "10", 1, 100000, 0 },
+	{ "auth", "block_time", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(auth_block_time), "15m", 1, 24 * 3600, 0 },
+	{ "auth", "failure_delay", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(auth_failure_delay), "2s", 0, 60, 0 },
 
 	{ "tls", "cert", CONFIG_TYPE_PATH,
 	    CONFIG_FIELD(tls_cert), "", 0, 0, 0 },
@@ -629,6 +648,17 @@ config_key_set(struct config *config, const struct config_key *key,
 		*l = parsed;
 		return 0;
 	}
+	case CONFIG_TYPE_PLAINTEXT:
+		if (strcmp(value, "no") == 0) {
+			*(enum config_plaintext *)field = CONFIG_PLAINTEXT_NO;
+		} else if (strcmp(value, "loopback") == 0) {
+			*(enum config_plaintext *)field =
+			    CONFIG_PLAINTEXT_LOOPBACK;
+		} else {
+			config_msg(msg, msglen, "must be no or loopback");
+			return -1;
+		}
+		return 0;
 	case CONFIG_TYPE_LOGLEVEL:
 		if (log_level_parse(value, field) < 0) {
 			config_msg(msg, msglen, "must be one of debug, info, "
@@ -984,6 +1014,7 @@ config_free(struct config **configp)
 		case CONFIG_TYPE_DURATION:
 		case CONFIG_TYPE_UINT:
 		case CONFIG_TYPE_LOGLEVEL:
+		case CONFIG_TYPE_PLAINTEXT:
 			break;
 		}
 	}

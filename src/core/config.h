@@ -31,6 +31,12 @@ struct config_listen {
 	char *text;		/* the value as written, for logs */
 };
 
+/* Whether passwords may be sent without TLS. */
+enum config_plaintext {
+	CONFIG_PLAINTEXT_NO,		/* never */
+	CONFIG_PLAINTEXT_LOOPBACK,	/* from a loopback peer only */
+};
+
 struct config {
 	char *path;		/* the file that was loaded */
 
@@ -53,9 +59,19 @@ struct config {
 	struct config_listen submission_listen;
 	struct config_listen submissions_listen;
 	struct config_listen imap_listen;
+	enum config_plaintext imap_allow_plaintext;	/* default no */
+	unsigned imap_max_sessions;		/* default 10000 */
+	unsigned imap_max_sessions_per_user;	/* default 50 */
+	unsigned imap_login_timeout;	/* seconds before login, 60 */
+	unsigned imap_timeout;		/* seconds idle after login, 30m */
 	struct config_listen imaps_listen;
 	struct config_listen pop3_listen;
 	struct config_listen pop3s_listen;
+
+	/* [auth] failed logins, counted per peer address (all protocols) */
+	unsigned auth_max_failures;	/* then the address is blocked */
+	unsigned auth_block_time;	/* seconds, default 15m */
+	unsigned auth_failure_delay;	/* seconds before a failure reply */
 
 	/* [tls] */
 	char *tls_cert;		/* PEM chain; empty: no TLS */

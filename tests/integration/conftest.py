@@ -186,6 +186,8 @@ class Server:
         self.inst = inst
         self.conf = inst.conf
         self.port = free_port()
+        self.imap_port = free_port()
+        self.imaps_port = free_port()
         self.host = "127.0.0.1"
         self.overrides = dict(overrides)
         self.logpath = os.path.join(inst.dir, f"serve-{self.port}.log")
@@ -195,7 +197,9 @@ class Server:
 
     def cmdline(self):
         args = [correio_bin(), "serve", "-c", self.conf,
-                "-o", f"smtp.listen=127.0.0.1:{self.port}"]
+                "-o", f"smtp.listen=127.0.0.1:{self.port}",
+                "-o", f"imap.listen=127.0.0.1:{self.imap_port}",
+                "-o", f"imaps.listen=127.0.0.1:{self.imaps_port}"]
         for k, v in self.overrides.items():
             args += ["-o", f"{k}={v}"]
         return args
@@ -559,3 +563,346 @@ def db_integrity(inst_dir, tmp_path):
         return [r[0] for r in db.execute("PRAGMA integrity_check")]
     finally:
         db.close()
+
+
+# --- a raw IMAP client -------------------------------------------------------
+
+class IMAPResponse:
+    """The result of one tagged command: the untagged and continuation
+    responses that came before the tagged line, and the tagged line.
+
+    Each untagged response is one logical response: its lines joined with
+    literal data inline, exactly as on the wire ("... {5}\\r\\nhello ...")
+    but without the final CRLF."""
+
+    def __init__(self, tag, status, text, untagged, raw):
+        self.tag = tag
+        self.status = status            # "OK", "NO", "BAD"
+        self.text = text                # after the status (str)
+        self.untagged = untagged        # list of bytes, "* ..." removed
+        self.raw = raw                  # every byte read, for messages
+
+    def __repr__(self):
+        return f"IMAPResponse({self.raw!r})"
+
+    def find(self, prefix):
+        """The untagged responses that start with PREFIX (bytes or str,
+        case-insensitive), e.g. find("LIST") or find(b"3 FETCH")."""
+        if isinstance(prefix, str):
+            prefix = prefix.encode()
+        p = prefix.upper()
+        return [u for u in self.untagged if u[:len(p)].upper() == p]
+
+    def one(self, prefix):
+        r = self.find(prefix)
+        assert len(r) == 1, f"expected one {prefix!r} response, got {self.raw!r}"
+        return r[0]
+
+
+class IMAPClient:
+    """A raw IMAP client: sends bytes as given, reads whole responses
+    (literals included), never blocks longer than its timeout.
+
+    cmd("SELECT INBOX") adds a tag ("a1", "a2"...) and returns an
+    IMAPResponse; send()/readline()/read_response() give full control
+    for IDLE, literals, pipelining and hostile input."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, tls=False,
+                 greeting=True):
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:
+            self.tls_handshake()
+        self.buf = b""
+        self.eof = False
+        self.n = 0
+        self.greeting = self.readline() if greeting else None
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def tls_handshake(self, server_hostname=HOSTNAME):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock.settimeout(self.timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+
+    def next_tag(self):
+        self.n += 1
+        return f"a{self.n}"
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        if self.eof:
+            return True
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            chunk = self.sock.recv(65536)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False
+        except (ConnectionResetError, ssl.SSLError):
+            chunk = b""
+        finally:
+            self.sock.settimeout(self.timeout)
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+        return True
+
+    def read_exact(self, n, timeout=None):
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            if self.eof:
+                raise EOFError(f"connection closed; wanted {n} bytes, "
+                               f"have {self.buf!r}")
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                raise TimeoutError(f"no {n} bytes within {timeout}s; "
+                                   f"pending {self.buf[:200]!r}")
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def readline(self, timeout=None):
+        """One line, without its CRLF (literals are not followed)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while b"\r\n" not in self.buf:
+            if self.eof:
+                raise EOFError(f"connection closed; pending {self.buf!r}")
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                raise TimeoutError(f"no complete line within {timeout}s; "
+                                   f"pending {self.buf[:300]!r}")
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_logical(self, timeout=None):
+        """One response line with its literals inline."""
+        out = b""
+        for _ in range(100000):
+            line = self.readline(timeout)
+            out += line
+            m = re.search(rb"~?\{(\d+)\+?\}$", line)
+            if not m:
+                return out
+            out += b"\r\n" + self.read_exact(int(m.group(1)), timeout)
+        raise AssertionError("too many literals in one response")
+
+    def read_response(self, tag, timeout=None):
+        """Reads up to and including the tagged line of TAG."""
+        untagged, raw = [], b""
+        t = tag.encode() if isinstance(tag, str) else tag
+        for _ in range(10000000):
+            line = self.read_logical(timeout)
+            raw += line + b"\r\n"
+            if line.startswith(b"* "):
+                untagged.append(line[2:])
+            elif line.startswith(b"+"):
+                untagged.append(line)
+            elif line.startswith(t + b" "):
+                rest = line[len(t) + 1:].decode("utf-8", "replace")
+                status, _, text = rest.partition(" ")
+                return IMAPResponse(tag, status.upper(), text, untagged, raw)
+            else:
+                raise AssertionError(f"unexpected line {line!r} waiting for "
+                                     f"{tag}; so far {raw[-2000:]!r}")
+        raise AssertionError("response too long")
+
+    def cmd(self, line, timeout=None):
+        """Sends TAG LINE CRLF; returns the IMAPResponse."""
+        tag = self.next_tag()
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(tag.encode() + b" " + line + b"\r\n")
+        return self.read_response(tag, timeout)
+
+    def ok(self, line, timeout=None):
+        r = self.cmd(line, timeout)
+        assert r.status == "OK", f"{line!r}: {r.raw[-3000:]!r}"
+        return r
+
+    def expect(self, line, status, code=None, timeout=None):
+        r = self.cmd(line, timeout)
+        assert r.status == status, f"{line!r}: expected {status}, got {r.raw[-3000:]!r}"
+        if code is not None:
+            assert r.text.upper().startswith(f"[{code.upper()}"), \
+                f"{line!r}: expected [{code}], got {r.raw[-3000:]!r}"
+        return r
+
+    def login(self, user=f"alice@{DOMAIN}", password=PASSWORD):
+        return self.ok(f"LOGIN {imap_quote(user)} {imap_quote(password)}")
+
+    def append_literal(self, mailbox, data, flags="", date="", plus=False):
+        """APPEND with a synchronizing (or LITERAL+) literal; returns the
+        IMAPResponse (status checked by the caller)."""
+        tag = self.next_tag()
+        opt = (f" ({flags})" if flags else "") + (f' "{date}"' if date else "")
+        head = f"{tag} APPEND {imap_quote(mailbox)}{opt} {{{len(data)}{'+' if plus else ''}}}\r\n"
+        self.send(head)
+        if not plus:
+            line = self.readline()
+            if not line.startswith(b"+"):
+                r = self.read_response(tag) if not line.startswith(tag.encode()) else None
+                raise AssertionError(f"no continuation for APPEND: {line!r} {r!r}")
+        self.send(data + b"\r\n")
+        return self.read_response(tag)
+
+    def silent(self, timeout=0.5):
+        """True if nothing arrives within TIMEOUT."""
+        if self.buf:
+            return False
+        if not self._fill(timeout):
+            return True
+        return not self.buf and not self.eof
+
+    def closed(self, timeout=None):
+        """True if the server closes (EOF) within TIMEOUT; what it sent
+        before that stays in buf."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                return False
+        return True
+
+    def wait_untagged(self, pattern, timeout=5):
+        """Reads untagged lines until one matches the regex PATTERN
+        (bytes); returns (match, lines read)."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        for _ in range(100000):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                line = self.read_logical(left)
+            except TimeoutError:
+                break
+            seen.append(line)
+            m = re.search(pattern, line)
+            if m:
+                return m, seen
+        raise AssertionError(f"no line matching {pattern!r} within {timeout}s; "
+                             f"got {seen!r}")
+
+
+def imap_quote(s):
+    """A quoted string for IMAP (ASCII / UTF-8 text without CR or LF)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def imap_parse(data):
+    """Parses IMAP response data (atoms, quoted strings, literals, NIL,
+    parenthesised lists) into Python: lists, bytes (strings and atoms),
+    None (NIL). Returns the list of top-level items."""
+    pos = 0
+    n = len(data)
+
+    def parse_item(i, depth):
+        assert depth < 200, "nesting too deep"
+        c = data[i:i + 1]
+        if c == b"(":
+            items, i = [], i + 1
+            for _ in range(n + 1):
+                while i < n and data[i:i + 1] == b" ":
+                    i += 1
+                if data[i:i + 1] == b")":
+                    return items, i + 1
+                assert i < n, f"unterminated list in {data[:300]!r}"
+                v, i = parse_item(i, depth + 1)
+                items.append(v)
+            raise AssertionError("list too long")
+        if c == b'"':
+            out, i = bytearray(), i + 1
+            while data[i:i + 1] != b'"':
+                assert i < n, f"unterminated quoted string in {data[:300]!r}"
+                if data[i:i + 1] == b"\\":
+                    i += 1
+                out += data[i:i + 1]
+                i += 1
+            return bytes(out), i + 1
+        m = re.compile(rb"~?\{(\d+)\+?\}\r\n").match(data, i)
+        if m:
+            k = int(m.group(1))
+            return data[m.end():m.end() + k], m.end() + k
+        # An atom; "[" ... "]" sections are part of it (BODY[HEADER.FIELDS (A B)]).
+        j, depth_b = i, 0
+        while j < n:
+            ch = data[j:j + 1]
+            if ch == b"[":
+                depth_b += 1
+            elif ch == b"]":
+                depth_b -= 1
+            elif depth_b == 0 and ch in (b" ", b"(", b")"):
+                break
+            j += 1
+        atom = data[i:j]
+        return (None if atom.upper() == b"NIL" else atom), j
+
+    items = []
+    for _ in range(n + 1):
+        while pos < n and data[pos:pos + 1] == b" ":
+            pos += 1
+        if pos >= n:
+            return items
+        v, pos = parse_item(pos, 0)
+        items.append(v)
+    return items
+
+
+def fetch_items(resp_line):
+    """'3 FETCH (UID 5 FLAGS (\\Seen) ...)' (without "* ") as
+    (seq, {NAME: value}) with upper-case bytes names."""
+    parts = imap_parse(resp_line)
+    assert len(parts) == 3 and parts[1].upper() == b"FETCH", resp_line[:300]
+    lst = parts[2]
+    assert len(lst) % 2 == 0, resp_line[:300]
+    d = {}
+    for k in range(0, len(lst), 2):
+        d[lst[k].upper()] = lst[k + 1]
+    return int(parts[0]), d
+
+
+def imap_connect(server, tls=False, **kw):
+    """An IMAPClient on the server's imap (or imaps) port."""
+    return IMAPClient(server.imaps_port if tls else server.imap_port, tls=tls, **kw)
+
+
+def imap_login(server, user="alice", tls=False, **kw):
+    """A logged-in IMAPClient (plain connections need
+    imap.allow_plaintext=loopback)."""
+    c = imap_connect(server, tls=tls, **kw)
+    c.login(f"{user}@{DOMAIN}" if "@" not in user else user)
+    return c
+
+
+def smtp_deliver(server, rcpts, msg, sender="sender@remote.example.org"):
+    """Delivers MSG (bytes, CRLF, not dot-stuffed) over SMTP; returns the
+    final reply, checked to be 250."""
+    if isinstance(rcpts, str):
+        rcpts = [rcpts]
+    body = re.sub(rb"(?m)^\.", b"..", msg)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    with server.connect() as c:
+        r = c.send_mail(sender, rcpts, body)
+        assert r.code == 250, r.raw
+        c.cmd("QUIT")
+    return r

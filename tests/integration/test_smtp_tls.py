@@ -190,7 +190,7 @@ def test_garbage_handshake_closes_session(server):
         c.ehlo()
 
 
-@pytest.mark.server(**{"tls.cert": "", "tls.key": ""})
+@pytest.mark.server(**{"tls.cert": "", "tls.key": "", "imaps.listen": ""})
 def test_no_tls_configured(server):
     with server.connect() as c:
         r = c.ehlo()
