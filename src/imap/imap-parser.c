@@ -306,13 +306,34 @@ imap_parser_must_close(const struct imap_parser *p)
 	return p->must_close;
 }
 
-/* Starts discarding the command; the byte at hand is looked at again. */
+/* Starts discarding the command; the byte at hand is looked at again.
+ * An error inside a literal announcement ("Line too long" on its CRLF)
+ * hands what was read of it to the tail watcher, so that the client's
+ * literal is still seen. */
 static enum imap_step
 imap_parser_fail(struct imap_parser *p, const char *error)
 {
 	p->error = error;
+	p->tail_size = p->lit_size;
+	p->tail_plus = p->lit_plus;
+	switch (p->state) {
+	case IMAP_PST_LITERAL_SIZE:
+		p->tail = p->lit_digits ? IMAP_TAIL_SIZE : IMAP_TAIL_OPEN;
+		break;
+	case IMAP_PST_LITERAL_CLOSE:
+		p->tail = IMAP_TAIL_PLUS;
+		break;
+	case IMAP_PST_LITERAL_CR:
+		p->tail = IMAP_TAIL_CLOSE;
+		break;
+	case IMAP_PST_LITERAL_LF:
+		p->tail = IMAP_TAIL_CR;
+		break;
+	default:
+		p->tail = IMAP_TAIL_NONE;
+		break;
+	}
 	p->state = IMAP_PST_SKIP;
-	p->tail = IMAP_TAIL_NONE;
 	return IMAP_STEP_AGAIN;
 }
 

@@ -664,12 +664,18 @@ imap_w_param(struct imap_w *w, const struct mime_param *p)
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)p->value[i];
 
+			char hex[3];
+
 			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			    (c >= '0' && c <= '9') ||
-			    strchr("!#$&+-.^_`|~", (char)c) != NULL)
+			    (c != 0 && strchr("!#$&+-.^_`|~", (char)c) != NULL)) {
 				(void)buf_append(&v, &p->value[i], 1);
-			else
-				(void)buf_printf(&v, "%%%02X", c);
+				continue;
+			}
+			hex[0] = '%';
+			hex[1] = "0123456789ABCDEF"[c >> 4];
+			hex[2] = "0123456789ABCDEF"[c & 15];
+			(void)buf_append(&v, hex, 3);
 		}
 		imap_w_string(w, v.data, v.len);
 		buf_release(&v);

@@ -31,6 +31,9 @@
 #include "core/xalloc.h"
 #include "mime/mime-decode.h"
 
+/* Hash slots for the names of one field's parameters (> 2 per name). */
+#define MIME_PARAM_SLOTS 256
+
 /* The Content-* fields the parser keeps. */
 enum mime_field_kind {
 	FIELD_NONE,
@@ -93,6 +96,8 @@ struct mime_parser {
 	/* Cleared after each header: field values and raw parameters. */
 	struct pool *scratch;
 	struct mime_raw_param *raw;	/* MIME_PARAMS_MAX entries */
+	size_t *idx;	/* MIME_PARAMS_MAX entries, for sorting sections */
+	struct buf join_bytes, join_conv;	/* mime_param_join() */
 };
 
 /* Appends as much of data as fits below b->max. */
@@ -118,7 +123,14 @@ mime_is_token_char(char c)
 
 	if (u <= 0x20 || u >= 0x7f)
 		return false;
-	return strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+	switch (c) {
+	case '(': case ')': case '<': case '>': case '@': case ',': case ';':
+	case ':': case '\\': case '"': case '/': case '[': case ']': case '?':
+	case '=':
+		return false;
+	default:
+		return true;
+	}
 }
 
 static char
@@ -317,8 +329,13 @@ struct mime_raw_param {
 	/* RFC 2231: base name length, section number (-1 if none), and
 	 * whether the value is charset'lang'%XX encoded. */
 	size_t base_len;
+	uint32_t base_hash;	/* FNV-1a of the base name */
 	long section;
 	bool encoded;
+	/* The parameters of one base name form a list in order: first is
+	 * the index of its head, next of the next one (n_raw at the end),
+	 * last (in the head only) of its tail. */
+	size_t first, next, last;
 };
 
 static void
@@ -349,6 +366,16 @@ mime_raw_param_classify(struct mime_raw_param *r)
 	r->base_len = (size_t)(star - r->attr);
 	r->section = n;
 	r->encoded = d[0] == '*';
+}
+
+static void
+mime_raw_param_hash(struct mime_raw_param *r)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < r->base_len; i++)
+		h = (h ^ (unsigned char)r->attr[i]) * 16777619u;
+	r->base_hash = h;
 }
 
 /* Reads the value after "attr=": a quoted string, or (leniently) the
@@ -397,20 +424,28 @@ mime_hex_value(char c)
 static void
 mime_pct_decode(const char *s, size_t n, struct buf *out)
 {
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+
+	while (i < n) {
+		const char *pct = memchr(s + i, '%', n - i);
+		size_t run = pct != NULL ? (size_t)(pct - s) : n;
 		int h = -1, l = -1;
 
-		if (s[i] == '%' && n - i >= 3) {
-			h = mime_hex_value(s[i + 1]);
-			l = mime_hex_value(s[i + 2]);
+		mime_buf_add(out, s + i, run - i);
+		if (run == n)
+			break;
+		if (n - run >= 3) {
+			h = mime_hex_value(s[run + 1]);
+			l = mime_hex_value(s[run + 2]);
 		}
 		if (h >= 0 && l >= 0) {
 			char b = (char)(h * 16 + l);
 
 			mime_buf_add(out, &b, 1);
-			i += 2;
+			i = run + 3;
 		} else {
-			mime_buf_add(out, s + i, 1);
+			mime_buf_add(out, "%", 1);
+			i = run + 1;
 		}
 	}
 }
@@ -453,106 +488,130 @@ mime_split_charset(const char *v, size_t n, const char **cs, size_t *cs_len,
 static bool
 mime_raw_same_base(const struct mime_raw_param *a, const struct mime_raw_param *b)
 {
-	return a->base_len == b->base_len &&
+	return a->base_hash == b->base_hash && a->base_len == b->base_len &&
 	    memcmp(a->attr, b->attr, a->base_len) == 0;
 }
 
+/* Links the raw parameters of each base name into a list, through a
+ * small open-addressing table: linear in n_raw. */
+static void
+mime_raw_params_link(struct mime_raw_param *raw, size_t n_raw)
+{
+	uint8_t slot[MIME_PARAM_SLOTS];	/* index + 1 of a list head; 0: free */
+
+	_Static_assert(MIME_PARAMS_MAX < 255 &&
+	    MIME_PARAM_SLOTS >= 2 * MIME_PARAMS_MAX, "parameter slots");
+	memset(slot, 0, sizeof(slot));
+	for (size_t i = 0; i < n_raw; i++) {
+		size_t h = raw[i].base_hash % MIME_PARAM_SLOTS;
+
+		while (slot[h] != 0 && !mime_raw_same_base(&raw[slot[h] - 1], &raw[i]))
+			h = (h + 1) % MIME_PARAM_SLOTS;
+		raw[i].next = n_raw;
+		if (slot[h] == 0) {
+			slot[h] = (uint8_t)(i + 1);
+			raw[i].first = raw[i].last = i;
+		} else {
+			struct mime_raw_param *head = &raw[slot[h] - 1];
+
+			raw[i].first = head->first;
+			raw[head->last].next = i;
+			head->last = i;
+		}
+	}
+}
+
 /*
- * Joins the RFC 2231 forms of the parameter whose first appearance is
- * raw[first] (name*=, or name*0, name*1... in section order, stopping at
- * a gap) and stores it in *out. Returns false if nothing usable.
+ * Joins the RFC 2231 forms of the parameter whose list starts at
+ * p->raw[first] (name*=, or name*0, name*1... in section order, stopping
+ * at a gap) and stores it in *out. Returns false if nothing usable.
  */
 static bool
-mime_param_join(struct pool *pool, struct mime_raw_param *raw, size_t n_raw,
-    size_t first, struct mime_param *out)
+mime_param_join(struct mime_parser *p, size_t n_raw, size_t first,
+    struct mime_param *out)
 {
-	const struct mime_raw_param *base = &raw[first];
+	const struct mime_raw_param *raw = p->raw, *base = &raw[first];
+	struct buf *bytes = &p->join_bytes, *conv = &p->join_conv;
 	const char *cs = NULL, *lang = NULL, *rest;
-	size_t cs_len = 0, lang_len = 0, rest_len, expect = 0;
+	size_t cs_len = 0, lang_len = 0, rest_len, n_idx = 0, expect = 0;
 	bool any_encoded = false, found = false;
-	struct buf bytes, conv;
 	char *charset;
 
-	buf_init(&bytes, MIME_FIELD_VALUE_MAX);
-	buf_init(&conv, MIME_FIELD_VALUE_MAX);
+	buf_reset(bytes);
+	buf_reset(conv);
 	/* A single extended value wins over sections (RFC 2231 4). */
-	for (size_t j = first; j < n_raw && !found; j++) {
-		if (!mime_raw_same_base(&raw[j], base) || raw[j].section >= 0 ||
-		    !raw[j].encoded)
+	for (size_t j = first; j < n_raw && !found; j = raw[j].next) {
+		if (raw[j].section >= 0 || !raw[j].encoded)
 			continue;
 		mime_split_charset(raw[j].value, raw[j].value_len, &cs, &cs_len,
 		    &lang, &lang_len, &rest, &rest_len);
-		mime_pct_decode(rest, rest_len, &bytes);
+		mime_pct_decode(rest, rest_len, bytes);
 		any_encoded = found = true;
 	}
-	/* Sections in order; a few, so the repeated scan is cheap
-	 * (n_raw <= MIME_PARAMS_MAX). */
-	while (!found || expect > 0) {
-		size_t j;
+	/* Sections by number: only numbers below the count of sections can
+	 * be part of the run from 0; the first of a repeated number counts. */
+	for (size_t j = first; j < n_raw && !found; j = raw[j].next)
+		n_idx += raw[j].section >= 0;
+	for (size_t k = 0; k < n_idx; k++)
+		p->idx[k] = n_raw;
+	for (size_t j = first; j < n_raw && !found; j = raw[j].next)
+		if (raw[j].section >= 0 && (size_t)raw[j].section < n_idx &&
+		    p->idx[raw[j].section] == n_raw)
+			p->idx[raw[j].section] = j;
+	for (; !found && expect < n_idx && p->idx[expect] != n_raw; expect++) {
+		const struct mime_raw_param *r = &raw[p->idx[expect]];
 
-		for (j = first; j < n_raw; j++)
-			if (mime_raw_same_base(&raw[j], base) &&
-			    raw[j].section == (long)expect)
-				break;
-		if (j == n_raw)
-			break;
-		rest = raw[j].value;
-		rest_len = raw[j].value_len;
-		if (raw[j].encoded) {
+		rest = r->value;
+		rest_len = r->value_len;
+		if (r->encoded) {
 			if (expect == 0)
-				mime_split_charset(raw[j].value, raw[j].value_len,
-				    &cs, &cs_len, &lang, &lang_len, &rest, &rest_len);
-			mime_pct_decode(rest, rest_len, &bytes);
+				mime_split_charset(r->value, r->value_len, &cs, &cs_len,
+				    &lang, &lang_len, &rest, &rest_len);
+			mime_pct_decode(rest, rest_len, bytes);
 			any_encoded = true;
 		} else {
-			mime_buf_add(&bytes, rest, rest_len);
+			mime_buf_add(bytes, rest, rest_len);
 		}
-		found = true;
-		expect++;
 	}
-	if (!found) {
-		buf_release(&bytes);
+	if (!found && expect == 0)
 		return false;
-	}
-	charset = cs_len > 0 ? pool_strndup(pool, cs, cs_len) : NULL;
-	out->name = pool_strndup(pool, base->attr, base->base_len);
+	charset = cs_len > 0 ? pool_strndup(p->scratch, cs, cs_len) : NULL;
+	out->name = pool_strndup(p->pool, base->attr, base->base_len);
 	if (!any_encoded) {
-		out->value = mime_strndup_nonul(pool, bytes.data != NULL ?
-		    bytes.data : "", bytes.len);
+		out->value = mime_strndup_nonul(p->pool, bytes->data != NULL ?
+		    bytes->data : "", bytes->len);
 	} else if (charset == NULL) {
-		mime_utf8_sanitize(bytes.data != NULL ? bytes.data : "",
-		    bytes.len, &conv);
-		out->value = mime_strndup_nonul(pool, conv.data != NULL ?
-		    conv.data : "", conv.len);
-	} else if (mime_charset_to_utf8(charset, bytes.data != NULL ?
-	    bytes.data : "", bytes.len, &conv) == 0) {
-		out->value = mime_strndup_nonul(pool, conv.data != NULL ?
-		    conv.data : "", conv.len);
+		mime_utf8_sanitize(bytes->data != NULL ? bytes->data : "",
+		    bytes->len, conv);
+		out->value = mime_strndup_nonul(p->pool, conv->data != NULL ?
+		    conv->data : "", conv->len);
+	} else if (mime_charset_to_utf8(charset, bytes->data != NULL ?
+	    bytes->data : "", bytes->len, conv) == 0) {
+		out->value = mime_strndup_nonul(p->pool, conv->data != NULL ?
+		    conv->data : "", conv->len);
 	} else {
 		/* Unknown charset: keep it encoded, under "name*". */
-		buf_reset(&conv);
-		mime_buf_add(&conv, cs, cs_len);
-		mime_buf_add(&conv, "'", 1);
-		mime_buf_add(&conv, lang, lang_len);
-		mime_buf_add(&conv, "'", 1);
-		for (size_t i = 0; i < bytes.len; i++) {
-			unsigned char c = (unsigned char)bytes.data[i];
-			char hex[4];
+		buf_reset(conv);
+		mime_buf_add(conv, cs, cs_len);
+		mime_buf_add(conv, "'", 1);
+		mime_buf_add(conv, lang, lang_len);
+		mime_buf_add(conv, "'", 1);
+		for (size_t i = 0; i < bytes->len; i++) {
+			unsigned char c = (unsigned char)bytes->data[i];
+			char hex[3];
 
 			if (mime_is_attr_char(c)) {
-				mime_buf_add(&conv, (const char *)&bytes.data[i], 1);
+				mime_buf_add(conv, &bytes->data[i], 1);
 				continue;
 			}
 			hex[0] = '%';
 			hex[1] = "0123456789ABCDEF"[c >> 4];
 			hex[2] = "0123456789ABCDEF"[c & 15];
-			mime_buf_add(&conv, hex, 3);
+			mime_buf_add(conv, hex, 3);
 		}
-		out->name = pool_printf(pool, "%s*", out->name);
-		out->value = pool_strndup(pool, conv.data, conv.len);
+		out->name = pool_printf(p->pool, "%s*", out->name);
+		out->value = pool_strndup(p->pool, conv->data, conv->len);
 	}
-	buf_release(&bytes);
-	buf_release(&conv);
 	return true;
 }
 
@@ -560,9 +619,10 @@ mime_param_join(struct pool *pool, struct mime_raw_param *raw, size_t n_raw,
  * per name, in order of first appearance; RFC 2231 forms win over a plain
  * one of the same name. */
 static void
-mime_params_finish(struct pool *pool, struct mime_raw_param *raw,
-    size_t n_raw, const struct mime_param **params_r, size_t *n_r)
+mime_params_finish(struct mime_parser *p, size_t n_raw,
+    const struct mime_param **params_r, size_t *n_r)
 {
+	struct mime_raw_param *raw = p->raw;
 	struct mime_param *out;
 	size_t n = 0;
 
@@ -570,28 +630,25 @@ mime_params_finish(struct pool *pool, struct mime_raw_param *raw,
 	*n_r = 0;
 	if (n_raw == 0)
 		return;
-	out = pool_alloc(pool, n_raw * sizeof(*out));
+	mime_raw_params_link(raw, n_raw);
+	out = pool_alloc(p->pool, n_raw * sizeof(*out));
 	for (size_t i = 0; i < n_raw; i++) {
-		bool seen = false, rfc2231 = false;
+		bool rfc2231 = false;
 
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = mime_raw_same_base(&raw[j], &raw[i]);
-		if (seen)
+		if (raw[i].first != i)
 			continue;
-		for (size_t j = i; j < n_raw && !rfc2231; j++)
-			rfc2231 = mime_raw_same_base(&raw[j], &raw[i]) &&
-			    (raw[j].section >= 0 || raw[j].encoded);
-		if (rfc2231 && mime_param_join(pool, raw, n_raw, i, &out[n])) {
+		for (size_t j = i; j < n_raw && !rfc2231; j = raw[j].next)
+			rfc2231 = raw[j].section >= 0 || raw[j].encoded;
+		if (rfc2231 && mime_param_join(p, n_raw, i, &out[n])) {
 			n++;
 			continue;
 		}
 		/* The first plain one of this name. */
-		for (size_t j = i; j < n_raw; j++) {
-			if (mime_raw_same_base(&raw[j], &raw[i]) &&
-			    raw[j].section < 0 && !raw[j].encoded) {
-				out[n].name = pool_strndup(pool, raw[j].attr,
+		for (size_t j = i; j < n_raw; j = raw[j].next) {
+			if (raw[j].section < 0 && !raw[j].encoded) {
+				out[n].name = pool_strndup(p->pool, raw[j].attr,
 				    raw[j].base_len);
-				out[n].value = pool_strndup(pool, raw[j].value,
+				out[n].value = pool_strndup(p->pool, raw[j].value,
 				    raw[j].value_len);
 				n++;
 				break;
@@ -644,10 +701,11 @@ mime_params_parse(struct mime_parser *p, struct mime_cursor *c,
 		    v.data != NULL ? v.data : "", v.len);
 		p->raw[n_raw].value_len = v.len;
 		mime_raw_param_classify(&p->raw[n_raw]);
+		mime_raw_param_hash(&p->raw[n_raw]);
 		n_raw++;
 	}
 	buf_release(&v);
-	mime_params_finish(p->pool, p->raw, n_raw, params_r, n_r);
+	mime_params_finish(p, n_raw, params_r, n_r);
 }
 
 /* Content-Type (RFC 2045 5.1). Without a valid "type/subtype" the type is
@@ -941,19 +999,40 @@ mime_node_close(struct mime_node *node, size_t end, size_t end_line)
 	}
 }
 
-/* Closes frames until keep are left; their parts end at end. A frame
+/*
+ * Closes frames until keep are left; their parts end at end. A frame
  * still reading its header gets an empty body there (and a message/rfc822
- * an empty child, so that it always has one). */
+ * an empty child, so that it always has one). No part reaches past its
+ * parent: a part made by a delimiter line right before the line that ends
+ * it moves back to end (its header is empty), and a part never ends before
+ * the child closed just before it (whose header's empty line may be right
+ * before the delimiter line, so that its line end is also the one the
+ * delimiter claims).
+ */
 static void
 mime_parser_close(struct mime_parser *p, size_t keep, size_t end,
     size_t end_line)
 {
+	size_t e = end, el = end_line;
+
 	while (p->depth > keep) {
 		struct mime_frame *f = &p->stack[p->depth - 1];
+		struct mime_node *node = f->node;
+		size_t lim = end, lim_line = end_line;
 
+		if (p->depth >= 2) {
+			const struct mime_node *parent = p->stack[p->depth - 2].node;
+
+			if (parent->part.body_start > lim) {
+				lim = parent->part.body_start;
+				lim_line = parent->body_line0;
+			}
+		}
+		if (node->part.header_start > lim) {
+			node->part.header_start = lim;
+			node->header_line0 = lim_line;
+		}
 		if (f->in_header) {
-			struct mime_node *node = f->node;
-
 			if (end < node->part.header_start)
 				mime_parser_header_done(p, node->part.header_start,
 				    node->header_line0);
@@ -961,7 +1040,9 @@ mime_parser_close(struct mime_parser *p, size_t keep, size_t end,
 				mime_parser_header_done(p, end, end_line);
 			continue;
 		}
-		mime_node_close(f->node, end, end_line);
+		mime_node_close(node, e, el);
+		e = node->part.body_end;
+		el = node->body_line0 + node->part.body_lines;
 		p->depth--;
 	}
 }
@@ -1077,7 +1158,10 @@ mime_parse(const char *msg, size_t len, struct pool *pool,
 	p.pool = pool;
 	p.scratch = pool_new(4096);
 	p.raw = xcalloc(MIME_PARAMS_MAX, sizeof(*p.raw));
+	p.idx = xcalloc(MIME_PARAMS_MAX, sizeof(*p.idx));
 	buf_init(&p.field, MIME_FIELD_VALUE_MAX);
+	buf_init(&p.join_bytes, MIME_FIELD_VALUE_MAX);
+	buf_init(&p.join_conv, MIME_FIELD_VALUE_MAX);
 	mime_parser_push(&p, mime_node_new(&p, NULL, 0, 0));
 
 	while (pos < len) {
@@ -1096,7 +1180,10 @@ mime_parse(const char *msg, size_t len, struct pool *pool,
 
 	*root_r = mime_parser_tree(&p);
 	buf_release(&p.field);
+	buf_release(&p.join_bytes);
+	buf_release(&p.join_conv);
 	free(p.raw);
+	free(p.idx);
 	pool_free(&p.scratch);
 	(void)error_r;
 	return 0;

@@ -71,7 +71,7 @@ struct pool;
 /* Parameters kept from one Content-Type or Content-Disposition field,
  * counting each RFC 2231 segment. */
 #define MIME_PARAMS_MAX 128
-/* RFC 2231 continuation numbers beyond this are ignored. */
+/* RFC 2231 continuation numbers beyond this are not RFC 2231. */
 #define MIME_PARAM_SECTION_MAX 999
 
 struct mime_param {

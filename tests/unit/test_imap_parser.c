@@ -567,6 +567,18 @@ test_line_too_long(void **state)
 	free(in2);
 	free(pad);
 	free(in);
+	/* The limit reached on the CRLF of a literal announcement: the
+	 * literal is still seen. */
+	opt_line_max = 9;
+	check("a X {3+}\r\nabc\r\nb NOOP\r\n", "E@15 a Line too long|D@23 b NOOP");
+	check("a X {3+}\nabc\r\nb NOOP\r\n", "E@14 a Line too long|D@22 b NOOP");
+	opt_line_max = 8;
+	check("a X {3}\r\nb NOOP\r\n", "E@9 a Line too long|D@17 b NOOP");
+	check("a X {3+}\r\nabc\r\nb NOOP\r\n", "E@15 a Line too long|D@23 b NOOP");
+	opt_line_max = 7;
+	check("a X {3+}\r\nabc\r\nb X\r\n", "E@15 a Line too long|D@20 b X");
+	opt_line_max = 6;
+	check("a X {3+}\r\nabc\r\nb X\r\n", "E@15 a Line too long|D@20 b X");
 	/* The literal data does not count against the line. */
 	opt_line_max = 20;
 	opt_literal_max = 100;

@@ -399,8 +399,11 @@ test_rfc2231(void **state)
 	assert_string_equal(mime_param_get(p->params, p->n_params, "b"), "noquotesA");
 
 	/* Section numbers past the limit are not RFC 2231. */
-	p = parse_str("Content-Type: text/plain; a*1000=x\r\n\r\n");
-	assert_string_equal(mime_param_get(p->params, p->n_params, "a*1000"), "x");
+	p = parse_str("Content-Type: text/plain; a*0=x; a*998=y; a*999=z;"
+	    " a*1000=w\r\n\r\n");
+	assert_string_equal(mime_param_get(p->params, p->n_params, "a"), "x");
+	assert_string_equal(mime_param_get(p->params, p->n_params, "a*1000"), "w");
+	assert_int_equal(p->n_params, 2);
 
 	/* BODYSTRUCTURE sends non-ASCII values in RFC 2231 form. */
 	assert_string_equal(bodystructure("Content-Type: text/plain;"
@@ -737,6 +740,25 @@ test_envelope(void **state)
 	    "(NIL NIL \"a\" \"b\")(\"xy z\" NIL \"p\" \"q\")(NIL NIL \"g\" NIL)"
 	    "(NIL NIL \"h\" \"i\")(NIL NIL \"j\" \"k\")(NIL NIL NIL NIL)) NIL NIL"
 	    " NIL NIL NIL)");
+	/* MIME_ADDR_TOKENS_MAX tokens per address; the rest is dropped. */
+	for (size_t n = MIME_ADDR_TOKENS_MAX - 5; n <= MIME_ADDR_TOKENS_MAX - 3;
+	    n++) {
+		struct buf b;
+		char *e;
+
+		buf_init(&b, BIG);
+		assert_int_equal(buf_puts(&b, "From:"), 0);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(buf_puts(&b, " w"), 0);
+		/* n words and "<a@b>": n + 5 tokens */
+		assert_int_equal(buf_puts(&b, " <a@b>\r\n\r\n"), 0);
+		e = envelope(b.data);
+		if (n + 5 <= MIME_ADDR_TOKENS_MAX + 1)
+			assert_non_null(strstr(e, " NIL \"a\" \"b\"))"));
+		else
+			assert_non_null(strstr(e, " NIL \"a\" \"MISSING_DOMAIN\"))"));
+		buf_release(&b);
+	}
 	/* Envelope output that does not fit fails. */
 	{
 		const char *m = "Subject: 0123456789\r\n\r\n";
