@@ -415,6 +415,8 @@ imap_mailbox_arg(struct imap_conn *c, const struct imap_arg *arg,
 	size_t len;
 
 	buf_reset(out);
+	/* out->data is a string even for "" (callers use it as one) */
+	(void)buf_append(out, "", 0);
 	if (!imap_arg_astring(arg, &s, &len)) {
 		imap_bad(c, "Mailbox name expected");
 		return -1;

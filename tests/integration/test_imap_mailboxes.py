@@ -102,8 +102,6 @@ def test_create_invalid_names(server, name):
     assert set(server.mailboxes(ALICE)) == {"INBOX", *SPECIAL}
 
 
-@pytest.mark.xfail(reason="BUG: CREATE \"\" crashes the server (NULL strcasecmp in "
-                   "imap_cmd_create, imap-mailbox.c:427)", strict=True)
 def test_create_empty_name(server_checked_in_test):
     server = server_checked_in_test
     try:
