@@ -1102,10 +1102,14 @@ mime_parser_line(struct mime_parser *p, size_t start, size_t next,
 				p->stack[k].boundary = NULL;	/* epilogue */
 				return;
 			}
+			/* Closing can have made a part (the child of a
+			 * message/rfc822 cut short), so check again. */
 			child = mime_node_new(p, p->stack[k].node, next,
 			    p->lineno + (eol > 0 ? 1 : 0));
-			mime_parser_push(p, child);
-			return;
+			if (child != NULL) {
+				mime_parser_push(p, child);
+				return;
+			}
 		}
 		/* One part too many: from here on, no structure. */
 		p->frozen = true;

@@ -35,6 +35,10 @@
  *    delimiter: the last part runs to the end of the enclosing part.
  *  - message/rfc822 and message/global are parsed as a message whatever
  *    their Content-Transfer-Encoding.
+ *  - a part never reaches past its parent: an empty part made by a
+ *    delimiter line right before an enclosing delimiter sits at the end
+ *    of its parent, and a parent whose last child's header ends (empty
+ *    line) right before the delimiter ends with that child.
  *  - nesting deeper than MIME_DEPTH_MAX, or parts past MIME_PARTS_MAX:
  *    see the limits below.
  *
@@ -58,9 +62,10 @@ struct pool;
  * ancestors cannot have children; a multipart or message/rfc822 there is
  * an opaque text/plain body. */
 #define MIME_DEPTH_MAX 50
-/* Parts in one message (the root counts); when one more would be made the
- * parser stops seeing structure, and everything still open runs to the end
- * of the message as the body of the innermost open part. */
+/* Parts in one message (the root counts). When one more would be made the
+ * parser stops seeing structure: the rest of the message is the body of
+ * the innermost part still open, and everything open runs to the end (a
+ * message/rfc822 that can no longer get its child is a text/plain body). */
 #define MIME_PARTS_MAX 5000
 #define MIME_BOUNDARY_MAX 70	/* RFC 2046 5.1.1 */
 /* Longer boundaries than RFC 2046 allows are seen in the wild; this is

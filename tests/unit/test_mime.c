@@ -245,6 +245,9 @@ test_rfc_examples(void **state)
 	}
 }
 
+static void
+run_all(const char *msg, size_t len);
+
 /*
  * The part tree.
  */
@@ -555,6 +558,45 @@ test_parts_limit(void **state)
 			assert_int_equal(r->children[MIME_PARTS_MAX - 2].body_end,
 			    b.len);
 		}
+		buf_release(&b);
+	}
+}
+
+/* Closing parts at a delimiter can itself make a part (the empty child of
+ * a message/rfc822 whose header the delimiter cuts): the part limit must
+ * hold after that too. */
+static void
+test_parts_limit_close(void **state)
+{
+	for (size_t n = MIME_PARTS_MAX - 4; n <= MIME_PARTS_MAX - 2; n++) {
+		struct buf b;
+		struct mime_part *r;
+
+		buf_init(&b, BIG);
+		assert_int_equal(buf_puts(&b, "Content-Type: multipart/mixed;"
+		    " boundary=p\r\n\r\n"), 0);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(buf_puts(&b, "--p\r\n\r\nx\r\n"), 0);
+		assert_int_equal(buf_puts(&b, "--p\r\nContent-Type: message/rfc822\r\n"
+		    "--p\r\n\r\nlast\r\n--p--\r\n"), 0);
+		r = parse(b.data, b.len);
+		/* root, n parts, the message and its child, the last part */
+		if (n + 4 <= MIME_PARTS_MAX) {
+			assert_int_equal(r->n_children, n + 2);
+		} else if (n + 3 == MIME_PARTS_MAX) {
+			/* The child is made; the last part is not: what
+			 * follows is the body of the multipart. */
+			assert_int_equal(r->n_children, n + 1);
+			assert_true(r->children[n].is_message_rfc822);
+			assert_int_equal(r->children[n].body_end, b.len -
+			    strlen("\r\n--p\r\n\r\nlast\r\n--p--\r\n"));
+		} else {
+			/* No room for the child: an opaque text/plain body. */
+			assert_int_equal(r->n_children, n + 1);
+			assert_false(r->children[n].is_message_rfc822);
+			assert_string_equal(r->children[n].type, "text");
+		}
+		run_all(b.data, b.len);
 		buf_release(&b);
 	}
 }
@@ -1171,6 +1213,7 @@ main(void)
 		cmocka_unit_test(test_multipart_edge),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_parts_limit),
+		cmocka_unit_test(test_parts_limit_close),
 		cmocka_unit_test(test_field_limits),
 		cmocka_unit_test(test_section),
 		cmocka_unit_test(test_header_filter),
