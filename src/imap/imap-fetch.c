@@ -28,7 +28,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/log.h"
 #include "core/pool.h"
@@ -334,45 +333,20 @@ imap_fetch_item_parse(struct imap_conn *c, struct imap_cmd_ctx *f,
 
 /* --- FETCH rendering --- */
 
-/* Reads a message body whole. Returns 0 or -1. */
+/* Reads a message body whole into out. Returns 0 or -1. */
 static int
-imap_message_read(struct imap_conn *c, const struct store_message_meta *m,
+imap_message_buf(struct imap_conn *c, const struct store_message_meta *m,
     struct buf *out)
 {
-	const char *error;
 	char *data;
-	size_t got = 0;
-	int fd;
 
-	buf_reset(out);
-	if (store_message_meta_open(c->server->store, m, &fd, &error) < 0) {
-		log_error("conn=%s imap fetch uid=%u error=\"%s\"", c->id,
-		    m->uid, error);
+	if (imap_message_read(c, m, &data) < 0)
 		return -1;
-	}
-	data = xmalloc(m->size + 1);
-	while (got < m->size) {
-		ssize_t n = read(fd, data + got, m->size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	(void)close(fd);
-	if (got != m->size) {
-		free(data);
-		log_error("conn=%s imap fetch uid=%u short read", c->id,
-		    m->uid);
-		return -1;
-	}
-	data[got] = '\0';
 	buf_release(out);
 	out->data = data;
-	out->len = got;
-	out->cap = got;
-	out->max = got;
+	out->len = m->size;
+	out->cap = m->size;
+	out->max = m->size;
 	return 0;
 }
 
@@ -467,7 +441,7 @@ imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
 	bool add_flags = f->seen_modseq != 0 && m->modseq == f->seen_modseq;
 
 	if (f->need_body) {
-		if (imap_message_read(c, m, &fm->msg) == 0) {
+		if (imap_message_buf(c, m, &fm->msg) == 0) {
 			have_msg = true;
 			pool_clear(fm->pool);
 			if (mime_parse(fm->msg.data, fm->msg.len, fm->pool,
@@ -992,25 +966,6 @@ imap_report_cb(void *ctx, const struct store_message_meta *m)
 	return 0;
 }
 
-/* Writes a UID list compactly: 1:3,7 (the list is ascending). */
-static void
-imap_uidset_write(struct buf *out, const uint32_t *uids, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		size_t j = i;
-
-		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
-			j++;
-		if (i > 0)
-			buf_puts(out, ",");
-		if (j > i)
-			buf_printf(out, "%u:%u", uids[i], uids[j]);
-		else
-			buf_printf(out, "%u", uids[i]);
-		i = j;
-	}
-}
-
 static void
 imap_store_done(struct imap_conn *c, struct imap_flags_job *j)
 {
@@ -1052,7 +1007,7 @@ imap_store_done(struct imap_conn *c, struct imap_flags_job *j)
 				j->change.modified[i] = (uint32_t)imap_view_seq(
 				    c->view, j->change.modified[i]);
 		}
-		imap_uidset_write(&set, j->change.modified,
+		imap_numset_write(&set, j->change.modified,
 		    j->change.n_modified);
 		imap_reply(c, "OK [MODIFIED %s] Conditional STORE failed",
 		    set.data);
@@ -1202,9 +1157,9 @@ imap_copy_done(struct deliverq_job *job)
 	buf_init(&code, SIZE_MAX);
 	if (j->copy.n > 0) {
 		buf_printf(&code, "COPYUID %u ", j->copy.uidvalidity);
-		imap_uidset_write(&code, j->copy.from_uids, j->copy.n);
+		imap_numset_write(&code, j->copy.from_uids, j->copy.n);
 		buf_puts(&code, " ");
-		imap_uidset_write(&code, j->copy.to_uids, j->copy.n);
+		imap_numset_write(&code, j->copy.to_uids, j->copy.n);
 	}
 	if (j->copy.move) {
 		/* RFC 6851 4.3: COPYUID comes untagged, before the

@@ -22,6 +22,7 @@
 #include "imap/imap-parser.h"
 #include "imap/imap-server.h"
 #include "store/deliverq.h"
+#include "store/store.h"
 #include "store/storeq.h"
 
 struct imap_conn;
@@ -209,6 +210,16 @@ imap_flags_write(struct buf *out, unsigned flags, const char *keywords);
 int
 imap_flags_parse(const struct imap_arg *args, size_t n, struct pool *pool,
     unsigned *flags_r, const char **keywords_r, const char **error_r);
+
+/* Appends an ascending number list as a set: 1:3,7. */
+void
+imap_numset_write(struct buf *out, const uint32_t *v, size_t n);
+
+/* Reads a message's body whole into a malloc'd, NUL-terminated string
+ * of m->size bytes. Returns 0, or -1 (logged). */
+int
+imap_message_read(struct imap_conn *c, const struct store_message_meta *m,
+    char **data_r);
 
 /* seq <-> uid in the view */
 size_t

@@ -21,13 +21,11 @@
 #include "imap/imap-private.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/log.h"
 #include "core/pool.h"
@@ -60,32 +58,15 @@ static int
 imap_search_load(struct imap_search_msg *sm)
 {
 	const char *error;
-	size_t got = 0;
-	int fd;
 
 	if (sm->loaded)
 		return sm->load_failed ? -1 : 0;
 	sm->loaded = true;
-	if (store_message_meta_open(sm->c->server->store, sm->m, &fd,
-	    &error) < 0) {
-		log_error("conn=%s imap search uid=%u error=\"%s\"",
-		    sm->c->id, sm->m->uid, error);
+	if (imap_message_read(sm->c, sm->m, &sm->data) < 0) {
 		sm->load_failed = true;
 		return -1;
 	}
-	sm->data = xmalloc(sm->m->size + 1);
-	while (got < sm->m->size) {
-		ssize_t n = read(fd, sm->data + got, sm->m->size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	(void)close(fd);
-	sm->len = got;
-	sm->data[got] = '\0';
+	sm->len = sm->m->size;
 	if (mime_parse(sm->data, sm->len, sm->pool, &sm->root, &error) < 0) {
 		sm->load_failed = true;
 		return -1;
@@ -389,25 +370,6 @@ imap_search_cb(void *ctx, const struct store_message_meta *m)
 	if (m->modseq > r->max_modseq)
 		r->max_modseq = m->modseq;
 	return 0;
-}
-
-/* Writes a number list as a sequence set (ascending input). */
-static void
-imap_numset_write(struct buf *out, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		size_t j = i;
-
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		if (i > 0)
-			buf_puts(out, ",");
-		if (j > i)
-			buf_printf(out, "%u:%u", v[i], v[j]);
-		else
-			buf_printf(out, "%u", v[i]);
-		i = j;
-	}
 }
 
 void

@@ -458,6 +458,61 @@ imap_mailbox_write(struct imap_conn *c, struct buf *out, const char *name)
 	buf_release(&enc);
 }
 
+void
+imap_numset_write(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (i > 0)
+			buf_puts(out, ",");
+		if (j > i)
+			buf_printf(out, "%u:%u", v[i], v[j]);
+		else
+			buf_printf(out, "%u", v[i]);
+		i = j;
+	}
+}
+
+int
+imap_message_read(struct imap_conn *c, const struct store_message_meta *m,
+    char **data_r)
+{
+	const char *error;
+	size_t got = 0;
+	char *data;
+	int fd;
+
+	*data_r = NULL;
+	if (store_message_meta_open(c->server->store, m, &fd, &error) < 0) {
+		log_error("conn=%s imap read uid=%u error=\"%s\"", c->id,
+		    m->uid, error);
+		return -1;
+	}
+	data = xmalloc(m->size + 1);
+	while (got < m->size) {
+		ssize_t n = read(fd, data + got, m->size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	(void)close(fd);
+	if (got != m->size) {
+		free(data);
+		log_error("conn=%s imap read uid=%u short read", c->id,
+		    m->uid);
+		return -1;
+	}
+	data[got] = '\0';
+	*data_r = data;
+	return 0;
+}
+
 /* --- changes --- */
 
 struct imap_sync_ctx {
@@ -542,21 +597,7 @@ imap_sync_flush_expunges(struct imap_conn *c, struct buf *out)
 	if (c->qresync) {
 		/* RFC 7162 3.2.10: VANISHED instead of EXPUNGE */
 		buf_puts(out, "* VANISHED ");
-		for (size_t i = 0; i < v->n_expunged; i++) {
-			size_t j = i;
-
-			while (j + 1 < v->n_expunged &&
-			    v->expunged[j + 1] == v->expunged[j] + 1)
-				j++;
-			if (i > 0)
-				buf_puts(out, ",");
-			if (j > i)
-				buf_printf(out, "%u:%u", v->expunged[i],
-				    v->expunged[j]);
-			else
-				buf_printf(out, "%u", v->expunged[i]);
-			i = j;
-		}
+		imap_numset_write(out, v->expunged, v->n_expunged);
 		buf_puts(out, "\r\n");
 	} else {
 		/* highest sequence numbers first, so that each number is
