@@ -129,6 +129,7 @@ struct imap_conn {
 	struct imap_auth_job *auth;
 	unsigned jobs;			/* store jobs that refer to us */
 	struct buf line;		/* AUTHENTICATE / IDLE lines */
+	bool line_skip;			/* discarding a too long one */
 	/* set for the running command */
 	bool no_expunge;		/* FETCH, STORE, SEARCH: RFC 9051 7.5.1 */
 	const uint32_t *sync_skip;	/* UID ranges the command reports */
@@ -224,6 +225,11 @@ imap_message_read(struct imap_conn *c, const struct store_message_meta *m,
 /* seq <-> uid in the view */
 size_t
 imap_view_seq(const struct imap_view *v, uint32_t uid);	/* 0: none */
+
+/* Does a sequence set (not UIDs) name only messages in the view? */
+bool
+imap_view_seqset_valid(const struct imap_view *v,
+    const struct imap_seqset *set);
 
 /*
  * Turns a sequence set (UIDs if uid) into sorted, merged UID ranges

@@ -330,6 +330,21 @@ imap_search_uses_modseq(const struct imap_search_key *k)
 	return false;
 }
 
+/* RFC 9051 9: a sequence number past the end of the mailbox is BAD,
+ * in a search key as anywhere else. */
+static bool
+imap_search_seqsets_valid(const struct imap_search_key *k,
+    const struct imap_view *v)
+{
+	if (k->op == IMAP_SK_SEQSET && !imap_view_seqset_valid(v, &k->set))
+		return false;
+	for (size_t i = 0; i < k->n_children; i++) {
+		if (!imap_search_seqsets_valid(&k->children[i], v))
+			return false;
+	}
+	return true;
+}
+
 struct imap_search_run {
 	struct imap_conn *c;
 	const struct imap_search_key *root;
@@ -394,6 +409,10 @@ imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd)
 		    "charset");
 		return;
 	}
+	if (!imap_search_seqsets_valid(root, v)) {
+		imap_bad(c, "No such message");
+		return;
+	}
 	if ((ret.flags & IMAP_SEARCH_RETURN_SAVE) != 0) {
 		imap_reply(c, "NO [CANNOT] SAVE is not supported");
 		return;
@@ -426,7 +445,9 @@ imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd)
 	pool_free(&r.pool);
 
 	buf_init(&out, SIZE_MAX);
-	if (ret.present) {
+	/* RFC 9051 6.4.4: an IMAP4rev2 session gets ESEARCH even without
+	 * RETURN, which then means RETURN (ALL). */
+	if (ret.present || c->rev2) {
 		unsigned f = ret.flags != 0 ? ret.flags :
 		    IMAP_SEARCH_RETURN_ALL;
 

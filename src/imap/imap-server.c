@@ -212,6 +212,21 @@ imap_range_cmp(const void *a, const void *b)
 	return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+bool
+imap_view_seqset_valid(const struct imap_view *v, const struct imap_seqset *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		uint32_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
+
+		if ((lo == UINT32_MAX || hi == UINT32_MAX) && v->n == 0)
+			return false;
+		if ((lo != UINT32_MAX && lo > v->n) ||
+		    (hi != UINT32_MAX && hi > v->n))
+			return false;
+	}
+	return true;
+}
+
 size_t
 imap_view_ranges(const struct imap_view *v, const struct imap_seqset *set,
     bool uid, struct pool *pool, uint32_t **ranges_r)
@@ -736,11 +751,14 @@ imap_capabilities(struct imap_conn *c, struct buf *out)
 
 	buf_puts(out, "IMAP4rev1 IMAP4rev2");
 	if (c->state == IMAP_ST_NOTAUTH) {
-		bool plain_ok = c->tls ||
+		/* An implicit-TLS greeting is written before the handshake
+		 * has finished, but it can only be read through TLS. */
+		bool tls = c->tls || c->tls_bev;
+		bool plain_ok = tls ||
 		    (cfg->imap_allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK &&
 		    authlimit_is_loopback((struct sockaddr *)&c->peer_sa));
 
-		if (!c->tls && c->server->tls != NULL)
+		if (!tls && c->server->tls != NULL)
 			buf_puts(out, " STARTTLS");
 		if (plain_ok)
 			buf_puts(out, " AUTH=PLAIN SASL-IR");
@@ -1196,7 +1214,9 @@ imap_cmd_idle(struct imap_conn *c, const struct imap_command *cmd)
 }
 
 /* Reads one CRLF line for AUTHENTICATE or IDLE into c->line. Returns 1
- * with a line, 0 for more input, -1 if it was too long (handled). */
+ * with a line, 0 for more input, -1 when a line longer than max has been
+ * read and thrown away: that is the client's mistake, answered BAD, and
+ * the session goes on (RFC 9051 closes it only for a BYE-worthy cause). */
 static int
 imap_read_line(struct imap_conn *c, size_t max)
 {
@@ -1206,18 +1226,18 @@ imap_read_line(struct imap_conn *c, size_t max)
 
 	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
 	if (p.pos < 0) {
-		if (evbuffer_get_length(in) > max) {
-			imap_send(c, "* BYE Line too long");
-			imap_conn_close(c, "line too long");
-			return -1;
+		len = evbuffer_get_length(in);
+		if ((c->line_skip || len > max) && len > 1) {
+			/* the last byte may be the CR of the CRLF */
+			evbuffer_drain(in, len - 1);
+			c->line_skip = true;
 		}
 		return 0;
 	}
 	len = (size_t)p.pos;
-	if (len > max) {
+	if (c->line_skip || len > max) {
 		evbuffer_drain(in, len + eol_len);
-		imap_send(c, "* BYE Line too long");
-		imap_conn_close(c, "line too long");
+		c->line_skip = false;
 		return -1;
 	}
 	buf_reset(&c->line);
@@ -1355,15 +1375,23 @@ imap_conn_process(struct imap_conn *c)
 		case IMAP_WAIT_NONE:
 			break;
 		case IMAP_WAIT_AUTH_LINE:
-			if ((rc = imap_read_line(c, IMAP_AUTH_LINE_MAX)) <= 0)
+			if ((rc = imap_read_line(c, IMAP_AUTH_LINE_MAX)) == 0)
 				return;
 			c->wait = IMAP_WAIT_NONE;
+			if (rc < 0) {
+				imap_bad(c, "Line too long");
+				continue;
+			}
 			imap_auth_plain(c, c->line.data, c->line.len);
 			OPENSSL_cleanse(c->line.data, c->line.len);
 			continue;
 		case IMAP_WAIT_IDLE:
-			if ((rc = imap_read_line(c, IMAP_IDLE_LINE_MAX)) <= 0)
+			if ((rc = imap_read_line(c, IMAP_IDLE_LINE_MAX)) == 0)
 				return;
+			if (rc < 0) {
+				imap_bad(c, "Line too long");
+				continue;
+			}
 			if (strcasecmp(c->line.data, "DONE") != 0) {
 				imap_bad(c, "Expected DONE");
 				continue;

@@ -410,7 +410,8 @@ struct store_flags_change {
 	enum store_flags_mode mode;
 	unsigned flags;
 	const char *keywords;		/* space-separated, checked */
-	uint64_t unchangedsince;	/* RFC 7162 UNCHANGEDSINCE, or 0 */
+	bool conditional;		/* RFC 7162 UNCHANGEDSINCE given */
+	uint64_t unchangedsince;	/* its value (0 fails every message) */
 	/* Results: UIDs not changed because their MODSEQ was above
 	 * unchangedsince (malloc'd, caller frees), and the new MODSEQ. */
 	uint32_t *modified;
