@@ -345,6 +345,131 @@ imap_search_seqsets_valid(const struct imap_search_key *k,
 	return true;
 }
 
+/*
+ * The full-text index (store_text_candidates). Its text is made here, by
+ * the functions the keys above match with, so that it holds, folded,
+ * everything TEXT and BODY could find: every header field decoded on its
+ * own line (TEXT never matches across fields), and the body text.
+ */
+int
+imap_search_index_text(const char *data, size_t len, struct buf *header,
+    struct buf *body)
+{
+	struct pool *pool = pool_new(16 * 1024);
+	struct mime_header_field f;
+	struct mime_part *root;
+	const char *error;
+	struct buf text;
+	size_t pos;
+	int ret = 0;
+
+	/* A message that does not parse matches no text key. */
+	if (mime_parse(data, len, pool, &root, &error) < 0) {
+		pool_free(&pool);
+		return 0;
+	}
+	buf_init(&text, IMAP_SEARCH_TEXT_MAX);
+	pos = root->header_start;
+	while (ret == 0 && mime_header_field_next(data, root->body_start, &pos,
+	    &f)) {
+		buf_reset(&text);
+		mime_header_decode(data + f.start, f.value_end - f.start,
+		    &text);
+		if (mime_text_fold(text.data != NULL ? text.data : "",
+		    text.len, header) < 0 || buf_puts(header, "\n") < 0)
+			ret = -1;
+	}
+	if (ret == 0) {
+		buf_reset(&text);
+		mime_text_extract(data, len, root, &text);
+		if (mime_text_fold(text.data != NULL ? text.data : "",
+		    text.len, body) < 0)
+			ret = -1;
+	}
+	buf_release(&text);
+	pool_free(&pool);
+	return ret;
+}
+
+/* The needles every match must contain: TEXT and BODY keys that are
+ * ANDed at the top of the program, folded, at most max of them. */
+static size_t
+imap_search_terms(const struct imap_search_key *k, struct pool *pool,
+    struct store_text_term *terms, size_t n, size_t max)
+{
+	struct buf folded;
+
+	if (k->op == IMAP_SK_AND) {
+		for (size_t i = 0; i < k->n_children; i++)
+			n = imap_search_terms(&k->children[i], pool, terms, n,
+			    max);
+		return n;
+	}
+	if ((k->op != IMAP_SK_TEXT && k->op != IMAP_SK_BODY) ||
+	    k->str_len == 0 || n == max)
+		return n;
+	buf_init(&folded, SIZE_MAX);
+	(void)mime_text_fold(k->str, k->str_len, &folded);
+	terms[n].folded = pool_strndup(pool, folded.data, folded.len);
+	terms[n].len = folded.len;
+	terms[n].body_only = k->op == IMAP_SK_BODY;
+	buf_release(&folded);
+	return n + 1;
+}
+
+#define IMAP_SEARCH_TERMS_MAX 8
+
+/*
+ * The UID ranges of the view to look at: those of the index's candidates
+ * when the program needs text the index knows, else the whole view. The
+ * ranges are allocated from the command's pool; returns how many.
+ */
+static size_t
+imap_search_ranges(struct imap_conn *c, const struct imap_search_key *root,
+    uint32_t **ranges_r)
+{
+	struct imap_view *v = c->view;
+	struct store_text_term terms[IMAP_SEARCH_TERMS_MAX];
+	uint32_t *uids, *r;
+	size_t n_terms, n_uids, n = 0;
+	const char *error;
+	int rc;
+
+	*ranges_r = r = pool_alloc(c->cmd_pool, 2 * sizeof(*r));
+	r[0] = v->uids[0];
+	r[1] = v->uids[v->n - 1];
+	n_terms = imap_search_terms(root, c->cmd_pool, terms, 0,
+	    IMAP_SEARCH_TERMS_MAX);
+	if (n_terms == 0)
+		return 1;
+	rc = store_text_candidates(c->server->store, v->id, terms, n_terms,
+	    &uids, &n_uids, &error);
+	if (rc < 0) {
+		log_error("conn=%s imap search index error=\"%s\"", c->id,
+		    error);
+		return 1;	/* the slow way still gives the answer */
+	}
+	if (rc == 0)
+		return 1;
+	/* Candidates as runs of consecutive UIDs; most of the mailbox is
+	 * quicker in one scan. */
+	if (n_uids > v->n / 2) {
+		free(uids);
+		return 1;
+	}
+	*ranges_r = r = pool_alloc(c->cmd_pool, (n_uids + 1) * 2 * sizeof(*r));
+	for (size_t i = 0; i < n_uids; i++) {
+		if (n > 0 && uids[i] == r[2 * n - 1] + 1) {
+			r[2 * n - 1] = uids[i];
+			continue;
+		}
+		r[2 * n] = r[2 * n + 1] = uids[i];
+		n++;
+	}
+	free(uids);
+	return n;
+}
+
 struct imap_search_run {
 	struct imap_conn *c;
 	const struct imap_search_key *root;
@@ -426,10 +551,11 @@ imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd)
 	buf_init(&r.text, IMAP_SEARCH_TEXT_MAX);
 	buf_init(&r.tmp, IMAP_SEARCH_TEXT_MAX);
 	if (v->n > 0) {
-		uint32_t range[2] = { v->uids[0], v->uids[v->n - 1] };
+		uint32_t *ranges;
+		size_t n_ranges = imap_search_ranges(c, root, &ranges);
 
-		if (store_message_scan(c->server->store, v->id, range, 1,
-		    imap_search_cb, &r, &error) < 0) {
+		if (store_message_scan(c->server->store, v->id, ranges,
+		    n_ranges, imap_search_cb, &r, &error) < 0) {
 			log_error("conn=%s imap search error=\"%s\"", c->id,
 			    error);
 			buf_release(&r.text);

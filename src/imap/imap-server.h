@@ -56,6 +56,15 @@ imap_server_shutdown(struct imap_server *server);
 unsigned
 imap_server_sessions(const struct imap_server *server);
 
+/*
+ * The text the full-text index holds for a message (a store_text_fn, for
+ * deliverq_set_indexer): what SEARCH TEXT and BODY match, folded.
+ */
+struct buf;
+int
+imap_search_index_text(const char *data, size_t len, struct buf *header,
+    struct buf *body);
+
 /* Frees the server and every session (call after the workers stopped). */
 void
 imap_server_free(struct imap_server **serverp);
