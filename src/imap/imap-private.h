@@ -50,6 +50,7 @@ enum imap_wait {
 	IMAP_WAIT_DELAY,	/* a failed login's answer is held back */
 	IMAP_WAIT_STARTTLS,	/* flushing the OK before the handshake */
 	IMAP_WAIT_OUTPUT,	/* a long FETCH waits for its output to drain */
+	IMAP_WAIT_YIELD,	/* a long command lets other sessions go first */
 };
 
 struct imap_server {
@@ -91,6 +92,7 @@ struct imap_view {
 /* A command that goes on after the current event (a job, or output that
  * has to drain first). */
 struct imap_cmd_ctx;
+struct imap_search_run;
 
 struct imap_conn {
 	struct imap_conn *prev, *next;		/* server->conns */
@@ -116,6 +118,9 @@ struct imap_conn {
 	struct event *timer;		/* idle timeout; delayed replies */
 	struct event *sync_ev;		/* a change to look at, soon */
 	struct imap_cmd_ctx *cmd;	/* the suspended command, if any */
+	struct imap_search_run *search;	/* a SEARCH going on in slices */
+	struct event *resume_ev;	/* IMAP_WAIT_YIELD: goes on with */
+	void (*resume)(struct imap_conn *c);
 
 	/* after login */
 	int64_t user_id;
@@ -263,6 +268,11 @@ void imap_cmd_expunge(struct imap_conn *c, const struct imap_command *cmd);
 void imap_cmd_close(struct imap_conn *c, const struct imap_command *cmd);
 void imap_cmd_append(struct imap_conn *c, const struct imap_command *cmd);
 
+/* Lets the other sessions run, then calls resume(c) from the loop (the
+ * command stays in progress; nothing is read meanwhile). */
+void
+imap_yield(struct imap_conn *c, void (*resume)(struct imap_conn *c));
+
 /* Resumes a FETCH that waited for its output to drain. */
 void
 imap_fetch_resume(struct imap_conn *c);
@@ -274,5 +284,13 @@ imap_cmd_ctx_free(struct imap_conn *c);
 /* --- imap-search-eval.c --- */
 
 void imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd);
+
+/* Goes on with a SEARCH after a yield. */
+void
+imap_search_resume(struct imap_conn *c);
+
+/* Frees a SEARCH in progress (the session is closing). */
+void
+imap_search_free(struct imap_conn *c);
 
 #endif

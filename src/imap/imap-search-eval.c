@@ -37,6 +37,7 @@
 #include "store/store.h"
 
 #define IMAP_SEARCH_TEXT_MAX (4 * 1024 * 1024)	/* decoded text looked at */
+#define IMAP_SEARCH_SLICE_NS (10 * 1000 * 1000)	/* then other sessions */
 
 /* What is known of the message being looked at. */
 struct imap_search_msg {
@@ -470,16 +471,35 @@ imap_search_ranges(struct imap_conn *c, const struct imap_search_key *root,
 	return n;
 }
 
+/* A SEARCH in progress. It runs in slices of IMAP_SEARCH_SLICE_NS so that
+ * one search of a large mailbox does not hold up every other session. */
 struct imap_search_run {
 	struct imap_conn *c;
-	const struct imap_search_key *root;
+	const struct imap_search_key *root;	/* in the command's pool */
+	struct imap_search_return ret;
+	bool modseq;
 	uint32_t max_uid;
+	uint32_t *ranges;	/* UID ranges still to look at */
+	size_t n_ranges, next;
+	uint32_t last_uid;	/* the last UID looked at */
+	uint64_t slice_end;	/* CLOCK_MONOTONIC ns */
+	bool paused;
+	unsigned slices;
 	uint32_t *hits;		/* UIDs or sequence numbers */
 	size_t n_hits, cap_hits;
 	uint64_t max_modseq;
 	struct pool *pool;
 	struct buf text, tmp;
 };
+
+static uint64_t
+imap_search_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static int
 imap_search_cb(void *ctx, const struct store_message_meta *m)
@@ -489,6 +509,11 @@ imap_search_cb(void *ctx, const struct store_message_meta *m)
 	    .max_uid = r->max_uid };
 	bool hit;
 
+	if (imap_search_now_ns() > r->slice_end) {
+		r->paused = true;
+		return -1;	/* m is looked at in the next slice */
+	}
+	r->last_uid = m->uid;
 	sm.seq = imap_view_seq(r->c->view, m->uid);
 	if (sm.seq == 0)
 		return 0;	/* not yet announced to this session */
@@ -513,15 +538,116 @@ imap_search_cb(void *ctx, const struct store_message_meta *m)
 }
 
 void
+imap_search_free(struct imap_conn *c)
+{
+	struct imap_search_run *r = c->search;
+
+	if (r == NULL)
+		return;
+	buf_release(&r->text);
+	buf_release(&r->tmp);
+	pool_free(&r->pool);
+	free(r->hits);
+	free(r);
+	c->search = NULL;
+}
+
+static void
+imap_search_answer(struct imap_conn *c, struct imap_search_run *r)
+{
+	struct buf out;
+
+	buf_init(&out, SIZE_MAX);
+	/* RFC 9051 6.4.4: an IMAP4rev2 session gets ESEARCH even without
+	 * RETURN, which then means RETURN (ALL). */
+	if (r->ret.present || c->rev2) {
+		unsigned f = r->ret.flags != 0 ? r->ret.flags :
+		    IMAP_SEARCH_RETURN_ALL;
+
+		/* RFC 4731 3.1 */
+		buf_puts(&out, "* ESEARCH (TAG ");
+		imap_quote(&out, c->tag, strlen(c->tag));
+		buf_puts(&out, ")");
+		if (c->uid_cmd)
+			buf_puts(&out, " UID");
+		if (r->n_hits > 0 && (f & IMAP_SEARCH_RETURN_MIN) != 0)
+			buf_printf(&out, " MIN %u", r->hits[0]);
+		if (r->n_hits > 0 && (f & IMAP_SEARCH_RETURN_MAX) != 0)
+			buf_printf(&out, " MAX %u", r->hits[r->n_hits - 1]);
+		if (r->n_hits > 0 && (f & IMAP_SEARCH_RETURN_ALL) != 0) {
+			buf_puts(&out, " ALL ");
+			imap_numset_write(&out, r->hits, r->n_hits);
+		}
+		if ((f & IMAP_SEARCH_RETURN_COUNT) != 0)
+			buf_printf(&out, " COUNT %zu", r->n_hits);
+		if (r->modseq && r->n_hits > 0)
+			buf_printf(&out, " MODSEQ %llu",
+			    (unsigned long long)r->max_modseq);
+	} else {
+		buf_puts(&out, "* SEARCH");
+		for (size_t i = 0; i < r->n_hits; i++)
+			buf_printf(&out, " %u", r->hits[i]);
+		/* RFC 7162 3.1.5 */
+		if (r->modseq && r->n_hits > 0)
+			buf_printf(&out, " (MODSEQ %llu)",
+			    (unsigned long long)r->max_modseq);
+	}
+	buf_puts(&out, "\r\n");
+	imap_send_buf(c, &out);
+	buf_release(&out);
+	imap_reply(c, "OK %sSEARCH completed", c->uid_cmd ? "UID " : "");
+}
+
+void
+imap_search_resume(struct imap_conn *c)
+{
+	struct imap_search_run *r = c->search;
+	const char *error;
+
+	c->wait = IMAP_WAIT_NONE;
+	r->slices++;
+	r->slice_end = imap_search_now_ns() + IMAP_SEARCH_SLICE_NS;
+	while (r->next < r->n_ranges) {
+		r->paused = false;
+		if (store_message_scan(c->server->store, c->view->id,
+		    &r->ranges[2 * r->next], 1, imap_search_cb, r,
+		    &error) < 0) {
+			log_error("conn=%s imap search error=\"%s\"", c->id,
+			    error);
+			imap_search_free(c);
+			imap_reply(c, "NO [SERVERBUG] SEARCH failed");
+			return;
+		}
+		if (!r->paused) {
+			r->next++;
+			continue;
+		}
+		/* The rest of this range after the next slice; the other
+		 * sessions go first. */
+		if (r->last_uid >= r->ranges[2 * r->next]) {
+			if (r->last_uid == r->ranges[2 * r->next + 1]) {
+				r->next++;
+				continue;
+			}
+			r->ranges[2 * r->next] = r->last_uid + 1;
+		}
+		imap_yield(c, imap_search_resume);
+		return;
+	}
+	log_debug("conn=%s imap search hits=%zu slices=%u", c->id, r->n_hits,
+	    r->slices);
+	imap_search_answer(c, r);
+	imap_search_free(c);
+}
+
+void
 imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd)
 {
-	struct imap_search_run r = { .c = c };
+	struct imap_search_run *r;
 	struct imap_search_key *root;
 	struct imap_search_return ret;
 	struct imap_view *v = c->view;
 	const char *charset = NULL, *error;
-	bool modseq;
-	struct buf out;
 
 	if (imap_search_parse(cmd->args, cmd->n_args, c->cmd_pool, c->utf8,
 	    &root, &charset, &ret, &error) < 0) {
@@ -542,72 +668,18 @@ imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd)
 		imap_reply(c, "NO [CANNOT] SAVE is not supported");
 		return;
 	}
-	modseq = imap_search_uses_modseq(root);
-	if (modseq)
+	c->search = r = xcalloc(1, sizeof(*r));
+	r->c = c;
+	r->root = root;
+	r->ret = ret;
+	r->modseq = imap_search_uses_modseq(root);
+	if (r->modseq)
 		c->condstore = true;
-	r.root = root;
-	r.max_uid = v->n > 0 ? v->uids[v->n - 1] : 0;
-	r.pool = pool_new(16 * 1024);
-	buf_init(&r.text, IMAP_SEARCH_TEXT_MAX);
-	buf_init(&r.tmp, IMAP_SEARCH_TEXT_MAX);
-	if (v->n > 0) {
-		uint32_t *ranges;
-		size_t n_ranges = imap_search_ranges(c, root, &ranges);
-
-		if (store_message_scan(c->server->store, v->id, ranges,
-		    n_ranges, imap_search_cb, &r, &error) < 0) {
-			log_error("conn=%s imap search error=\"%s\"", c->id,
-			    error);
-			buf_release(&r.text);
-			buf_release(&r.tmp);
-			pool_free(&r.pool);
-			free(r.hits);
-			imap_reply(c, "NO [SERVERBUG] SEARCH failed");
-			return;
-		}
-	}
-	buf_release(&r.text);
-	buf_release(&r.tmp);
-	pool_free(&r.pool);
-
-	buf_init(&out, SIZE_MAX);
-	/* RFC 9051 6.4.4: an IMAP4rev2 session gets ESEARCH even without
-	 * RETURN, which then means RETURN (ALL). */
-	if (ret.present || c->rev2) {
-		unsigned f = ret.flags != 0 ? ret.flags :
-		    IMAP_SEARCH_RETURN_ALL;
-
-		/* RFC 4731 3.1 */
-		buf_puts(&out, "* ESEARCH (TAG ");
-		imap_quote(&out, c->tag, strlen(c->tag));
-		buf_puts(&out, ")");
-		if (c->uid_cmd)
-			buf_puts(&out, " UID");
-		if (r.n_hits > 0 && (f & IMAP_SEARCH_RETURN_MIN) != 0)
-			buf_printf(&out, " MIN %u", r.hits[0]);
-		if (r.n_hits > 0 && (f & IMAP_SEARCH_RETURN_MAX) != 0)
-			buf_printf(&out, " MAX %u", r.hits[r.n_hits - 1]);
-		if (r.n_hits > 0 && (f & IMAP_SEARCH_RETURN_ALL) != 0) {
-			buf_puts(&out, " ALL ");
-			imap_numset_write(&out, r.hits, r.n_hits);
-		}
-		if ((f & IMAP_SEARCH_RETURN_COUNT) != 0)
-			buf_printf(&out, " COUNT %zu", r.n_hits);
-		if (modseq && r.n_hits > 0)
-			buf_printf(&out, " MODSEQ %llu",
-			    (unsigned long long)r.max_modseq);
-	} else {
-		buf_puts(&out, "* SEARCH");
-		for (size_t i = 0; i < r.n_hits; i++)
-			buf_printf(&out, " %u", r.hits[i]);
-		/* RFC 7162 3.1.5 */
-		if (modseq && r.n_hits > 0)
-			buf_printf(&out, " (MODSEQ %llu)",
-			    (unsigned long long)r.max_modseq);
-	}
-	buf_puts(&out, "\r\n");
-	imap_send_buf(c, &out);
-	buf_release(&out);
-	free(r.hits);
-	imap_reply(c, "OK %sSEARCH completed", c->uid_cmd ? "UID " : "");
+	r->max_uid = v->n > 0 ? v->uids[v->n - 1] : 0;
+	r->pool = pool_new(16 * 1024);
+	buf_init(&r->text, IMAP_SEARCH_TEXT_MAX);
+	buf_init(&r->tmp, IMAP_SEARCH_TEXT_MAX);
+	if (v->n > 0)
+		r->n_ranges = imap_search_ranges(c, root, &r->ranges);
+	imap_search_resume(c);
 }

@@ -710,6 +710,26 @@ imap_sync_cb(evutil_socket_t fd, short what, void *arg)
 	imap_conn_finish(c);
 }
 
+void
+imap_yield(struct imap_conn *c, void (*resume)(struct imap_conn *c))
+{
+	c->wait = IMAP_WAIT_YIELD;
+	c->resume = resume;
+	event_active(c->resume_ev, 0, 0);
+}
+
+static void
+imap_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_conn *c = arg;
+
+	if (c->wait == IMAP_WAIT_YIELD && !c->closing) {
+		c->resume(c);
+		imap_conn_process(c);
+	}
+	imap_conn_finish(c);
+}
+
 /* --- store jobs --- */
 
 void
@@ -1460,6 +1480,7 @@ imap_conn_free(struct imap_conn *c)
 			*pp = c->user_next;
 	}
 	imap_cmd_ctx_free(c);
+	imap_search_free(c);
 	imap_view_free(&c->view);
 	imap_parser_free(&c->parser);
 	pool_free(&c->cmd_pool);
@@ -1468,6 +1489,7 @@ imap_conn_free(struct imap_conn *c)
 	buf_release(&c->line);
 	event_free(c->timer);
 	event_free(c->sync_ev);
+	event_free(c->resume_ev);
 	free(c->delayed_reply);
 	free(c->user);
 	if (c->tls && !c->io_error)
@@ -1686,6 +1708,7 @@ imap_accept(struct imap_server *s, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	c->timer = evtimer_new(s->base, imap_timer_cb, c);
 	c->sync_ev = event_new(s->base, -1, 0, imap_sync_cb, c);
+	c->resume_ev = event_new(s->base, -1, 0, imap_resume_cb, c);
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;

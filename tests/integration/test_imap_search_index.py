@@ -162,3 +162,31 @@ def test_search_combined_keys_and_copies(server):
         c.ok("STORE 1 +FLAGS (\\Deleted)")
         c.ok("EXPUNGE")
         assert search(c, "BODY", "quetzalcoatl") == [2, 3]
+
+
+def test_long_search_in_slices(server):
+    """A search that reads a few hundred messages runs in slices of the
+    event loop (other sessions go first between them); the answer must be
+    the same as in one piece, and a session that sends commands meanwhile
+    is answered."""
+    n = 400
+    with server.connect() as s:
+        for i in range(n):
+            body = b"zq marks this one\r\n" if i % 7 == 0 else b"nothing\r\n"
+            r = s.send_mail("sender@remote.example.org", [ALICE],
+                            msg(f"slice {i}".encode(), body))
+            assert r.code == 250, r.raw
+    with imap_login(server) as a, imap_login(server) as b:
+        a.ok("EXAMINE INBOX")
+        b.ok("EXAMINE INBOX")
+        # Two-character needles are not narrowed by the index: every
+        # message is read.
+        a.send(b"s1 SEARCH BODY zq\r\ns2 UID SEARCH RETURN (COUNT) BODY zq\r\n")
+        assert b.ok("NOOP").status == "OK"
+        r1 = a.read_response("s1")
+        r2 = a.read_response("s2")
+        assert r1.status == "OK" and r2.status == "OK", (r1, r2)
+        want = [i + 1 for i in range(n) if i % 7 == 0]
+        assert [int(x) for x in r1.one("SEARCH").decode().split()[1:]] == want
+        assert r2.one("ESEARCH").decode().endswith(f"UID COUNT {len(want)}"), r2
+        a.ok("LOGOUT")
