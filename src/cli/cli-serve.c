@@ -59,6 +59,9 @@ struct serve {
 	struct deliverq *dq;
 	struct event *sigterm, *sigint, *drain;
 	int drain_ticks;
+	/* Message bytes in memory, all sessions of every protocol, held
+	 * under [server] max_buffered together. */
+	uint64_t buffered;
 };
 
 static void
@@ -257,6 +260,8 @@ cli_serve(int argc, char **argv)
 	    cfg->auth_failure_delay);
 	sv.imap = imap_server_new(sv.base, cfg, NULL, NULL, NULL, authlimit,
 	    tls);
+	smtp_server_share_buffered(sv.smtp, &sv.buffered);
+	imap_server_share_buffered(sv.imap, &sv.buffered);
 	if (imap_server_listen(sv.imap, &cfg->imap_listen, false,
 	    &error) < 0 ||
 	    (cfg->imaps_listen.count > 0 && imap_server_listen(sv.imap,

@@ -61,6 +61,8 @@ struct imap_server {
 	struct storeq *storeq;		/* password checks */
 	struct authlimit *authlimit;
 	SSL_CTX *tls;
+	uint64_t own_buffered;
+	uint64_t *buffered;		/* literal bytes held, all servers */
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX * 2];
 	bool listener_tls[CONFIG_LISTEN_MAX * 2];
 	size_t n_listeners;

@@ -1683,6 +1683,7 @@ imap_accept(struct imap_server *s, evutil_socket_t fd, struct sockaddr *sa,
 	listen_addr_str(sa, c->peer, sizeof(c->peer));
 	c->parser = imap_parser_new(IMAP_LINE_MAX_PREAUTH,
 	    IMAP_LITERAL_MAX_PREAUTH);
+	imap_parser_set_budget(c->parser, s->buffered, s->config->max_buffered);
 	c->cmd_pool = pool_new(4096);
 	buf_init(&c->line, IMAP_AUTH_LINE_MAX);
 	if (implicit_tls) {
@@ -1761,6 +1762,7 @@ imap_server_new(struct event_base *base, const struct config *config,
 {
 	struct imap_server *s = xcalloc(1, sizeof(*s));
 
+	s->buffered = &s->own_buffered;
 	s->base = base;
 	s->config = config;
 	s->store = store;
@@ -1769,6 +1771,12 @@ imap_server_new(struct event_base *base, const struct config *config,
 	s->authlimit = authlimit;
 	s->tls = tls;
 	return s;
+}
+
+void
+imap_server_share_buffered(struct imap_server *s, uint64_t *counter)
+{
+	s->buffered = counter;
 }
 
 void

@@ -35,6 +35,11 @@ void
 imap_server_set_store(struct imap_server *server, struct store *store,
     struct deliverq *deliverq, struct storeq *storeq);
 
+/* Counts literal bytes (APPEND) in counter, shared with the other
+ * servers, against [server] max_buffered (before any session starts). */
+void
+imap_server_share_buffered(struct imap_server *server, uint64_t *counter);
+
 /* Binds listeners (disabled until imap_server_start); implicit_tls for
  * [imaps]. Returns 0 or -1. */
 int
