@@ -287,7 +287,8 @@ cli_serve(int argc, char **argv)
 	imap_server_set_store(sv.imap, store, dq, authq);
 	deliverq_set_prepare(dq, serve_prepare);
 	deliverq_set_notify(dq, serve_notify, &sv);
-	deliverq_set_indexer(dq, imap_search_index_text);
+	deliverq_set_indexer(dq, imap_search_index_text,
+	    IMAP_SEARCH_INDEX_VERSION);
 	sv.dq = dq;
 	serve_warn_unserved(cfg);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);

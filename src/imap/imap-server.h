@@ -65,6 +65,7 @@ imap_server_sessions(const struct imap_server *server);
  * The text the full-text index holds for a message (a store_text_fn, for
  * deliverq_set_indexer): what SEARCH TEXT and BODY match, folded.
  */
+#define IMAP_SEARCH_INDEX_VERSION 1	/* changes whenever its output does */
 struct buf;
 int
 imap_search_index_text(const char *data, size_t len, struct buf *header,

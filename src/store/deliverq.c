@@ -22,6 +22,8 @@ struct deliverq {
 	deliverq_notify_fn *notify;
 	void *notify_ctx;
 	store_text_fn *index_text;	/* for the idle hook */
+	int64_t index_version;
+	bool index_checked;		/* worker thread only */
 	/* Worker thread only; read after it is joined. */
 	unsigned long long batches, deliveries;
 };
@@ -106,6 +108,14 @@ deliverq_idle(void *ctx)
 	const char *error;
 	int n;
 
+	if (!q->index_checked) {
+		if (store_text_version(q->store, q->index_version,
+		    &error) < 0) {
+			log_error("store index error=\"%s\"", error);
+			return false;
+		}
+		q->index_checked = true;
+	}
 	n = store_text_index_some(q->store, q->index_text,
 	    DELIVERQ_INDEX_BATCH, &error);
 	if (n < 0)
@@ -116,9 +126,11 @@ deliverq_idle(void *ctx)
 }
 
 void
-deliverq_set_indexer(struct deliverq *q, store_text_fn *extract)
+deliverq_set_indexer(struct deliverq *q, store_text_fn *extract,
+    int64_t version)
 {
 	q->index_text = extract;
+	q->index_version = version;
 	batchq_set_idle(q->bq, extract != NULL ? deliverq_idle : NULL, q);
 }
 

@@ -389,8 +389,7 @@ store_exec_quiet(struct store *store, enum store_stmt id)
 	store_stmt_done(stmt);
 }
 
-/* Runs SQL text that takes no parameters (setup only). */
-static int
+int
 store_exec_sql(struct store *store, const char *sql, const char **error_r)
 {
 	char *msg = NULL;

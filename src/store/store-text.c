@@ -144,6 +144,53 @@ store_text_index_blob(struct store *store, store_text_fn *extract,
 }
 
 int
+store_text_version(struct store *store, int64_t version, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int64_t have = -1;
+	int rc;
+
+	stmt = store_stmt_once(store, "SELECT value FROM counters"
+	    " WHERE name = 'text_index'", error_r);
+	if (stmt == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		have = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "read text index version");
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (have == version)
+		return 0;
+	if (store_tx_begin(store, true, error_r) < 0)
+		return -1;
+	stmt = store_stmt_once(store, "INSERT OR REPLACE INTO counters"
+	    " (name, value) VALUES ('text_index', ?1)", error_r);
+	if (stmt == NULL)
+		goto fail;
+	rc = sqlite3_bind_int64(stmt, 1, version) == SQLITE_OK ?
+	    sqlite3_step(stmt) : SQLITE_ERROR;
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "write text index version");
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE ||
+	    store_exec_sql(store, "INSERT INTO blob_text (blob_text)"
+	    " VALUES ('delete-all'); UPDATE blobs SET indexed = 0"
+	    " WHERE indexed <> 0", error_r) < 0 ||
+	    store_tx_commit(store, error_r) < 0)
+		goto fail;
+	log_info("store text index version=%lld was=%lld: made again",
+	    (long long)version, (long long)have);
+	return 0;
+fail:
+	store_tx_rollback(store);
+	return -1;
+}
+
+int
 store_text_index_some(struct store *store, store_text_fn *extract, size_t max,
     const char **error_r)
 {

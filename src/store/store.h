@@ -477,6 +477,14 @@ typedef int store_text_fn(const char *data, size_t len, struct buf *header,
     struct buf *body);
 
 /*
+ * The index was made by extract functions of this version: if the store's
+ * is another (or none), empties it, to be made again by
+ * store_text_index_some. Writes.
+ */
+int
+store_text_version(struct store *store, int64_t version, const char **error_r);
+
+/*
  * Indexes up to max messages not indexed yet, for a few milliseconds at
  * most, in one transaction. Returns how many (0: none left), or -1.
  * Writes (the writer thread calls it when it has nothing else to do).

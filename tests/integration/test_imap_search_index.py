@@ -190,3 +190,24 @@ def test_long_search_in_slices(server):
         assert [int(x) for x in r1.one("SEARCH").decode().split()[1:]] == want
         assert r2.one("ESEARCH").decode().endswith(f"UID COUNT {len(want)}"), r2
         a.ok("LOGOUT")
+
+
+def test_index_of_another_version_is_made_again(server):
+    """An index made by another version of the text extraction (the
+    counter 'text_index') is emptied at start and made again."""
+    deliver_all(server)
+    wait_for(lambda: unindexed(server) == 0, what="the index to catch up")
+    server.stop()
+    with sqlite3.connect(f"{server.inst.dir}/data/correio.db") as d:
+        d.execute("UPDATE counters SET value = value + 100 WHERE name = 'text_index'")
+        assert d.total_changes == 1
+        # What an old version put there: a word no message has.
+        d.execute("INSERT INTO blob_text(rowid, header, body) "
+                  "SELECT id, '', 'stale-word-here' FROM blobs")
+    server.start()
+    wait_for(lambda: "text index version=" in server.log(), what="the index reset")
+    wait_for(lambda: unindexed(server) == 0, what="the index to catch up")
+    with db(server) as d:
+        assert d.execute("SELECT count(*) FROM blob_text WHERE blob_text MATCH "
+                         "'\"ale\" AND \"-wo\"'").fetchone()[0] == 0
+    assert all_results(server) == NEEDLES
