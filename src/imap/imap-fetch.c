@@ -254,10 +254,10 @@ imap_fetch_item_parse(struct imap_conn *c, struct imap_cmd_ctx *f,
 				if (it->type == FETCH_RFC822 ||
 				    it->type == FETCH_RFC822_TEXT)
 					f->sets_seen = true;
-				if (it->type >= FETCH_RFC822 ||
-				    it->type == FETCH_ENVELOPE ||
-				    it->type == FETCH_BODYSTRUCTURE ||
-				    it->type == FETCH_BODY_STRUCT)
+				/* ENVELOPE, BODY and BODYSTRUCTURE come
+				 * from the store's cache when it has them
+				 * (imap_fetch_needs_message) */
+				if (it->type >= FETCH_RFC822)
 					f->need_body = true;
 				if (it->type == FETCH_MODSEQ)
 					c->condstore = true;
@@ -428,6 +428,34 @@ struct imap_fetch_msg {
 	struct pool *pool;
 };
 
+/* Must the message itself be read, or does the store's cache do? */
+static bool
+imap_fetch_needs_message(const struct imap_cmd_ctx *f,
+    const struct store_message_meta *m)
+{
+	if (f->need_body)
+		return true;
+	for (size_t i = 0; i < f->n_items; i++) {
+		switch (f->items[i].type) {
+		case FETCH_ENVELOPE:
+			if (m->envelope == NULL)
+				return true;
+			break;
+		case FETCH_BODYSTRUCTURE:
+			if (m->bodystructure == NULL)
+				return true;
+			break;
+		case FETCH_BODY_STRUCT:
+			if (m->body == NULL)
+				return true;
+			break;
+		default:
+			break;
+		}
+	}
+	return false;
+}
+
 static void
 imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
     size_t seq)
@@ -440,7 +468,7 @@ imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
 	bool have_msg = false, first = true, flags_done = false;
 	bool add_flags = f->seen_modseq != 0 && m->modseq == f->seen_modseq;
 
-	if (f->need_body) {
+	if (imap_fetch_needs_message(f, m)) {
 		if (imap_message_buf(c, m, &fm->msg) == 0) {
 			have_msg = true;
 			pool_clear(fm->pool);
