@@ -4,6 +4,7 @@
 #   make run      install deps, build, create ./run/ (once) and serve it
 #   make test     install deps, build with ASan+UBSan and -Werror, run every test
 #   make bench    install deps (with peer servers), build optimized, benchmark
+#                 (bench-smtp, bench-imap: one of them)
 #   make install  install the binary (and the sendmail name, later)
 
 PYTHON := /usr/bin/python3
@@ -11,7 +12,7 @@ BUILD := build
 TESTBUILD := build-asan
 BENCHBUILD := build-release
 
-.PHONY: all run test bench fuzz install clean deps
+.PHONY: all run test bench bench-build bench-smtp bench-imap fuzz install clean deps
 
 all:
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) >/dev/null
@@ -29,12 +30,22 @@ test: deps
 	ninja -C $(TESTBUILD)
 	$(PYTHON) scripts/run-tests $(TESTBUILD)
 
-bench:
+bench: bench-build
+	bench/smtp-inbound $(BENCHBUILD)/correio
+	bench/imap $(BENCHBUILD)/correio
+
+# One benchmark on its own.
+bench-smtp: bench-build
+	bench/smtp-inbound $(BENCHBUILD)/correio
+
+bench-imap: bench-build
+	bench/imap $(BENCHBUILD)/correio
+
+bench-build:
 	scripts/install-deps bench
 	@[ -f $(BENCHBUILD)/build.ninja ] || meson setup $(BENCHBUILD) \
 	    --buildtype=release -Db_ndebug=false >/dev/null
 	ninja -C $(BENCHBUILD)
-	bench/smtp-inbound $(BENCHBUILD)/correio
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target;
 # new inputs land in tests/fuzz/corpus/ (commit the interesting ones).
