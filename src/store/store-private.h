@@ -73,10 +73,12 @@ enum store_stmt {
 /* Statements of store-mailbox.c, cached the same way. */
 enum store_mstmt {
 	MSTMT_MAILBOX_GET,
+	MSTMT_MAILBOX_FIND,
 	MSTMT_MAILBOX_STATE,
 	MSTMT_CHANGES,
 	MSTMT_EXPUNGED,
 	MSTMT_SCAN,
+	MSTMT_SCAN_FLAGS,
 	MSTMT_MODSEQ_NEXT,
 	MSTMT_FLAGS_SET,
 	MSTMT_COUNT
