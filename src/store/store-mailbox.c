@@ -54,8 +54,9 @@ static const char *const store_mstmt_sql[MSTMT_COUNT] = {
 	    " WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
 	[MSTMT_SCAN] =
 	    "SELECT m.uid, m.flags, m.keywords, m.modseq, m.size,"
-	    " m.internal_date, m.envelope, m.body, m.bodystructure, b.name"
+	    " m.internal_date, r.envelope, r.body, r.bodystructure, b.name"
 	    " FROM messages m JOIN blobs b ON b.id = m.blob_id"
+	    " LEFT JOIN blob_render r ON r.blob_id = m.blob_id"
 	    " WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3"
 	    " ORDER BY m.uid",
 	[MSTMT_SCAN_FLAGS] =
@@ -1414,10 +1415,10 @@ store_message_copy(struct store *store, struct store_copy *c,
 
 	stmt = store_stmt_once(store, "INSERT INTO messages (mailbox_id, uid,"
 	    " blob_id, size, internal_date, modseq, flags, keywords,"
-	    " envelope_from, hdr_from, hdr_subject, hdr_date, envelope, body,"
-	    " bodystructure) SELECT ?3, ?4, blob_id, size, internal_date, ?5,"
-	    " flags, keywords, envelope_from, hdr_from, hdr_subject, hdr_date,"
-	    " envelope, body, bodystructure FROM messages"
+	    " envelope_from, hdr_from, hdr_subject, hdr_date)"
+	    " SELECT ?3, ?4, blob_id, size, internal_date, ?5,"
+	    " flags, keywords, envelope_from, hdr_from, hdr_subject, hdr_date"
+	    " FROM messages"
 	    " WHERE mailbox_id = ?1 AND uid = ?2", error_r);
 	if (stmt == NULL)
 		goto out;
