@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -133,7 +133,11 @@ static const char store_schema[] =
  *    trigram table over folded text, by blob, and which blobs are in it.
  * 4: the cached renderings move from messages to blob_render, by blob:
  *    copies share them, and message rows get narrow again (a FETCH of
- *    flags or a SELECT reads a tenth of the pages).
+ *    flags or a SELECT reads a tenth of the pages). * 5: user and mailbox ids are never used twice. SQLite gives the id of
+ *    a deleted last row to the next one; a session that still held the
+ *    old id (a logged-in user, a selected mailbox) then reached the new
+ *    user's or mailbox's mail. The ids now come from counters that a
+ *    trigger keeps at the highest id ever given.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -174,6 +178,19 @@ static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages DROP COLUMN envelope;"
 	"ALTER TABLE messages DROP COLUMN body;"
 	"ALTER TABLE messages DROP COLUMN bodystructure;",
+
+	"INSERT INTO counters (name, value)"
+	"  SELECT 'user_id', coalesce(max(id), 0) FROM users;"
+	"INSERT INTO counters (name, value)"
+	"  SELECT 'mailbox_id', coalesce(max(id), 0) FROM mailboxes;"
+	"CREATE TRIGGER users_id_once AFTER INSERT ON users BEGIN"
+	"  UPDATE counters SET value = max(value, NEW.id)"
+	"   WHERE name = 'user_id';"
+	" END;"
+	"CREATE TRIGGER mailboxes_id_once AFTER INSERT ON mailboxes BEGIN"
+	"  UPDATE counters SET value = max(value, NEW.id)"
+	"   WHERE name = 'mailbox_id';"
+	" END;",
 };
 
 static const char *const store_stmt_sql[STMT_COUNT] = {
@@ -194,9 +211,11 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_USER_ID] = "SELECT id FROM users WHERE address = ?1",
 	[STMT_USER_ID_EXISTS] = "SELECT id FROM users WHERE id = ?1",
 	[STMT_USER_HASH] = "SELECT password FROM users WHERE address = ?1",
+	/* The id: one above any ever given (schema version 5). */
 	[STMT_USER_INSERT] =
-	    "INSERT INTO users (domain_id, address, password, created)"
-	    " VALUES (?1, ?2, ?3, ?4)",
+	    "INSERT INTO users (id, domain_id, address, password, created)"
+	    " VALUES ((SELECT value + 1 FROM counters WHERE name = 'user_id'),"
+	    " ?1, ?2, ?3, ?4)",
 	[STMT_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
 	[STMT_USER_PASSWD] =
 	    "UPDATE users SET password = ?2 WHERE address = ?1",
@@ -219,9 +238,10 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	    "UPDATE counters SET value = max(value + 1, ?1)"
 	    " WHERE name = 'uidvalidity' RETURNING value",
 	[STMT_MAILBOX_INSERT] =
-	    "INSERT INTO mailboxes (user_id, name, special_use, uidvalidity,"
-	    " uidnext, highestmodseq)"
-	    " VALUES (?1, ?2, ?3, ?4, 1, 1)",
+	    "INSERT INTO mailboxes (id, user_id, name, special_use,"
+	    " uidvalidity, uidnext, highestmodseq)"
+	    " VALUES ((SELECT value + 1 FROM counters"
+	    " WHERE name = 'mailbox_id'), ?1, ?2, ?3, ?4, 1, 1)",
 	[STMT_SUBSCRIBE] =
 	    "INSERT OR IGNORE INTO subscriptions (user_id, name)"
 	    " VALUES (?1, ?2)",

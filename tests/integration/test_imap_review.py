@@ -49,11 +49,6 @@ def fill_by_copy(c, doublings, timeout=120):
 
 # --- another user's mail -------------------------------------------------------
 
-@pytest.mark.xfail(reason="BUG: mailbox ids are reused (INTEGER PRIMARY KEY "
-                   "without AUTOINCREMENT) and a session's view is bound to "
-                   "the id only; a session that still has a deleted mailbox "
-                   "selected reads the next mailbox created with that id, "
-                   "even another user's", strict=True)
 def test_deleted_selected_mailbox_id_reused_by_another_user(server):
     with imap_login(server) as a1, imap_login(server) as a2, \
             imap_login(server, user="bob") as b:
@@ -384,3 +379,18 @@ def test_literals_of_commands_other_than_append_are_small(server):
         assert line.startswith(b"a1 "), \
             f"a 16 MB mailbox name was accepted for reading: {line!r}"
         c.ok("NOOP")
+
+
+def test_deleted_user_id_is_not_given_to_the_next_user(server):
+    """carol has the highest user id. Deleted while her session is logged
+    in, her id must not go to the next user: her session must not reach
+    dave's INBOX."""
+    with imap_login(server, user="carol") as c:
+        c.ok("SELECT INBOX")
+        server.cli_ok("user", "del", f"carol@{DOMAIN}")
+        server.cli_ok("user", "add", "--password-stdin", f"dave@{DOMAIN}",
+                      input="dave's password\n")
+        smtp_deliver(server, f"dave@{DOMAIN}", make_message("for dave only"))
+        r = c.cmd("SELECT INBOX")
+        assert r.status != "OK" or b"for dave only" not in \
+            c.cmd("FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]").raw, r
