@@ -710,6 +710,12 @@ imap_fetch_cb(void *ctx, const struct store_message_meta *m)
 	if ((seq = imap_view_seq(fm->c->view, m->uid)) == 0)
 		return 0;
 	imap_fetch_one(fm, m, seq);
+	/* Large messages: no more of the chunk until this much is out
+	 * (the view index after this message is seq). */
+	if (f->out.len > IMAP_OUTPUT_HIGH) {
+		f->next = seq;
+		return -1;
+	}
 	return 0;
 }
 

@@ -78,11 +78,6 @@ def test_deleted_selected_mailbox_id_reused_by_another_user(server):
 # --- memory -------------------------------------------------------------------
 
 @pytest.mark.server(**{"server.max_message_size": "2M"})
-@pytest.mark.xfail(reason="BUG: imap_fetch_resume renders a whole chunk of "
-                   "IMAP_FETCH_CHUNK (64) messages into f->out before it "
-                   "looks at the output level: FETCH 1:64 BODY[] holds 64 "
-                   "whole messages (twice: buf + evbuffer), 3.2 GB with the "
-                   "default 25 MB APPENDLIMIT", strict=True)
 def test_fetch_of_large_messages_is_not_buffered_whole(server):
     body = (b"x" * 998 + b"\r\n") * 2000            # ~2 MB
     with imap_login(server) as c:
