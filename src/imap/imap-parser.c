@@ -34,6 +34,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "core/pool.h"
@@ -446,14 +447,20 @@ imap_parser_literal_end(struct imap_parser *p)
 static enum imap_step
 imap_parser_literal_begin(struct imap_parser *p)
 {
-	uint64_t total_max = (uint64_t)p->literal_max;
+	uint64_t literal_max = p->literal_max, total_max;
 
+	/* Only APPEND carries messages; any other command's strings are
+	 * names, flags and search words, which fit in a command line. */
+	if ((p->name == NULL || strcasecmp(p->name, "APPEND") != 0) &&
+	    literal_max > p->line_max)
+		literal_max = p->line_max;
+	total_max = literal_max;
 	/* Saturating multiplication: a huge literal_max means no limit. */
 	if (total_max > UINT64_MAX / IMAP_CMD_LITERAL_FACTOR)
 		total_max = UINT64_MAX;
 	else
 		total_max *= IMAP_CMD_LITERAL_FACTOR;
-	if (p->lit_size > p->literal_max ||
+	if (p->lit_size > literal_max ||
 	    p->lit_size > total_max - p->lit_total) {
 		p->error = "Literal too large";
 		if (p->lit_plus) {

@@ -95,7 +95,8 @@ enum imap_parse_result {
 /*
  * Creates a parser. line_max bounds a command's bytes outside literal data
  * (IMAP_LINE_MAX_PREAUTH before login); literal_max bounds each literal
- * (IMAP_LITERAL_MAX_PREAUTH before login, the APPENDLIMIT after). Quoted
+ * of APPEND (IMAP_LITERAL_MAX_PREAUTH before login, the APPENDLIMIT
+ * after), line_max each literal of any other command. Quoted
  * strings are 7-bit until imap_parser_set_utf8(). Never returns NULL.
  */
 struct imap_parser *

@@ -354,14 +354,6 @@ def test_peers_that_never_read_do_not_hold_sessions_forever(server):
 # --- limits -------------------------------------------------------------------------
 
 @pytest.mark.server(**{"server.max_message_size": "20M"})
-@pytest.mark.xfail(reason="BUG: after login every literal of every command "
-                   "may be as large as APPENDLIMIT, and four of them per "
-                   "command (IMAP_CMD_LITERAL_FACTOR): SELECT, STATUS, "
-                   "SEARCH... make the server buffer up to 4 x "
-                   "max_message_size per session (100 MB by default, x50 "
-                   "sessions per user) for arguments that are at most a "
-                   "mailbox name or a search string; only APPEND's message "
-                   "needs a big literal", strict=True)
 def test_literals_of_commands_other_than_append_are_small(server):
     with imap_login(server) as c:
         c.send("a1 SELECT {16000000}\r\n")

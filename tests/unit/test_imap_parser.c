@@ -579,13 +579,17 @@ test_line_too_long(void **state)
 	check("a X {3+}\r\nabc\r\nb X\r\n", "E@15 a Line too long|D@20 b X");
 	opt_line_max = 6;
 	check("a X {3+}\r\nabc\r\nb X\r\n", "E@15 a Line too long|D@20 b X");
-	/* The literal data does not count against the line. */
+	/* The literal data does not count against the line; only APPEND
+	 * may have literals over it, up to literal_max. */
 	opt_line_max = 20;
 	opt_literal_max = 100;
 	pad = repeat('d', 90);
-	in = cat("a X {90+}\r\n", pad, "\r\n");
-	snprintf(exp, sizeof(exp), "D@%zu a X {90}%s", strlen(in), pad);
+	in = cat("a APPEND {90+}\r\n", pad, "\r\n");
+	snprintf(exp, sizeof(exp), "D@%zu a APPEND {90}%s", strlen(in), pad);
 	check(in, exp);
+	free(in);
+	in = cat("a X {90}\r\n", pad, "\r\n");
+	check(in, "E@10 a Literal too large|E@102 * Line too long");
 	free(in);
 	free(pad);
 }
