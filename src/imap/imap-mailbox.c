@@ -17,6 +17,7 @@
  */
 #include "imap/imap-private.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,28 +49,59 @@ imap_view_free(struct imap_view **viewp)
 
 /* --- SELECT / EXAMINE --- */
 
+/* Distinct keywords a SELECT lists in FLAGS, at most: a mailbox can hold
+ * many more (50 per message), which the FETCH FLAGS of each message still
+ * show; PERMANENTFLAGS has \* for new ones. */
+#define IMAP_SELECT_KEYWORDS_MAX 1000
+
 struct imap_select_ctx {
 	struct imap_view *v;
 	size_t first_unseen;
-	struct buf keywords;
+	struct buf keywords;	/* space-separated */
+	/* A hash set over keywords: offset + 1 of each word in it, by its
+	 * case-insensitive hash (open addressing; 0 is empty). */
+	size_t *slots;
+	size_t n_slots, n_words;
 };
 
-static void
-imap_select_keyword_add(struct buf *list, const char *kw, size_t len)
+static uint32_t
+imap_keyword_hash(const char *kw, size_t len)
 {
-	const char *p = list->data != NULL ? list->data : "";
+	uint32_t h = 2166136261u;
 
-	while (*p != '\0') {
-		size_t n = strcspn(p, " ");
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint32_t)(unsigned char)tolower((unsigned char)kw[i]);
+		h *= 16777619u;
+	}
+	return h;
+}
 
-		if (n == len && strncasecmp(p, kw, n) == 0)
+static void
+imap_select_keyword_add(struct imap_select_ctx *sc, const char *kw,
+    size_t len)
+{
+	struct buf *list = &sc->keywords;
+	size_t i;
+
+	if (sc->n_words >= IMAP_SELECT_KEYWORDS_MAX)
+		return;
+	if (sc->slots == NULL) {
+		/* twice the most words: never more than half full */
+		sc->n_slots = 2 * IMAP_SELECT_KEYWORDS_MAX;
+		sc->slots = xcalloc(sc->n_slots, sizeof(*sc->slots));
+	}
+	i = imap_keyword_hash(kw, len) % sc->n_slots;
+	for (; sc->slots[i] != 0; i = (i + 1) % sc->n_slots) {
+		const char *w = list->data + sc->slots[i] - 1;
+
+		if (strcspn(w, " ") == len && strncasecmp(w, kw, len) == 0)
 			return;
-		p += n;
-		p += strspn(p, " ");
 	}
 	if (list->len > 0)
 		(void)buf_puts(list, " ");
+	sc->slots[i] = list->len + 1;
 	(void)buf_append(list, kw, len);
+	sc->n_words++;
 }
 
 static void
@@ -89,7 +121,7 @@ imap_select_message(void *ctx, const struct store_message_flags *m)
 	while (*p != '\0') {
 		size_t n = strcspn(p, " ");
 
-		imap_select_keyword_add(&sc->keywords, p, n);
+		imap_select_keyword_add(sc, p, n);
 		p += n;
 		p += strspn(p, " ");
 	}
@@ -217,6 +249,7 @@ imap_cmd_select(struct imap_conn *c, const struct imap_command *cmd)
 	    imap_select_message, NULL, &sc, &error);
 	if (rc != 0) {
 		buf_release(&sc.keywords);
+		free(sc.slots);
 		imap_view_free(&v);
 		imap_reply(c, "NO [SERVERBUG] %s failed", cmd->name);
 		return;
@@ -230,6 +263,7 @@ imap_cmd_select(struct imap_conn *c, const struct imap_command *cmd)
 	v->uidvalidity = mb.uidvalidity;
 	v->uidnext = mb.uidnext;
 	v->highestmodseq = mb.highestmodseq;
+	free(sc.slots);
 	v->keywords = xstrdup(sc.keywords.data != NULL ? sc.keywords.data :
 	    "");
 	buf_release(&sc.keywords);

@@ -152,15 +152,11 @@ def test_sync_after_mass_expunge_is_not_quadratic(server):
     assert spent < 1.0, f"NOOP after 32768 expunges took {spent:.2f}s"
 
 
-@pytest.mark.xfail(reason="BUG: imap_select_keyword_add scans the keyword "
-                   "list built so far for every keyword of every message: "
-                   "SELECT is O(keywords x distinct keywords) on the event "
-                   "loop, and one user can stall the whole server for "
-                   "minutes with a few hundred STOREs", strict=True)
-def test_select_with_many_distinct_keywords_does_not_stall(server):
-    # 2000 distinct keywords. (Under ASan, whose strcspn interceptor reads
-    # the rest of the list each time, this is ~14 s; a release build
-    # needs ~100000 keywords, 2000 STOREs, to stall for tens of seconds.)
+def test_select_with_many_distinct_keywords_lists_a_bounded_set(server):
+    """2000 distinct keywords in a mailbox (one user can make them with a
+    few STOREs): SELECT, which used to compare each keyword with all the
+    ones listed so far (quadratic, on the event loop), lists at most 1000
+    in FLAGS; each message still shows its own in FETCH FLAGS."""
     n = 40
     with imap_login(server) as c:
         r = c.append_literal("INBOX", make_message("kw"))
@@ -174,12 +170,11 @@ def test_select_with_many_distinct_keywords_does_not_stall(server):
             r = c.read_response(f"s{i}", timeout=60)
             assert r.status == "OK", r
         with imap_login(server) as w:
-            t = time.monotonic()
             r = w.ok("SELECT INBOX", timeout=600)
-            spent = time.monotonic() - t
             flags = r.one("FLAGS")
-            assert flags.count(b" m") == n * 50, flags[:200]
-    assert spent < 3.0, f"SELECT with {n * 50} keywords took {spent:.1f}s"
+            assert flags.count(b" m") == 1000, flags[:200]
+            r = w.ok("FETCH 40 FLAGS")
+            assert r.one("40 FETCH").count(b"m40k") == 50, r
 
 
 # Found by this review and fixed since (37f7863): kept as a regression test.
