@@ -29,7 +29,7 @@ struct imap_conn;
 
 #define IMAP_OUTPUT_HIGH (256 * 1024)	/* stop producing output past this */
 #define IMAP_INPUT_HIGH (256 * 1024)	/* stop reading input past this */
-#define IMAP_BAD_MAX 20			/* BAD replies before we give up */
+#define IMAP_BAD_MAX 20			/* BADs in a row before we give up */
 #define IMAP_FETCH_CHUNK 64		/* messages per FETCH step */
 #define IMAP_ID_FIELDS_MAX 30		/* RFC 2971 3.3 */
 #define IMAP_USERS_HASH 1024		/* buckets of the user index */
@@ -112,7 +112,7 @@ struct imap_conn {
 	bool peer_eof;
 	enum imap_state state;
 	enum imap_wait wait;
-	unsigned bad_count;
+	unsigned bad_count;		/* BAD replies since the last OK or NO */
 	struct imap_parser *parser;
 	struct pool *cmd_pool;		/* cleared after each command */
 	char tag[IMAP_TAG_MAX + 1];	/* the running command's tag */

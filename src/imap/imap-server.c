@@ -154,6 +154,12 @@ imap_reply(struct imap_conn *c, const char *fmt, ...)
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
+	/* IMAP_BAD_MAX counts BADs in a row (as Dovecot does): a command
+	 * that was understood, even one that failed with NO, starts the
+	 * count again, or a session that lives for days would be closed
+	 * for mistakes made hours apart. */
+	if (strncmp(fmt, "BAD", 3) != 0)
+		c->bad_count = 0;
 	imap_cmd_end(c);
 }
 
