@@ -660,15 +660,23 @@ imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
 	}
 	if (f->changedsince > 0 && !c->condstore)
 		c->condstore = true;
-	if (c->condstore && f->changedsince > 0) {
-		bool have = false;
+	/* RFC 7162 3.1.4, 3.2.4: a flag change the client did not ask to
+	 * see comes with the UID and MODSEQ once CONDSTORE is on */
+	if (c->condstore && (f->changedsince > 0 || add_flags)) {
+		bool have_modseq = false, have_uid = c->uid_cmd;
 
-		for (size_t i = 0; i < f->n_items; i++)
-			have |= f->items[i].type == FETCH_MODSEQ;
-		if (!have) {
+		for (size_t i = 0; i < f->n_items; i++) {
+			have_modseq |= f->items[i].type == FETCH_MODSEQ;
+			have_uid |= f->items[i].type == FETCH_UID;
+		}
+		if (!have_modseq) {
 			SEP();
 			buf_printf(out, "MODSEQ (%llu)",
 			    (unsigned long long)m->modseq);
+		}
+		if (add_flags && !have_uid) {
+			SEP();
+			buf_printf(out, "UID %u", m->uid);
 		}
 	}
 #undef SEP
@@ -1012,6 +1020,8 @@ imap_cmd_fetch(struct imap_conn *c, const struct imap_command *cmd)
 struct imap_report_ctx {
 	struct imap_conn *c;
 	struct buf out;
+	bool modseq_only;	/* .SILENT with UNCHANGEDSINCE: the MODSEQ */
+	uint64_t modseq;	/* of the messages this STORE changed */
 };
 
 static int
@@ -1020,15 +1030,20 @@ imap_report_cb(void *ctx, const struct store_message_meta *m)
 	struct imap_report_ctx *rc = ctx;
 	size_t seq = imap_view_seq(rc->c->view, m->uid);
 
-	if (seq == 0)
+	if (seq == 0 || (rc->modseq_only && m->modseq != rc->modseq))
 		return 0;
 	buf_printf(&rc->out, "* %zu FETCH (", seq);
-	if (rc->c->uid_cmd)
+	/* RFC 7162 3.2.4: with CONDSTORE, the UID too */
+	if (rc->c->uid_cmd || rc->c->condstore)
 		buf_printf(&rc->out, "UID %u ", m->uid);
-	buf_puts(&rc->out, "FLAGS ");
-	imap_flags_write(&rc->out, m->flags, m->keywords);
+	if (!rc->modseq_only) {
+		buf_puts(&rc->out, "FLAGS ");
+		imap_flags_write(&rc->out, m->flags, m->keywords);
+		if (rc->c->condstore)
+			buf_puts(&rc->out, " ");
+	}
 	if (rc->c->condstore)
-		buf_printf(&rc->out, " MODSEQ (%llu)",
+		buf_printf(&rc->out, "MODSEQ (%llu)",
 		    (unsigned long long)m->modseq);
 	buf_puts(&rc->out, ")\r\n");
 	return 0;
@@ -1051,8 +1066,11 @@ imap_store_done(struct imap_conn *c, struct imap_flags_job *j)
 		}
 		return;
 	}
-	if (!j->silent) {
-		struct imap_report_ctx rc = { .c = c };
+	/* RFC 7162 3.1.3: a conditional STORE tells the new MODSEQs even
+	 * when .SILENT */
+	if (!j->silent || j->change.conditional) {
+		struct imap_report_ctx rc = { .c = c,
+		    .modseq_only = j->silent, .modseq = j->change.modseq };
 
 		buf_init(&rc.out, SIZE_MAX);
 		if (store_message_scan(c->server->store, c->view->id,
@@ -1173,6 +1191,10 @@ imap_cmd_store(struct imap_conn *c, const struct imap_command *cmd)
 		    "");
 		return;
 	}
+	/* .SILENT hides this STORE's own changes (the sync at its end
+	 * skips the range): first tell what other sessions changed. */
+	if (silent)
+		(void)imap_sync(c, false, NULL, 0);
 	j->job.run = imap_flags_run;
 	j->job.done = imap_flags_done;
 	imap_write_submit(c, &j->job);
