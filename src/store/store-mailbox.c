@@ -1261,9 +1261,11 @@ store_rows_expunge(struct store *store, int64_t mailbox_id,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-store_expunge(struct store *store, int64_t mailbox_id,
-    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+/* store_expunge and store_expunge_uids: the messages in the ranges,
+ * those with \Deleted only if deleted_only. */
+static int
+store_expunge_ranges(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, bool deleted_only, size_t *n_r,
     const char **error_r)
 {
 	static const uint32_t all[2] = { 1, UINT32_MAX };
@@ -1287,7 +1289,8 @@ store_expunge(struct store *store, int64_t mailbox_id,
 		goto out;
 	pick = xcalloc(n + 1, sizeof(*pick));
 	for (size_t i = 0; i < n; i++) {
-		if ((rows[i].flags & STORE_FLAG_DELETED) != 0) {
+		if (!deleted_only ||
+		    (rows[i].flags & STORE_FLAG_DELETED) != 0) {
 			pick[i] = true;
 			blob_ids[n_blobs++] = blob_ids[i];
 			n_picked++;
@@ -1322,6 +1325,28 @@ out:
 	free(blob_ids);
 	free(pick);
 	return ret;
+}
+
+int
+store_expunge(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+    const char **error_r)
+{
+	return store_expunge_ranges(store, mailbox_id, ranges, n_ranges, true,
+	    n_r, error_r);
+}
+
+int
+store_expunge_uids(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+    const char **error_r)
+{
+	if (n_ranges == 0) {
+		*n_r = 0;
+		return 0;	/* NULL ranges would mean the whole mailbox */
+	}
+	return store_expunge_ranges(store, mailbox_id, ranges, n_ranges, false,
+	    n_r, error_r);
 }
 
 int

@@ -436,6 +436,18 @@ store_expunge(struct store *store, int64_t mailbox_id,
     const uint32_t *ranges, size_t n_ranges, size_t *n_r,
     const char **error_r);
 
+/*
+ * Expunges exactly the messages in the UID ranges, with or without
+ * \Deleted (POP3 removes the messages marked by DELE this way, at QUIT),
+ * in one transaction, like store_expunge otherwise. UIDs that are gone
+ * already are skipped. n_ranges 0 expunges nothing. Returns 0 with the
+ * number expunged in *n_r, STORE_E_NOTFOUND or -1. Writes.
+ */
+int
+store_expunge_uids(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+    const char **error_r);
+
 /* COPY or MOVE of the messages in UID ranges to another mailbox of the
  * same user, sharing their blobs. */
 struct store_copy {
