@@ -205,22 +205,35 @@ class Server:
         return args
 
     def start(self):
-        self.logfile = open(self.logpath, "wb")
-        self.proc = subprocess.Popen(self.cmdline(), stdin=subprocess.DEVNULL,
-                                     stdout=self.logfile, stderr=subprocess.STDOUT,
-                                     env=child_env())
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if "serve ready" in self.log():
+        # A port that was free when picked may be taken before the server
+        # binds it (another client's ephemeral port, say): then the
+        # server says so and exits, and it is started again on new ports.
+        for attempt in range(3):
+            if attempt > 0:
+                self.logfile.close()
+                self.port, self.imap_port, self.imaps_port = \
+                    free_port(), free_port(), free_port()
+                self.logpath = os.path.join(self.inst.dir,
+                                            f"serve-{self.port}.log")
+            self.logfile = open(self.logpath, "wb")
+            self.proc = subprocess.Popen(self.cmdline(), stdin=subprocess.DEVNULL,
+                                         stdout=self.logfile,
+                                         stderr=subprocess.STDOUT,
+                                         env=child_env())
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                if "serve ready" in self.log():
+                    return self
+                if self.proc.poll() is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"correio serve not ready within "
+                                         f"{START_TIMEOUT}s:\n{self.log()}")
+                time.sleep(0.02)
+            if "Address already in use" not in self.log():
                 break
-            if self.proc.poll() is not None:
-                raise AssertionError(f"correio serve exited {self.proc.returncode} "
-                                     f"before it was ready:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"correio serve not ready within "
-                                     f"{START_TIMEOUT}s:\n{self.log()}")
-            time.sleep(0.02)
-        return self
+        raise AssertionError(f"correio serve exited {self.proc.returncode} "
+                             f"before it was ready:\n{self.log()}")
 
     # The admin CLI of the same instance.
     def cli(self, *args, input=None, timeout=CLI_TIMEOUT):
