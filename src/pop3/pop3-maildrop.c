@@ -68,7 +68,7 @@ pop3_maildrop_free(struct pop3_maildrop *drop)
 }
 
 static int
-pop3_load_cb(void *ctx, const struct store_message_meta *m)
+pop3_load_cb(void *ctx, uint32_t uid, uint64_t size)
 {
 	struct pop3_load_job *j = ctx;
 	struct pop3_maildrop *d = &j->drop;
@@ -77,11 +77,11 @@ pop3_load_cb(void *ctx, const struct store_message_meta *m)
 		j->cap = j->cap == 0 ? 64 : j->cap * 2;
 		d->msgs = xrealloc(d->msgs, j->cap * sizeof(*d->msgs));
 	}
-	d->msgs[d->n].uid = m->uid;
+	d->msgs[d->n].uid = uid;
 	d->msgs[d->n].deleted = false;
-	d->msgs[d->n].size = m->size;
+	d->msgs[d->n].size = size;
 	d->n++;
-	d->bytes += m->size;
+	d->bytes += size;
 	return 0;
 }
 
@@ -89,7 +89,6 @@ static void
 pop3_load_run(struct store *store, struct storeq_job *job)
 {
 	struct pop3_load_job *j = (struct pop3_load_job *)job;
-	static const uint32_t all[2] = { 1, UINT32_MAX };
 	struct store_mailbox_state mb;
 	const char *error = "";
 
@@ -98,8 +97,8 @@ pop3_load_run(struct store *store, struct storeq_job *job)
 	if (j->ret == 0) {
 		j->drop.mailbox_id = mb.id;
 		j->drop.uidvalidity = mb.uidvalidity;
-		j->ret = store_message_scan(store, mb.id, all, 1, pop3_load_cb,
-		    j, &error);
+		j->ret = store_message_sizes(store, mb.id, pop3_load_cb, j,
+		    &error);
 	}
 	if (j->ret != 0)
 		(void)snprintf(j->error, sizeof(j->error), "%s", error);

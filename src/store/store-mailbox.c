@@ -399,6 +399,37 @@ store_message_scan(struct store *store, int64_t mailbox_id,
 }
 
 int
+store_message_sizes(struct store *store, int64_t mailbox_id,
+    int (*cb)(void *ctx, uint32_t uid, uint64_t size), void *ctx,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	/* the (mailbox_id, uid) index gives the order; no other column or
+	 * table is read, unlike store_message_scan */
+	stmt = store_stmt_once(store, "SELECT uid, size FROM messages"
+	    " WHERE mailbox_id = ?1 ORDER BY uid", error_r);
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, mailbox_id) != SQLITE_OK) {
+		rc = SQLITE_ERROR;
+	} else {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			if (cb(ctx, (uint32_t)sqlite3_column_int64(stmt, 0),
+			    (uint64_t)sqlite3_column_int64(stmt, 1)) != 0) {
+				rc = SQLITE_DONE;
+				break;
+			}
+		}
+	}
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "list message sizes");
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
 store_message_meta_open(struct store *store,
     const struct store_message_meta *m, int *fd_r, const char **error_r)
 {

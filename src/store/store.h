@@ -390,6 +390,17 @@ store_message_scan(struct store *store, int64_t mailbox_id,
     int (*cb)(void *ctx, const struct store_message_meta *m), void *ctx,
     const char **error_r);
 
+/*
+ * Calls cb with the UID and size of each message of a mailbox, by UID,
+ * and reads nothing else (a POP3 maildrop listing; store_message_scan
+ * reads every column). cb returns 0 to go on, -1 to stop. Returns 0 or
+ * -1.
+ */
+int
+store_message_sizes(struct store *store, int64_t mailbox_id,
+    int (*cb)(void *ctx, uint32_t uid, uint64_t size), void *ctx,
+    const char **error_r);
+
 /* Opens the body of a message found by store_message_scan, read-only.
  * Returns 0 with an fd the caller closes, or -1. */
 int
