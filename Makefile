@@ -4,6 +4,7 @@
 #   make run      install deps, build, create ./run/ (once) and serve it
 #   make test     install deps, build with ASan+UBSan and -Werror, run every test
 #   make bench    install deps (with peer servers), build optimized, benchmark
+#                 (bench/smtp-inbound against Postfix, bench/pop3 against Dovecot)
 #   make install  install the binary (and the sendmail name, later)
 
 PYTHON := /usr/bin/python3
@@ -35,6 +36,7 @@ bench:
 	    --buildtype=release -Db_ndebug=false >/dev/null
 	ninja -C $(BENCHBUILD)
 	bench/smtp-inbound $(BENCHBUILD)/correio
+	bench/pop3 $(BENCHBUILD)/correio
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target;
 # new inputs land in tests/fuzz/corpus/ (commit the interesting ones).
