@@ -288,6 +288,7 @@ pop3_auth_ok(struct pop3_conn *c, struct pop3_auth_job *a, const char *ebuf)
 	log_info("conn=%s pop3 login peer=%s user=%s mech=%s result=ok",
 	    c->id, c->peer, ebuf, a->mech);
 	c->user_id = a->user_id;
+	free(c->user);		/* a USER name given before AUTH */
 	c->user = xstrdup(a->user);
 	pop3_lock_take(c);
 	pop3_maildrop_load(c);

@@ -300,6 +300,15 @@ def test_auth_plain_initial_response(server):
         c.ok("STAT")
 
 
+def test_user_then_auth_plain(server):
+    """A USER name given before AUTH is replaced by the AUTH identity."""
+    with pop3_connect(server) as c:
+        c.ok(f"USER {BOB}")
+        c.ok(f"AUTH PLAIN {plain(ALICE, PASSWORD)}")
+        c.ok("QUIT")
+    assert f"user={ALICE} reason=\"quit\"" in server.log()
+
+
 def test_auth_plain_continuation_and_cancel(server):
     with pop3_connect(server) as c:
         assert c.cmd("AUTH PLAIN") == b"+ "
