@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from conftest import (DOMAIN, fetch_items, imap_login, make_message,
-                      pop3_login, smtp_deliver)
+from conftest import (DOMAIN, PASSWORD, fetch_items, imap_connect,
+                      imap_login, make_message, pop3_connect, pop3_login,
+                      smtp_deliver)
 
 ALICE = f"alice@{DOMAIN}"
 pytestmark = pytest.mark.server(**{"pop3.allow_plaintext": "loopback",
@@ -157,6 +158,29 @@ def test_imap_and_pop3_sessions_of_one_user_together(server):
             r = c.ok("NOOP")
             assert r.find("2 EXISTS"), r.raw
         assert p.ok("STAT").startswith(b"+OK 1 ")
+
+
+@pytest.mark.server(**{"auth.max_failures": "3", "auth.block_time": "1h"})
+def test_failed_logins_count_across_protocols(server):
+    """One table of failures per address for IMAP and POP3: two wrong
+    IMAP passwords and one wrong POP3 password block the address on
+    both."""
+    with imap_connect(server) as c:
+        for _ in range(2):
+            c.expect(f'LOGIN {ALICE} "wrong"', "NO", "AUTHENTICATIONFAILED")
+    with pop3_login(server, "bob") as p:
+        p.ok("QUIT")
+    # a success resets the count: start over
+    with imap_connect(server) as c:
+        for _ in range(2):
+            c.expect(f'LOGIN {ALICE} "wrong"', "NO", "AUTHENTICATIONFAILED")
+    with pop3_connect(server) as p:
+        p.ok(f"USER {ALICE}")
+        assert b"[AUTH]" in p.err("PASS wrong")
+        p.ok(f"USER {ALICE}")
+        assert p.err(f"PASS {PASSWORD}").startswith(b"-ERR [SYS/TEMP]")
+    with imap_connect(server) as c:
+        c.expect(f'LOGIN {ALICE} "{PASSWORD}"', "NO", "UNAVAILABLE")
 
 
 def test_concurrent_pop3_imap_smtp(server):
