@@ -4,7 +4,7 @@
 #   make run      install deps, build, create ./run/ (once) and serve it
 #   make test     install deps, build with ASan+UBSan and -Werror, run every test
 #   make bench    install deps (with peer servers), build optimized, benchmark
-#                 (bench/smtp-inbound against Postfix, bench/pop3 against Dovecot)
+#                 (bench-smtp, bench-imap, bench-pop3: one of them)
 #   make install  install the binary (and the sendmail name, later)
 
 PYTHON := /usr/bin/python3
@@ -12,7 +12,7 @@ BUILD := build
 TESTBUILD := build-asan
 BENCHBUILD := build-release
 
-.PHONY: all run test bench fuzz install clean deps
+.PHONY: all run test bench bench-build bench-smtp bench-imap bench-pop3 fuzz install clean deps
 
 all:
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) >/dev/null
@@ -30,13 +30,26 @@ test: deps
 	ninja -C $(TESTBUILD)
 	$(PYTHON) scripts/run-tests $(TESTBUILD)
 
-bench:
+bench: bench-build
+	bench/smtp-inbound $(BENCHBUILD)/correio
+	bench/imap $(BENCHBUILD)/correio
+	bench/pop3 $(BENCHBUILD)/correio
+
+# One benchmark on its own.
+bench-smtp: bench-build
+	bench/smtp-inbound $(BENCHBUILD)/correio
+
+bench-imap: bench-build
+	bench/imap $(BENCHBUILD)/correio
+
+bench-pop3: bench-build
+	bench/pop3 $(BENCHBUILD)/correio
+
+bench-build:
 	scripts/install-deps bench
 	@[ -f $(BENCHBUILD)/build.ninja ] || meson setup $(BENCHBUILD) \
 	    --buildtype=release -Db_ndebug=false >/dev/null
 	ninja -C $(BENCHBUILD)
-	bench/smtp-inbound $(BENCHBUILD)/correio
-	bench/pop3 $(BENCHBUILD)/correio
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target;
 # new inputs land in tests/fuzz/corpus/ (commit the interesting ones).

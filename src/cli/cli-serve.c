@@ -61,6 +61,9 @@ struct serve {
 	struct deliverq *dq;
 	struct event *sigterm, *sigint, *drain;
 	int drain_ticks;
+	/* Message bytes in memory, all sessions of every protocol, held
+	 * under [server] max_buffered together. */
+	uint64_t buffered;
 };
 
 static void
@@ -259,6 +262,8 @@ cli_serve(int argc, char **argv)
 	    cfg->auth_failure_delay);
 	sv.imap = imap_server_new(sv.base, cfg, NULL, NULL, NULL, authlimit,
 	    tls);
+	smtp_server_share_buffered(sv.smtp, &sv.buffered);
+	imap_server_share_buffered(sv.imap, &sv.buffered);
 	if (imap_server_listen(sv.imap, &cfg->imap_listen, false,
 	    &error) < 0 ||
 	    (cfg->imaps_listen.count > 0 && imap_server_listen(sv.imap,
@@ -294,6 +299,8 @@ cli_serve(int argc, char **argv)
 	pop3_server_set_store(sv.pop3, store, dq, authq);
 	deliverq_set_prepare(dq, serve_prepare);
 	deliverq_set_notify(dq, serve_notify, &sv);
+	deliverq_set_indexer(dq, imap_search_index_text,
+	    IMAP_SEARCH_INDEX_VERSION);
 	sv.dq = dq;
 	serve_warn_unserved(cfg);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);

@@ -31,6 +31,9 @@ struct batchq {
 	struct batchq_item *todo_head, **todo_tail;
 	struct batchq_item *done_head, **done_tail;
 	bool stopping;
+	batchq_idle_fn *idle;
+	void *idle_ctx;
+	bool idle_more;		/* idle may have work: call it again */
 
 	size_t pending;		/* loop thread only */
 	int pipe_rd, pipe_wr;
@@ -48,8 +51,20 @@ batchq_thread(void *arg)
 		struct batchq_item *it, *first;
 		size_t n = 0;
 
-		while (q->todo_head == NULL && !q->stopping)
-			pthread_cond_wait(&q->cond, &q->lock);
+		while (q->todo_head == NULL && !q->stopping) {
+			batchq_idle_fn *idle = q->idle;
+			void *idle_ctx = q->idle_ctx;
+			bool more;
+
+			if (idle == NULL || !q->idle_more) {
+				pthread_cond_wait(&q->cond, &q->lock);
+				continue;
+			}
+			pthread_mutex_unlock(&q->lock);
+			more = idle(idle_ctx);
+			pthread_mutex_lock(&q->lock);
+			q->idle_more = more;
+		}
 		if (q->todo_head == NULL)
 			break;
 		first = q->todo_head;
@@ -64,6 +79,7 @@ batchq_thread(void *arg)
 		q->work(q->ctx, q->items, n);
 
 		pthread_mutex_lock(&q->lock);
+		q->idle_more = true;	/* the batch may have made some */
 		*q->done_tail = first;
 		q->done_tail = &q->items[n - 1]->next;
 		/* A full pipe is fine: the loop drains it all at once. */
@@ -136,6 +152,17 @@ batchq_new(struct event_base *base, batchq_work_fn *work, batchq_done_fn *done,
 		return NULL;
 	}
 	return q;
+}
+
+void
+batchq_set_idle(struct batchq *q, batchq_idle_fn *idle, void *ctx)
+{
+	pthread_mutex_lock(&q->lock);
+	q->idle = idle;
+	q->idle_ctx = ctx;
+	q->idle_more = idle != NULL;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
 }
 
 void

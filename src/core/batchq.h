@@ -15,6 +15,7 @@
 #ifndef CORE_BATCHQ_H
 #define CORE_BATCHQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -33,6 +34,18 @@ typedef void batchq_done_fn(void *ctx, struct batchq_item *item);
 struct batchq *
 batchq_new(struct event_base *base, batchq_work_fn *work, batchq_done_fn *done,
     void *ctx, size_t max_batch, const char **error_r);
+
+/*
+ * Runs on the worker thread when no item is waiting: a bounded piece of
+ * background work (a few milliseconds; items that arrive meanwhile wait
+ * for it). Returns true if there may be more, and is then called again
+ * while the queue stays empty; after false, not until the next batch.
+ */
+typedef bool batchq_idle_fn(void *ctx);
+
+/* Sets (or, with NULL, removes) the idle hook. */
+void
+batchq_set_idle(struct batchq *q, batchq_idle_fn *idle, void *ctx);
 
 /* Queues an item (loop thread only). */
 void

@@ -254,10 +254,10 @@ imap_fetch_item_parse(struct imap_conn *c, struct imap_cmd_ctx *f,
 				if (it->type == FETCH_RFC822 ||
 				    it->type == FETCH_RFC822_TEXT)
 					f->sets_seen = true;
-				if (it->type >= FETCH_RFC822 ||
-				    it->type == FETCH_ENVELOPE ||
-				    it->type == FETCH_BODYSTRUCTURE ||
-				    it->type == FETCH_BODY_STRUCT)
+				/* ENVELOPE, BODY and BODYSTRUCTURE come
+				 * from the store's cache when it has them
+				 * (imap_fetch_needs_message) */
+				if (it->type >= FETCH_RFC822)
 					f->need_body = true;
 				if (it->type == FETCH_MODSEQ)
 					c->condstore = true;
@@ -428,6 +428,34 @@ struct imap_fetch_msg {
 	struct pool *pool;
 };
 
+/* Must the message itself be read, or does the store's cache do? */
+static bool
+imap_fetch_needs_message(const struct imap_cmd_ctx *f,
+    const struct store_message_meta *m)
+{
+	if (f->need_body)
+		return true;
+	for (size_t i = 0; i < f->n_items; i++) {
+		switch (f->items[i].type) {
+		case FETCH_ENVELOPE:
+			if (m->envelope == NULL)
+				return true;
+			break;
+		case FETCH_BODYSTRUCTURE:
+			if (m->bodystructure == NULL)
+				return true;
+			break;
+		case FETCH_BODY_STRUCT:
+			if (m->body == NULL)
+				return true;
+			break;
+		default:
+			break;
+		}
+	}
+	return false;
+}
+
 static void
 imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
     size_t seq)
@@ -440,7 +468,7 @@ imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
 	bool have_msg = false, first = true, flags_done = false;
 	bool add_flags = f->seen_modseq != 0 && m->modseq == f->seen_modseq;
 
-	if (f->need_body) {
+	if (imap_fetch_needs_message(f, m)) {
 		if (imap_message_buf(c, m, &fm->msg) == 0) {
 			have_msg = true;
 			pool_clear(fm->pool);
@@ -807,6 +835,28 @@ imap_flags_done(struct deliverq_job *job)
 	imap_resume(c);
 }
 
+/* The message set of FETCH, STORE, COPY and MOVE: a sequence set within
+ * the mailbox (RFC 9051 9: a number past the end, or "*" in an empty
+ * mailbox, is BAD), or a UID set, which may name UIDs not in use. Answers
+ * BAD and returns -1 when it is neither. */
+static int
+imap_set_arg(struct imap_conn *c, const struct imap_arg *arg,
+    struct imap_seqset *set)
+{
+	const char *error;
+
+	if (imap_seqset_parse(arg->str, arg->len, c->cmd_pool, set,
+	    &error) < 0 || set->saved) {
+		imap_bad(c, "%s", set->saved ? "$ is not supported" : error);
+		return -1;
+	}
+	if (!c->uid_cmd && !imap_view_seqset_valid(c->view, set)) {
+		imap_bad(c, "No such message");
+		return -1;
+	}
+	return 0;
+}
+
 void
 imap_cmd_fetch(struct imap_conn *c, const struct imap_command *cmd)
 {
@@ -821,11 +871,8 @@ imap_cmd_fetch(struct imap_conn *c, const struct imap_command *cmd)
 		imap_bad(c, "FETCH needs a sequence set and items");
 		return;
 	}
-	if (imap_seqset_parse(cmd->args[0].str, cmd->args[0].len, c->cmd_pool,
-	    &set, &error) < 0 || set.saved) {
-		imap_bad(c, "%s", set.saved ? "$ is not supported" : error);
+	if (imap_set_arg(c, &cmd->args[0], &set) < 0)
 		return;
-	}
 	f = xcalloc(1, sizeof(*f));
 	buf_init(&f->out, SIZE_MAX);
 	c->cmd = f;
@@ -1028,17 +1075,14 @@ imap_cmd_store(struct imap_conn *c, const struct imap_command *cmd)
 	uint64_t unchangedsince = 0;
 	enum store_flags_mode mode;
 	unsigned flags;
-	bool silent;
+	bool silent, conditional = false;
 
 	if (n_args < 3 || args[0].type != IMAP_ARG_ATOM) {
 		imap_bad(c, "STORE needs a set, an item and flags");
 		return;
 	}
-	if (imap_seqset_parse(args[0].str, args[0].len, c->cmd_pool, &set,
-	    &error) < 0 || set.saved) {
-		imap_bad(c, "%s", set.saved ? "$ is not supported" : error);
+	if (imap_set_arg(c, &args[0], &set) < 0)
 		return;
-	}
 	args++;
 	n_args--;
 	if (imap_arg_list(&args[0], &list, &n)) {
@@ -1050,7 +1094,7 @@ imap_cmd_store(struct imap_conn *c, const struct imap_command *cmd)
 			imap_bad(c, "Invalid STORE modifier");
 			return;
 		}
-		c->condstore = true;
+		c->condstore = conditional = true;
 		args++;
 		n_args--;
 	}
@@ -1099,6 +1143,7 @@ imap_cmd_store(struct imap_conn *c, const struct imap_command *cmd)
 	j->change.mode = mode;
 	j->change.flags = flags;
 	j->change.keywords = keywords;
+	j->change.conditional = conditional;
 	j->change.unchangedsince = unchangedsince;
 	if (j->change.n_ranges == 0) {
 		free(j);
@@ -1188,18 +1233,14 @@ imap_cmd_copy(struct imap_conn *c, const struct imap_command *cmd)
 	bool move = strcmp(cmd->name, "MOVE") == 0;
 	struct imap_seqset set;
 	struct imap_copy_job *j;
-	const char *error;
 	struct buf name;
 
 	if (cmd->n_args != 2 || cmd->args[0].type != IMAP_ARG_ATOM) {
 		imap_bad(c, "%s needs a set and a mailbox", cmd->name);
 		return;
 	}
-	if (imap_seqset_parse(cmd->args[0].str, cmd->args[0].len, c->cmd_pool,
-	    &set, &error) < 0 || set.saved) {
-		imap_bad(c, "%s", set.saved ? "$ is not supported" : error);
+	if (imap_set_arg(c, &cmd->args[0], &set) < 0)
 		return;
-	}
 	buf_init(&name, STORE_MAILBOX_NAME_MAX);
 	if (imap_mailbox_arg(c, &cmd->args[1], &name) < 0) {
 		buf_release(&name);

@@ -127,6 +127,8 @@ struct imap_parser {
 	bool need_sep;		/* an argument just ended: SP, ")" or EOL next */
 	uint64_t lit_total;	/* literal bytes accepted in this command */
 	struct imap_literal_block *blocks;
+	/* Literal bytes held by every parser that shares in_use. */
+	uint64_t *in_use, in_use_max;
 
 	/* The current token. */
 	struct buf tok;
@@ -217,6 +219,8 @@ imap_parser_clear(struct imap_parser *p)
 {
 	/* The blocks list lives in the pool: free the data first. */
 	imap_parser_blocks_free(p);
+	if (p->in_use != NULL)
+		*p->in_use -= p->lit_total;
 	pool_clear(p->pool);
 	if (p->tok.cap > IMAP_PARSER_TOK_KEEP)
 		buf_release(&p->tok);
@@ -262,6 +266,8 @@ imap_parser_free(struct imap_parser **parserp)
 	if (p == NULL)
 		return;
 	imap_parser_blocks_free(p);
+	if (p->in_use != NULL)
+		*p->in_use -= p->lit_total;
 	pool_free(&p->pool);
 	buf_release(&p->tok);
 	buf_release(&p->lit);
@@ -279,6 +285,13 @@ imap_parser_set_limits(struct imap_parser *p, size_t line_max,
 	 * token buffer under the token being read. */
 	if (line_max > p->tok.max)
 		p->tok.max = line_max;
+}
+
+void
+imap_parser_set_budget(struct imap_parser *p, uint64_t *in_use, uint64_t max)
+{
+	p->in_use = in_use;
+	p->in_use_max = max;
 }
 
 void
@@ -453,6 +466,18 @@ imap_parser_literal_begin(struct imap_parser *p)
 		 * sends nothing more of this command. */
 		return IMAP_STEP_ERROR;
 	}
+	if (p->in_use != NULL && (*p->in_use >= p->in_use_max ||
+	    p->lit_size > p->in_use_max - *p->in_use)) {
+		p->error = "Too much data in flight on this server, "
+		    "try again later";
+		if (p->lit_plus) {
+			p->must_close = true;
+			p->state = IMAP_PST_CLOSED;
+		}
+		return IMAP_STEP_ERROR;
+	}
+	if (p->in_use != NULL)
+		*p->in_use += p->lit_size;
 	p->lit_total += p->lit_size;
 	p->lit_left = p->lit_size;
 	buf_release(&p->lit);

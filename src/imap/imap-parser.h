@@ -112,6 +112,16 @@ imap_parser_set_limits(struct imap_parser *p, size_t line_max,
     size_t literal_max);
 
 /*
+ * Makes literals count against a budget shared by many parsers: *in_use
+ * holds the literal bytes of every parser's current command, and a
+ * literal that would take it over max is refused ("try again later"),
+ * the way one over literal_max is. Set it before the first literal; the
+ * counter must outlive the parser.
+ */
+void
+imap_parser_set_budget(struct imap_parser *p, uint64_t *in_use, uint64_t max);
+
+/*
  * Allows 8-bit data in quoted strings (RFC 9051 IMAP4rev2, RFC 6855
  * UTF8=ACCEPT). When on, such a string must be valid UTF-8 ("Invalid
  * UTF-8 in quoted string"); when off (the default) any 8-bit byte in a

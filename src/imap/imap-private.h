@@ -50,6 +50,7 @@ enum imap_wait {
 	IMAP_WAIT_DELAY,	/* a failed login's answer is held back */
 	IMAP_WAIT_STARTTLS,	/* flushing the OK before the handshake */
 	IMAP_WAIT_OUTPUT,	/* a long FETCH waits for its output to drain */
+	IMAP_WAIT_YIELD,	/* a long command lets other sessions go first */
 };
 
 struct imap_server {
@@ -60,6 +61,8 @@ struct imap_server {
 	struct storeq *storeq;		/* password checks */
 	struct authlimit *authlimit;
 	SSL_CTX *tls;
+	uint64_t own_buffered;
+	uint64_t *buffered;		/* literal bytes held, all servers */
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX * 2];
 	bool listener_tls[CONFIG_LISTEN_MAX * 2];
 	size_t n_listeners;
@@ -91,6 +94,7 @@ struct imap_view {
 /* A command that goes on after the current event (a job, or output that
  * has to drain first). */
 struct imap_cmd_ctx;
+struct imap_search_run;
 
 struct imap_conn {
 	struct imap_conn *prev, *next;		/* server->conns */
@@ -116,6 +120,9 @@ struct imap_conn {
 	struct event *timer;		/* idle timeout; delayed replies */
 	struct event *sync_ev;		/* a change to look at, soon */
 	struct imap_cmd_ctx *cmd;	/* the suspended command, if any */
+	struct imap_search_run *search;	/* a SEARCH going on in slices */
+	struct event *resume_ev;	/* IMAP_WAIT_YIELD: goes on with */
+	void (*resume)(struct imap_conn *c);
 
 	/* after login */
 	int64_t user_id;
@@ -129,6 +136,7 @@ struct imap_conn {
 	struct imap_auth_job *auth;
 	unsigned jobs;			/* store jobs that refer to us */
 	struct buf line;		/* AUTHENTICATE / IDLE lines */
+	bool line_skip;			/* discarding a too long one */
 	/* set for the running command */
 	bool no_expunge;		/* FETCH, STORE, SEARCH: RFC 9051 7.5.1 */
 	const uint32_t *sync_skip;	/* UID ranges the command reports */
@@ -225,6 +233,11 @@ imap_message_read(struct imap_conn *c, const struct store_message_meta *m,
 size_t
 imap_view_seq(const struct imap_view *v, uint32_t uid);	/* 0: none */
 
+/* Does a sequence set (not UIDs) name only messages in the view? */
+bool
+imap_view_seqset_valid(const struct imap_view *v,
+    const struct imap_seqset *set);
+
 /*
  * Turns a sequence set (UIDs if uid) into sorted, merged UID ranges
  * [lo, hi] of messages of the view, allocated from pool. Returns the
@@ -257,6 +270,11 @@ void imap_cmd_expunge(struct imap_conn *c, const struct imap_command *cmd);
 void imap_cmd_close(struct imap_conn *c, const struct imap_command *cmd);
 void imap_cmd_append(struct imap_conn *c, const struct imap_command *cmd);
 
+/* Lets the other sessions run, then calls resume(c) from the loop (the
+ * command stays in progress; nothing is read meanwhile). */
+void
+imap_yield(struct imap_conn *c, void (*resume)(struct imap_conn *c));
+
 /* Resumes a FETCH that waited for its output to drain. */
 void
 imap_fetch_resume(struct imap_conn *c);
@@ -268,5 +286,13 @@ imap_cmd_ctx_free(struct imap_conn *c);
 /* --- imap-search-eval.c --- */
 
 void imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd);
+
+/* Goes on with a SEARCH after a yield. */
+void
+imap_search_resume(struct imap_conn *c);
+
+/* Frees a SEARCH in progress (the session is closing). */
+void
+imap_search_free(struct imap_conn *c);
 
 #endif

@@ -37,6 +37,7 @@
 #include "store/store.h"
 
 #define IMAP_SEARCH_TEXT_MAX (4 * 1024 * 1024)	/* decoded text looked at */
+#define IMAP_SEARCH_SLICE_NS (10 * 1000 * 1000)	/* then other sessions */
 
 /* What is known of the message being looked at. */
 struct imap_search_msg {
@@ -330,16 +331,175 @@ imap_search_uses_modseq(const struct imap_search_key *k)
 	return false;
 }
 
+/* RFC 9051 9: a sequence number past the end of the mailbox is BAD,
+ * in a search key as anywhere else. */
+static bool
+imap_search_seqsets_valid(const struct imap_search_key *k,
+    const struct imap_view *v)
+{
+	if (k->op == IMAP_SK_SEQSET && !imap_view_seqset_valid(v, &k->set))
+		return false;
+	for (size_t i = 0; i < k->n_children; i++) {
+		if (!imap_search_seqsets_valid(&k->children[i], v))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The full-text index (store_text_candidates). Its text is made here, by
+ * the functions the keys above match with, so that it holds, folded,
+ * everything TEXT and BODY could find: every header field decoded on its
+ * own line (TEXT never matches across fields), and the body text.
+ */
+int
+imap_search_index_text(const char *data, size_t len, struct buf *header,
+    struct buf *body)
+{
+	struct pool *pool = pool_new(16 * 1024);
+	struct mime_header_field f;
+	struct mime_part *root;
+	const char *error;
+	struct buf text;
+	size_t pos;
+	int ret = 0;
+
+	/* A message that does not parse matches no text key. */
+	if (mime_parse(data, len, pool, &root, &error) < 0) {
+		pool_free(&pool);
+		return 0;
+	}
+	buf_init(&text, IMAP_SEARCH_TEXT_MAX);
+	pos = root->header_start;
+	while (ret == 0 && mime_header_field_next(data, root->body_start, &pos,
+	    &f)) {
+		buf_reset(&text);
+		mime_header_decode(data + f.start, f.value_end - f.start,
+		    &text);
+		if (mime_text_fold(text.data != NULL ? text.data : "",
+		    text.len, header) < 0 || buf_puts(header, "\n") < 0)
+			ret = -1;
+	}
+	if (ret == 0) {
+		buf_reset(&text);
+		mime_text_extract(data, len, root, &text);
+		if (mime_text_fold(text.data != NULL ? text.data : "",
+		    text.len, body) < 0)
+			ret = -1;
+	}
+	buf_release(&text);
+	pool_free(&pool);
+	return ret;
+}
+
+/* The needles every match must contain: TEXT and BODY keys that are
+ * ANDed at the top of the program, folded, at most max of them. */
+static size_t
+imap_search_terms(const struct imap_search_key *k, struct pool *pool,
+    struct store_text_term *terms, size_t n, size_t max)
+{
+	struct buf folded;
+
+	if (k->op == IMAP_SK_AND) {
+		for (size_t i = 0; i < k->n_children; i++)
+			n = imap_search_terms(&k->children[i], pool, terms, n,
+			    max);
+		return n;
+	}
+	if ((k->op != IMAP_SK_TEXT && k->op != IMAP_SK_BODY) ||
+	    k->str_len == 0 || n == max)
+		return n;
+	buf_init(&folded, SIZE_MAX);
+	(void)mime_text_fold(k->str, k->str_len, &folded);
+	terms[n].folded = pool_strndup(pool, folded.data, folded.len);
+	terms[n].len = folded.len;
+	terms[n].body_only = k->op == IMAP_SK_BODY;
+	buf_release(&folded);
+	return n + 1;
+}
+
+#define IMAP_SEARCH_TERMS_MAX 8
+
+/*
+ * The UID ranges of the view to look at: those of the index's candidates
+ * when the program needs text the index knows, else the whole view. The
+ * ranges are allocated from the command's pool; returns how many.
+ */
+static size_t
+imap_search_ranges(struct imap_conn *c, const struct imap_search_key *root,
+    uint32_t **ranges_r)
+{
+	struct imap_view *v = c->view;
+	struct store_text_term terms[IMAP_SEARCH_TERMS_MAX];
+	uint32_t *uids, *r;
+	size_t n_terms, n_uids, n = 0;
+	const char *error;
+	int rc;
+
+	*ranges_r = r = pool_alloc(c->cmd_pool, 2 * sizeof(*r));
+	r[0] = v->uids[0];
+	r[1] = v->uids[v->n - 1];
+	n_terms = imap_search_terms(root, c->cmd_pool, terms, 0,
+	    IMAP_SEARCH_TERMS_MAX);
+	if (n_terms == 0)
+		return 1;
+	rc = store_text_candidates(c->server->store, v->id, terms, n_terms,
+	    &uids, &n_uids, &error);
+	if (rc < 0) {
+		log_error("conn=%s imap search index error=\"%s\"", c->id,
+		    error);
+		return 1;	/* the slow way still gives the answer */
+	}
+	if (rc == 0)
+		return 1;
+	/* Candidates as runs of consecutive UIDs; most of the mailbox is
+	 * quicker in one scan. */
+	if (n_uids > v->n / 2) {
+		free(uids);
+		return 1;
+	}
+	*ranges_r = r = pool_alloc(c->cmd_pool, (n_uids + 1) * 2 * sizeof(*r));
+	for (size_t i = 0; i < n_uids; i++) {
+		if (n > 0 && uids[i] == r[2 * n - 1] + 1) {
+			r[2 * n - 1] = uids[i];
+			continue;
+		}
+		r[2 * n] = r[2 * n + 1] = uids[i];
+		n++;
+	}
+	free(uids);
+	return n;
+}
+
+/* A SEARCH in progress. It runs in slices of IMAP_SEARCH_SLICE_NS so that
+ * one search of a large mailbox does not hold up every other session. */
 struct imap_search_run {
 	struct imap_conn *c;
-	const struct imap_search_key *root;
+	const struct imap_search_key *root;	/* in the command's pool */
+	struct imap_search_return ret;
+	bool modseq;
 	uint32_t max_uid;
+	uint32_t *ranges;	/* UID ranges still to look at */
+	size_t n_ranges, next;
+	uint32_t last_uid;	/* the last UID looked at */
+	uint64_t slice_end;	/* CLOCK_MONOTONIC ns */
+	bool paused;
+	unsigned slices;
 	uint32_t *hits;		/* UIDs or sequence numbers */
 	size_t n_hits, cap_hits;
 	uint64_t max_modseq;
 	struct pool *pool;
 	struct buf text, tmp;
 };
+
+static uint64_t
+imap_search_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static int
 imap_search_cb(void *ctx, const struct store_message_meta *m)
@@ -349,6 +509,11 @@ imap_search_cb(void *ctx, const struct store_message_meta *m)
 	    .max_uid = r->max_uid };
 	bool hit;
 
+	if (imap_search_now_ns() > r->slice_end) {
+		r->paused = true;
+		return -1;	/* m is looked at in the next slice */
+	}
+	r->last_uid = m->uid;
 	sm.seq = imap_view_seq(r->c->view, m->uid);
 	if (sm.seq == 0)
 		return 0;	/* not yet announced to this session */
@@ -373,15 +538,116 @@ imap_search_cb(void *ctx, const struct store_message_meta *m)
 }
 
 void
+imap_search_free(struct imap_conn *c)
+{
+	struct imap_search_run *r = c->search;
+
+	if (r == NULL)
+		return;
+	buf_release(&r->text);
+	buf_release(&r->tmp);
+	pool_free(&r->pool);
+	free(r->hits);
+	free(r);
+	c->search = NULL;
+}
+
+static void
+imap_search_answer(struct imap_conn *c, struct imap_search_run *r)
+{
+	struct buf out;
+
+	buf_init(&out, SIZE_MAX);
+	/* RFC 9051 6.4.4: an IMAP4rev2 session gets ESEARCH even without
+	 * RETURN, which then means RETURN (ALL). */
+	if (r->ret.present || c->rev2) {
+		unsigned f = r->ret.flags != 0 ? r->ret.flags :
+		    IMAP_SEARCH_RETURN_ALL;
+
+		/* RFC 4731 3.1 */
+		buf_puts(&out, "* ESEARCH (TAG ");
+		imap_quote(&out, c->tag, strlen(c->tag));
+		buf_puts(&out, ")");
+		if (c->uid_cmd)
+			buf_puts(&out, " UID");
+		if (r->n_hits > 0 && (f & IMAP_SEARCH_RETURN_MIN) != 0)
+			buf_printf(&out, " MIN %u", r->hits[0]);
+		if (r->n_hits > 0 && (f & IMAP_SEARCH_RETURN_MAX) != 0)
+			buf_printf(&out, " MAX %u", r->hits[r->n_hits - 1]);
+		if (r->n_hits > 0 && (f & IMAP_SEARCH_RETURN_ALL) != 0) {
+			buf_puts(&out, " ALL ");
+			imap_numset_write(&out, r->hits, r->n_hits);
+		}
+		if ((f & IMAP_SEARCH_RETURN_COUNT) != 0)
+			buf_printf(&out, " COUNT %zu", r->n_hits);
+		if (r->modseq && r->n_hits > 0)
+			buf_printf(&out, " MODSEQ %llu",
+			    (unsigned long long)r->max_modseq);
+	} else {
+		buf_puts(&out, "* SEARCH");
+		for (size_t i = 0; i < r->n_hits; i++)
+			buf_printf(&out, " %u", r->hits[i]);
+		/* RFC 7162 3.1.5 */
+		if (r->modseq && r->n_hits > 0)
+			buf_printf(&out, " (MODSEQ %llu)",
+			    (unsigned long long)r->max_modseq);
+	}
+	buf_puts(&out, "\r\n");
+	imap_send_buf(c, &out);
+	buf_release(&out);
+	imap_reply(c, "OK %sSEARCH completed", c->uid_cmd ? "UID " : "");
+}
+
+void
+imap_search_resume(struct imap_conn *c)
+{
+	struct imap_search_run *r = c->search;
+	const char *error;
+
+	c->wait = IMAP_WAIT_NONE;
+	r->slices++;
+	r->slice_end = imap_search_now_ns() + IMAP_SEARCH_SLICE_NS;
+	while (r->next < r->n_ranges) {
+		r->paused = false;
+		if (store_message_scan(c->server->store, c->view->id,
+		    &r->ranges[2 * r->next], 1, imap_search_cb, r,
+		    &error) < 0) {
+			log_error("conn=%s imap search error=\"%s\"", c->id,
+			    error);
+			imap_search_free(c);
+			imap_reply(c, "NO [SERVERBUG] SEARCH failed");
+			return;
+		}
+		if (!r->paused) {
+			r->next++;
+			continue;
+		}
+		/* The rest of this range after the next slice; the other
+		 * sessions go first. */
+		if (r->last_uid >= r->ranges[2 * r->next]) {
+			if (r->last_uid == r->ranges[2 * r->next + 1]) {
+				r->next++;
+				continue;
+			}
+			r->ranges[2 * r->next] = r->last_uid + 1;
+		}
+		imap_yield(c, imap_search_resume);
+		return;
+	}
+	log_debug("conn=%s imap search hits=%zu slices=%u", c->id, r->n_hits,
+	    r->slices);
+	imap_search_answer(c, r);
+	imap_search_free(c);
+}
+
+void
 imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd)
 {
-	struct imap_search_run r = { .c = c };
+	struct imap_search_run *r;
 	struct imap_search_key *root;
 	struct imap_search_return ret;
 	struct imap_view *v = c->view;
 	const char *charset = NULL, *error;
-	bool modseq;
-	struct buf out;
 
 	if (imap_search_parse(cmd->args, cmd->n_args, c->cmd_pool, c->utf8,
 	    &root, &charset, &ret, &error) < 0) {
@@ -394,73 +660,26 @@ imap_cmd_search(struct imap_conn *c, const struct imap_command *cmd)
 		    "charset");
 		return;
 	}
+	if (!imap_search_seqsets_valid(root, v)) {
+		imap_bad(c, "No such message");
+		return;
+	}
 	if ((ret.flags & IMAP_SEARCH_RETURN_SAVE) != 0) {
 		imap_reply(c, "NO [CANNOT] SAVE is not supported");
 		return;
 	}
-	modseq = imap_search_uses_modseq(root);
-	if (modseq)
+	c->search = r = xcalloc(1, sizeof(*r));
+	r->c = c;
+	r->root = root;
+	r->ret = ret;
+	r->modseq = imap_search_uses_modseq(root);
+	if (r->modseq)
 		c->condstore = true;
-	r.root = root;
-	r.max_uid = v->n > 0 ? v->uids[v->n - 1] : 0;
-	r.pool = pool_new(16 * 1024);
-	buf_init(&r.text, IMAP_SEARCH_TEXT_MAX);
-	buf_init(&r.tmp, IMAP_SEARCH_TEXT_MAX);
-	if (v->n > 0) {
-		uint32_t range[2] = { v->uids[0], v->uids[v->n - 1] };
-
-		if (store_message_scan(c->server->store, v->id, range, 1,
-		    imap_search_cb, &r, &error) < 0) {
-			log_error("conn=%s imap search error=\"%s\"", c->id,
-			    error);
-			buf_release(&r.text);
-			buf_release(&r.tmp);
-			pool_free(&r.pool);
-			free(r.hits);
-			imap_reply(c, "NO [SERVERBUG] SEARCH failed");
-			return;
-		}
-	}
-	buf_release(&r.text);
-	buf_release(&r.tmp);
-	pool_free(&r.pool);
-
-	buf_init(&out, SIZE_MAX);
-	if (ret.present) {
-		unsigned f = ret.flags != 0 ? ret.flags :
-		    IMAP_SEARCH_RETURN_ALL;
-
-		/* RFC 4731 3.1 */
-		buf_puts(&out, "* ESEARCH (TAG ");
-		imap_quote(&out, c->tag, strlen(c->tag));
-		buf_puts(&out, ")");
-		if (c->uid_cmd)
-			buf_puts(&out, " UID");
-		if (r.n_hits > 0 && (f & IMAP_SEARCH_RETURN_MIN) != 0)
-			buf_printf(&out, " MIN %u", r.hits[0]);
-		if (r.n_hits > 0 && (f & IMAP_SEARCH_RETURN_MAX) != 0)
-			buf_printf(&out, " MAX %u", r.hits[r.n_hits - 1]);
-		if (r.n_hits > 0 && (f & IMAP_SEARCH_RETURN_ALL) != 0) {
-			buf_puts(&out, " ALL ");
-			imap_numset_write(&out, r.hits, r.n_hits);
-		}
-		if ((f & IMAP_SEARCH_RETURN_COUNT) != 0)
-			buf_printf(&out, " COUNT %zu", r.n_hits);
-		if (modseq && r.n_hits > 0)
-			buf_printf(&out, " MODSEQ %llu",
-			    (unsigned long long)r.max_modseq);
-	} else {
-		buf_puts(&out, "* SEARCH");
-		for (size_t i = 0; i < r.n_hits; i++)
-			buf_printf(&out, " %u", r.hits[i]);
-		/* RFC 7162 3.1.5 */
-		if (modseq && r.n_hits > 0)
-			buf_printf(&out, " (MODSEQ %llu)",
-			    (unsigned long long)r.max_modseq);
-	}
-	buf_puts(&out, "\r\n");
-	imap_send_buf(c, &out);
-	buf_release(&out);
-	free(r.hits);
-	imap_reply(c, "OK %sSEARCH completed", c->uid_cmd ? "UID " : "");
+	r->max_uid = v->n > 0 ? v->uids[v->n - 1] : 0;
+	r->pool = pool_new(16 * 1024);
+	buf_init(&r->text, IMAP_SEARCH_TEXT_MAX);
+	buf_init(&r->tmp, IMAP_SEARCH_TEXT_MAX);
+	if (v->n > 0)
+		r->n_ranges = imap_search_ranges(c, root, &r->ranges);
+	imap_search_resume(c);
 }

@@ -212,6 +212,21 @@ imap_range_cmp(const void *a, const void *b)
 	return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+bool
+imap_view_seqset_valid(const struct imap_view *v, const struct imap_seqset *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		uint32_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
+
+		if ((lo == UINT32_MAX || hi == UINT32_MAX) && v->n == 0)
+			return false;
+		if ((lo != UINT32_MAX && lo > v->n) ||
+		    (hi != UINT32_MAX && hi > v->n))
+			return false;
+	}
+	return true;
+}
+
 size_t
 imap_view_ranges(const struct imap_view *v, const struct imap_seqset *set,
     bool uid, struct pool *pool, uint32_t **ranges_r)
@@ -695,6 +710,26 @@ imap_sync_cb(evutil_socket_t fd, short what, void *arg)
 	imap_conn_finish(c);
 }
 
+void
+imap_yield(struct imap_conn *c, void (*resume)(struct imap_conn *c))
+{
+	c->wait = IMAP_WAIT_YIELD;
+	c->resume = resume;
+	event_active(c->resume_ev, 0, 0);
+}
+
+static void
+imap_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_conn *c = arg;
+
+	if (c->wait == IMAP_WAIT_YIELD && !c->closing) {
+		c->resume(c);
+		imap_conn_process(c);
+	}
+	imap_conn_finish(c);
+}
+
 /* --- store jobs --- */
 
 void
@@ -736,11 +771,14 @@ imap_capabilities(struct imap_conn *c, struct buf *out)
 
 	buf_puts(out, "IMAP4rev1 IMAP4rev2");
 	if (c->state == IMAP_ST_NOTAUTH) {
-		bool plain_ok = c->tls ||
+		/* An implicit-TLS greeting is written before the handshake
+		 * has finished, but it can only be read through TLS. */
+		bool tls = c->tls || c->tls_bev;
+		bool plain_ok = tls ||
 		    (cfg->imap_allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK &&
 		    authlimit_is_loopback((struct sockaddr *)&c->peer_sa));
 
-		if (!c->tls && c->server->tls != NULL)
+		if (!tls && c->server->tls != NULL)
 			buf_puts(out, " STARTTLS");
 		if (plain_ok)
 			buf_puts(out, " AUTH=PLAIN SASL-IR");
@@ -1196,7 +1234,9 @@ imap_cmd_idle(struct imap_conn *c, const struct imap_command *cmd)
 }
 
 /* Reads one CRLF line for AUTHENTICATE or IDLE into c->line. Returns 1
- * with a line, 0 for more input, -1 if it was too long (handled). */
+ * with a line, 0 for more input, -1 when a line longer than max has been
+ * read and thrown away: that is the client's mistake, answered BAD, and
+ * the session goes on (RFC 9051 closes it only for a BYE-worthy cause). */
 static int
 imap_read_line(struct imap_conn *c, size_t max)
 {
@@ -1206,18 +1246,18 @@ imap_read_line(struct imap_conn *c, size_t max)
 
 	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
 	if (p.pos < 0) {
-		if (evbuffer_get_length(in) > max) {
-			imap_send(c, "* BYE Line too long");
-			imap_conn_close(c, "line too long");
-			return -1;
+		len = evbuffer_get_length(in);
+		if ((c->line_skip || len > max) && len > 1) {
+			/* the last byte may be the CR of the CRLF */
+			evbuffer_drain(in, len - 1);
+			c->line_skip = true;
 		}
 		return 0;
 	}
 	len = (size_t)p.pos;
-	if (len > max) {
+	if (c->line_skip || len > max) {
 		evbuffer_drain(in, len + eol_len);
-		imap_send(c, "* BYE Line too long");
-		imap_conn_close(c, "line too long");
+		c->line_skip = false;
 		return -1;
 	}
 	buf_reset(&c->line);
@@ -1355,15 +1395,23 @@ imap_conn_process(struct imap_conn *c)
 		case IMAP_WAIT_NONE:
 			break;
 		case IMAP_WAIT_AUTH_LINE:
-			if ((rc = imap_read_line(c, IMAP_AUTH_LINE_MAX)) <= 0)
+			if ((rc = imap_read_line(c, IMAP_AUTH_LINE_MAX)) == 0)
 				return;
 			c->wait = IMAP_WAIT_NONE;
+			if (rc < 0) {
+				imap_bad(c, "Line too long");
+				continue;
+			}
 			imap_auth_plain(c, c->line.data, c->line.len);
 			OPENSSL_cleanse(c->line.data, c->line.len);
 			continue;
 		case IMAP_WAIT_IDLE:
-			if ((rc = imap_read_line(c, IMAP_IDLE_LINE_MAX)) <= 0)
+			if ((rc = imap_read_line(c, IMAP_IDLE_LINE_MAX)) == 0)
 				return;
+			if (rc < 0) {
+				imap_bad(c, "Line too long");
+				continue;
+			}
 			if (strcasecmp(c->line.data, "DONE") != 0) {
 				imap_bad(c, "Expected DONE");
 				continue;
@@ -1432,6 +1480,7 @@ imap_conn_free(struct imap_conn *c)
 			*pp = c->user_next;
 	}
 	imap_cmd_ctx_free(c);
+	imap_search_free(c);
 	imap_view_free(&c->view);
 	imap_parser_free(&c->parser);
 	pool_free(&c->cmd_pool);
@@ -1440,6 +1489,7 @@ imap_conn_free(struct imap_conn *c)
 	buf_release(&c->line);
 	event_free(c->timer);
 	event_free(c->sync_ev);
+	event_free(c->resume_ev);
 	free(c->delayed_reply);
 	free(c->user);
 	if (c->tls && !c->io_error)
@@ -1633,6 +1683,7 @@ imap_accept(struct imap_server *s, evutil_socket_t fd, struct sockaddr *sa,
 	listen_addr_str(sa, c->peer, sizeof(c->peer));
 	c->parser = imap_parser_new(IMAP_LINE_MAX_PREAUTH,
 	    IMAP_LITERAL_MAX_PREAUTH);
+	imap_parser_set_budget(c->parser, s->buffered, s->config->max_buffered);
 	c->cmd_pool = pool_new(4096);
 	buf_init(&c->line, IMAP_AUTH_LINE_MAX);
 	if (implicit_tls) {
@@ -1658,6 +1709,7 @@ imap_accept(struct imap_server *s, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	c->timer = evtimer_new(s->base, imap_timer_cb, c);
 	c->sync_ev = event_new(s->base, -1, 0, imap_sync_cb, c);
+	c->resume_ev = event_new(s->base, -1, 0, imap_resume_cb, c);
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
@@ -1710,6 +1762,7 @@ imap_server_new(struct event_base *base, const struct config *config,
 {
 	struct imap_server *s = xcalloc(1, sizeof(*s));
 
+	s->buffered = &s->own_buffered;
 	s->base = base;
 	s->config = config;
 	s->store = store;
@@ -1718,6 +1771,12 @@ imap_server_new(struct event_base *base, const struct config *config,
 	s->authlimit = authlimit;
 	s->tls = tls;
 	return s;
+}
+
+void
+imap_server_share_buffered(struct imap_server *s, uint64_t *counter)
+{
+	s->buffered = counter;
 }
 
 void

@@ -35,6 +35,11 @@ void
 imap_server_set_store(struct imap_server *server, struct store *store,
     struct deliverq *deliverq, struct storeq *storeq);
 
+/* Counts literal bytes (APPEND) in counter, shared with the other
+ * servers, against [server] max_buffered (before any session starts). */
+void
+imap_server_share_buffered(struct imap_server *server, uint64_t *counter);
+
 /* Binds listeners (disabled until imap_server_start); implicit_tls for
  * [imaps]. Returns 0 or -1. */
 int
@@ -55,6 +60,16 @@ imap_server_shutdown(struct imap_server *server);
 /* Sessions still open, and store writes still running for them. */
 unsigned
 imap_server_sessions(const struct imap_server *server);
+
+/*
+ * The text the full-text index holds for a message (a store_text_fn, for
+ * deliverq_set_indexer): what SEARCH TEXT and BODY match, folded.
+ */
+#define IMAP_SEARCH_INDEX_VERSION 1	/* changes whenever its output does */
+struct buf;
+int
+imap_search_index_text(const char *data, size_t len, struct buf *header,
+    struct buf *body);
 
 /* Frees the server and every session (call after the workers stopped). */
 void

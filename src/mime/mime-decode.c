@@ -1006,6 +1006,23 @@ mime_fold_next(const char *s, size_t n, uint32_t *c_r)
 	return l;
 }
 
+int
+mime_text_fold(const char *s, size_t len, struct buf *out)
+{
+	char u[4];
+
+	for (size_t i = 0; i < len;) {
+		uint32_t c;
+
+		i += mime_fold_next(s + i, len - i, &c);
+		if (c > 0x10FFFF)
+			c = 0xFFFD;
+		if (buf_append(out, u, mime_utf8_encode(c, u)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 bool
 mime_text_contains(const char *hay, size_t hlen, const char *needle,
     size_t nlen)

@@ -123,4 +123,14 @@ bool
 mime_text_contains(const char *hay, size_t hlen, const char *needle,
     size_t nlen);
 
+/*
+ * Appends s as mime_text_contains sees it: every character folded as
+ * above, bytes that are not UTF-8 as U+FFFD. Wherever mime_text_contains
+ * finds a needle, the needle's folding occurs byte for byte in the hay's
+ * folding (which lets a case-sensitive index stand in for it). Returns
+ * -1 when out->max is reached (out then holds a prefix), else 0.
+ */
+int
+mime_text_fold(const char *s, size_t len, struct buf *out);
+
 #endif

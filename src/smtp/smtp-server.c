@@ -93,7 +93,8 @@ struct smtp_server {
 	struct smtp_conn *conns;
 	unsigned n_conns;
 	bool stopping;
-	uint64_t buffered;		/* message bytes held by all sessions */
+	uint64_t own_buffered;
+	uint64_t *buffered;		/* message bytes held by all sessions */
 };
 
 /* One mail transaction: MAIL, RCPTs, content. Its own arena. */
@@ -243,7 +244,7 @@ smtp_txn_free(struct smtp_txn **txnp)
 
 	if (t == NULL)
 		return;
-	t->server->buffered -= t->accounted;
+	*t->server->buffered -= t->accounted;
 	buf_release(&t->data);
 	pool_free(&t->pool);
 	free(t);
@@ -329,7 +330,8 @@ smtp_txn_append(struct smtp_conn *c, const char *p, size_t n)
 	/* What the buffer will really take, counted before it grows. */
 	cap = buf_cap_after(&t->data, n);
 	grow = cap > t->accounted ? cap - t->accounted : 0;
-	if (grow > s->config->max_buffered - s->buffered) {
+	if (*s->buffered >= s->config->max_buffered ||
+	    grow > s->config->max_buffered - *s->buffered) {
 		t->no_memory = true;
 		return;
 	}
@@ -337,7 +339,7 @@ smtp_txn_append(struct smtp_conn *c, const char *p, size_t n)
 		t->too_big = true;
 		return;
 	}
-	s->buffered += grow;
+	*s->buffered += grow;
 	t->accounted += grow;
 }
 
@@ -1390,6 +1392,8 @@ smtp_server_new(struct event_base *base, const struct config *config,
 {
 	struct smtp_server *s = xcalloc(1, sizeof(*s));
 
+	s->buffered = &s->own_buffered;
+
 	s->base = base;
 	s->config = config;
 	s->store = store;
@@ -1417,6 +1421,12 @@ smtp_server_listen(struct smtp_server *s, const struct config_listen *l,
 		return -1;
 	s->n_listeners += n;
 	return 0;
+}
+
+void
+smtp_server_share_buffered(struct smtp_server *s, uint64_t *counter)
+{
+	s->buffered = counter;
 }
 
 void

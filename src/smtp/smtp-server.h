@@ -38,6 +38,11 @@ smtp_server_listen(struct smtp_server *server, const struct config_listen *l,
     const char **error_r);
 
 /* Starts accepting connections on every bound address. */
+/* Counts buffered message bytes in counter, shared with the other
+ * servers, against [server] max_buffered (before any session starts). */
+void
+smtp_server_share_buffered(struct smtp_server *s, uint64_t *counter);
+
 void
 smtp_server_start(struct smtp_server *server);
 

@@ -10,6 +10,9 @@
 #include "core/pool.h"
 #include "core/xalloc.h"
 
+/* Messages the idle hook indexes in one transaction, at most. */
+#define DELIVERQ_INDEX_BATCH 64
+
 struct deliverq {
 	struct batchq *bq;
 	struct store *store;	/* used by the worker thread only */
@@ -18,6 +21,9 @@ struct deliverq {
 	struct pool *pool;	/* worker thread only, for prepare */
 	deliverq_notify_fn *notify;
 	void *notify_ctx;
+	store_text_fn *index_text;	/* for the idle hook */
+	int64_t index_version;
+	bool index_checked;		/* worker thread only */
 	/* Worker thread only; read after it is joined. */
 	unsigned long long batches, deliveries;
 };
@@ -95,6 +101,40 @@ deliverq_set_notify(struct deliverq *q, deliverq_notify_fn *notify,
 {
 	q->notify = notify;
 	q->notify_ctx = ctx;
+}
+
+/* The worker's spare time: the full-text index catches up. */
+static bool
+deliverq_idle(void *ctx)
+{
+	struct deliverq *q = ctx;
+	const char *error;
+	int n;
+
+	if (!q->index_checked) {
+		if (store_text_version(q->store, q->index_version,
+		    &error) < 0) {
+			log_error("store index error=\"%s\"", error);
+			return false;
+		}
+		q->index_checked = true;
+	}
+	n = store_text_index_some(q->store, q->index_text,
+	    DELIVERQ_INDEX_BATCH, &error);
+	if (n < 0)
+		log_error("store index error=\"%s\"", error);
+	else if (n > 0)
+		log_debug("store index blobs=%d", n);
+	return n > 0;
+}
+
+void
+deliverq_set_indexer(struct deliverq *q, store_text_fn *extract,
+    int64_t version)
+{
+	q->index_text = extract;
+	q->index_version = version;
+	batchq_set_idle(q->bq, extract != NULL ? deliverq_idle : NULL, q);
 }
 
 struct deliverq *

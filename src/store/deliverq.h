@@ -73,6 +73,14 @@ void
 deliverq_set_notify(struct deliverq *q, deliverq_notify_fn *notify,
     void *ctx);
 
+/* Lets the worker fill the full-text index with extract when it has
+ * nothing else to do (see store_text_index_some); NULL stops it. An index
+ * made by another version of extract is made again (store_text_version).
+ * Call it before the first submit. */
+void
+deliverq_set_indexer(struct deliverq *q, store_text_fn *extract,
+    int64_t version);
+
 /* Jobs submitted whose done callback has not run. */
 size_t
 deliverq_pending(const struct deliverq *q);

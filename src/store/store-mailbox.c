@@ -831,16 +831,19 @@ store_mailbox_rename(struct store *store, int64_t user_id, const char *from,
 		}
 		goto out;
 	}
-	/* The mailbox and its inferiors, and their subscriptions. A
+	/* The mailbox and its inferiors, and their subscriptions (substr
+	 * of a BLOB counts bytes, of TEXT characters: ?4 is in bytes). A
 	 * renamed inferior that collides with an existing name violates
 	 * UNIQUE (user_id, name): then nothing is renamed. */
 	for (int table = 0; table < 2; table++) {
 		stmt = store_stmt_once(store, table == 0 ?
-		    "UPDATE mailboxes SET name = ?3 || substr(name, ?4)"
+		    "UPDATE mailboxes SET name = ?3 ||"
+		    " CAST(substr(CAST(name AS BLOB), ?4) AS TEXT)"
 		    " WHERE user_id = ?1 AND (name = ?2 OR"
 		    " (name > ?2 || '/' AND name < ?2 || '0'))" :
 		    "UPDATE OR REPLACE subscriptions"
-		    " SET name = ?3 || substr(name, ?4)"
+		    " SET name = ?3 ||"
+		    " CAST(substr(CAST(name AS BLOB), ?4) AS TEXT)"
 		    " WHERE user_id = ?1 AND (name = ?2 OR"
 		    " (name > ?2 || '/' AND name < ?2 || '0'))", error_r);
 		if (stmt == NULL)
@@ -1174,7 +1177,7 @@ store_flags_update(struct store *store, struct store_flags_change *c,
 
 		/* RFC 7162 3.1.3: a message changed since UNCHANGEDSINCE
 		 * is left alone and reported as MODIFIED. */
-		if (c->unchangedsince != 0 &&
+		if (c->conditional &&
 		    row->modseq > c->unchangedsince) {
 			if (c->modified == NULL)
 				c->modified = xcalloc(n,

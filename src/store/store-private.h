@@ -124,6 +124,10 @@ store_stmt_once(struct store *store, const char *sql, const char **error_r);
 int
 store_bind_text(sqlite3_stmt *stmt, int i, const char *s);
 
+/* Runs SQL text that takes no parameters (setup, maintenance). */
+int
+store_exec_sql(struct store *store, const char *sql, const char **error_r);
+
 /* Runs a cached statement whose rows are ignored. */
 int
 store_exec(struct store *store, enum store_stmt id, const char **error_r);

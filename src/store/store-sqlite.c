@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -129,6 +129,8 @@ static const char store_schema[] =
  *    with their MODSEQ (RFC 7162 QRESYNC VANISHED); subscriptions in
  *    their own table, since a name can be subscribed without a mailbox
  *    (RFC 9051 6.3.7).
+ * 3: a full-text index for SEARCH (store-text.c): a contentless FTS5
+ *    trigram table over folded text, by blob, and which blobs are in it.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -150,6 +152,11 @@ static const char *const store_schema_migrations[] = {
 	"INSERT INTO subscriptions (user_id, name)"
 	"  SELECT user_id, name FROM mailboxes WHERE subscribed = 1;"
 	"ALTER TABLE mailboxes DROP COLUMN subscribed;",
+
+	"ALTER TABLE blobs ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX blobs_unindexed ON blobs(id) WHERE indexed = 0;"
+	"CREATE VIRTUAL TABLE blob_text USING fts5(header, body,"
+	"  content='', detail='column', tokenize='trigram case_sensitive 1');",
 };
 
 static const char *const store_stmt_sql[STMT_COUNT] = {
@@ -382,8 +389,7 @@ store_exec_quiet(struct store *store, enum store_stmt id)
 	store_stmt_done(stmt);
 }
 
-/* Runs SQL text that takes no parameters (setup only). */
-static int
+int
 store_exec_sql(struct store *store, const char *sql, const char **error_r)
 {
 	char *msg = NULL;

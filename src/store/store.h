@@ -421,7 +421,8 @@ struct store_flags_change {
 	enum store_flags_mode mode;
 	unsigned flags;
 	const char *keywords;		/* space-separated, checked */
-	uint64_t unchangedsince;	/* RFC 7162 UNCHANGEDSINCE, or 0 */
+	bool conditional;		/* RFC 7162 UNCHANGEDSINCE given */
+	uint64_t unchangedsince;	/* its value (0 fails every message) */
 	/* Results: UIDs not changed because their MODSEQ was above
 	 * unchangedsince (malloc'd, caller frees), and the new MODSEQ. */
 	uint32_t *modified;
@@ -481,5 +482,55 @@ struct store_copy {
 int
 store_message_copy(struct store *store, struct store_copy *copy,
     const char **error_r);
+
+/*
+ * Full-text index for IMAP SEARCH BODY and TEXT (store-text.c). It gives
+ * candidates, a superset of the messages whose text contains a needle;
+ * the caller checks each candidate on the message itself.
+ */
+
+struct buf;
+
+/*
+ * Fills header and body with the text of a message as SEARCH TEXT and
+ * BODY look at it, already folded (mime_text_fold). Returns -1 if that
+ * cannot be done completely (the message then is always a candidate).
+ */
+typedef int store_text_fn(const char *data, size_t len, struct buf *header,
+    struct buf *body);
+
+/*
+ * The index was made by extract functions of this version: if the store's
+ * is another (or none), empties it, to be made again by
+ * store_text_index_some. Writes.
+ */
+int
+store_text_version(struct store *store, int64_t version, const char **error_r);
+
+/*
+ * Indexes up to max messages not indexed yet, for a few milliseconds at
+ * most, in one transaction. Returns how many (0: none left), or -1.
+ * Writes (the writer thread calls it when it has nothing else to do).
+ */
+int
+store_text_index_some(struct store *store, store_text_fn *extract, size_t max,
+    const char **error_r);
+
+/* A needle: folded text; in the body only (BODY) or anywhere (TEXT). */
+struct store_text_term {
+	const char *folded;
+	size_t len;
+	bool body_only;
+};
+
+/*
+ * The UIDs (ascending, malloc'd) of a mailbox's messages that may contain
+ * every needle. Returns 1 with them, 0 if no needle is long enough for
+ * the index (three characters; then every message is a candidate), -1.
+ */
+int
+store_text_candidates(struct store *store, int64_t mailbox_id,
+    const struct store_text_term *terms, size_t n_terms, uint32_t **uids_r,
+    size_t *n_r, const char **error_r);
 
 #endif

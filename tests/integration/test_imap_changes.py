@@ -322,8 +322,6 @@ def test_condstore_unchangedsince(server):
         assert c_bad.status == "BAD", c_bad
 
 
-@pytest.mark.xfail(reason="BUG: STORE (UNCHANGEDSINCE 0) is carried out; RFC 7162 "
-                   "3.1.3 says it always fails with [MODIFIED]", strict=True)
 def test_condstore_unchangedsince_zero_always_fails(server):
     deliver(server, 1)
     c, _ = selected(server, 1, enable="CONDSTORE")

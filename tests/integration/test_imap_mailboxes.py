@@ -218,9 +218,6 @@ def test_rename_inbox_moves_messages(server):
     assert [x[4] for x in server.messages(ALICE, "Old")] == ["inbox 0", "inbox 1"]
 
 
-@pytest.mark.xfail(reason="BUG: RENAME of a mailbox with a non-ASCII name mangles its "
-                   "children (SQL substr() counts characters, the C code bytes)",
-                   strict=True)
 def test_rename_non_ascii_parent_keeps_children(server):
     with imap_login(server) as c:
         c.ok("ENABLE UTF8=ACCEPT")

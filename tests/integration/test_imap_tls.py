@@ -153,9 +153,6 @@ def test_imaps_imaplib(server):
     assert server.count(ALICE, "Drafts") == 1
 
 
-@pytest.mark.xfail(reason="BUG: the imaps greeting advertises STARTTLS and "
-                   "LOGINDISABLED (capabilities computed before the handshake set "
-                   "c->tls)", strict=True)
 def test_imaps_greeting_capabilities(server):
     with imap_connect(server, tls=True) as c:
         greet = caps_of(c.greeting)
