@@ -428,6 +428,21 @@ struct imap_fetch_msg {
 	struct pool *pool;
 };
 
+/* Does some item need more than flags, sizes and dates? */
+static bool
+imap_fetch_full(const struct imap_cmd_ctx *f)
+{
+	if (f->need_body)
+		return true;
+	for (size_t i = 0; i < f->n_items; i++) {
+		if (f->items[i].type == FETCH_ENVELOPE ||
+		    f->items[i].type == FETCH_BODYSTRUCTURE ||
+		    f->items[i].type == FETCH_BODY_STRUCT)
+			return true;
+	}
+	return false;
+}
+
 /* Must the message itself be read, or does the store's cache do? */
 static bool
 imap_fetch_needs_message(const struct imap_cmd_ctx *f,
@@ -730,7 +745,7 @@ imap_fetch_resume(struct imap_conn *c)
 		r[1] = v->uids[to - 1];
 		f->next = to;
 		if (store_message_scan(c->server->store, v->id, r, 1,
-		    imap_fetch_cb, &fm, &error) < 0) {
+		    imap_fetch_full(f), imap_fetch_cb, &fm, &error) < 0) {
 			log_error("conn=%s imap fetch error=\"%s\"", c->id,
 			    error);
 			imap_send_buf(c, &f->out);
@@ -1035,7 +1050,8 @@ imap_store_done(struct imap_conn *c, struct imap_flags_job *j)
 
 		buf_init(&rc.out, SIZE_MAX);
 		if (store_message_scan(c->server->store, c->view->id,
-		    j->change.ranges, j->change.n_ranges, imap_report_cb, &rc,
+		    j->change.ranges, j->change.n_ranges, false,
+		    imap_report_cb, &rc,
 		    &error) < 0)
 			log_error("conn=%s imap store report error=\"%s\"",
 			    c->id, error);
@@ -1476,7 +1492,7 @@ imap_cmd_append(struct imap_conn *c, const struct imap_command *cmd)
 		buf_release(&name);
 		return;
 	}
-	rc = store_mailbox_get(c->server->store, c->user_id, name.data, &mb,
+	rc = store_mailbox_find(c->server->store, c->user_id, name.data, &mb,
 	    &error);
 	if (rc != 0) {
 		buf_release(&name);

@@ -194,7 +194,7 @@ imap_cmd_select(struct imap_conn *c, const struct imap_command *cmd)
 		/* RFC 7162 3.2.11 */
 		imap_send(c, "* OK [CLOSED] Previous mailbox closed");
 	}
-	rc = store_mailbox_get(c->server->store, c->user_id, name.data, &mb,
+	rc = store_mailbox_find(c->server->store, c->user_id, name.data, &mb,
 	    &error);
 	if (rc != 0) {
 		buf_release(&name);
@@ -220,6 +220,12 @@ imap_cmd_select(struct imap_conn *c, const struct imap_command *cmd)
 		imap_view_free(&v);
 		imap_reply(c, "NO [SERVERBUG] %s failed", cmd->name);
 		return;
+	}
+	/* Every session keeps its view for as long as it stays selected:
+	 * no spare room (it doubles when mail comes). */
+	if (v->cap > v->n && v->n > 0) {
+		v->uids = xrealloc(v->uids, v->n * sizeof(*v->uids));
+		v->cap = v->n;
 	}
 	v->uidvalidity = mb.uidvalidity;
 	v->uidnext = mb.uidnext;

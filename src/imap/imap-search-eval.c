@@ -610,7 +610,7 @@ imap_search_resume(struct imap_conn *c)
 	while (r->next < r->n_ranges) {
 		r->paused = false;
 		if (store_message_scan(c->server->store, c->view->id,
-		    &r->ranges[2 * r->next], 1, imap_search_cb, r,
+		    &r->ranges[2 * r->next], 1, true, imap_search_cb, r,
 		    &error) < 0) {
 			log_error("conn=%s imap search error=\"%s\"", c->id,
 			    error);

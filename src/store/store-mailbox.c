@@ -40,6 +40,9 @@
 static const char *const store_mstmt_sql[MSTMT_COUNT] = {
 	[MSTMT_MAILBOX_GET] = MAILBOX_STATE_COLUMNS
 	    "WHERE mb.user_id = ?1 AND mb.name = ?2 GROUP BY mb.id",
+	[MSTMT_MAILBOX_FIND] =
+	    "SELECT id, name, special_use, uidvalidity, uidnext,"
+	    " highestmodseq FROM mailboxes WHERE user_id = ?1 AND name = ?2",
 	[MSTMT_MAILBOX_STATE] =
 	    "SELECT id, name, special_use, uidvalidity, uidnext,"
 	    " highestmodseq FROM mailboxes WHERE id = ?1",
@@ -51,10 +54,15 @@ static const char *const store_mstmt_sql[MSTMT_COUNT] = {
 	    " WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
 	[MSTMT_SCAN] =
 	    "SELECT m.uid, m.flags, m.keywords, m.modseq, m.size,"
-	    " m.internal_date, m.envelope, m.body, m.bodystructure, b.name"
+	    " m.internal_date, r.envelope, r.body, r.bodystructure, b.name"
 	    " FROM messages m JOIN blobs b ON b.id = m.blob_id"
+	    " LEFT JOIN blob_render r ON r.blob_id = m.blob_id"
 	    " WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3"
 	    " ORDER BY m.uid",
+	[MSTMT_SCAN_FLAGS] =
+	    "SELECT uid, flags, keywords, modseq, size, internal_date,"
+	    " NULL, NULL, NULL, NULL FROM messages"
+	    " WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
 	[MSTMT_MODSEQ_NEXT] =
 	    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
 	    " WHERE id = ?1 RETURNING highestmodseq",
@@ -216,15 +224,16 @@ store_mailbox_list_user(struct store *store, int64_t user_id,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-store_mailbox_get(struct store *store, int64_t user_id, const char *name,
-    struct store_mailbox_state *mb_r, const char **error_r)
+static int
+store_mailbox_by_name(struct store *store, int64_t user_id, const char *name,
+    bool counts, struct store_mailbox_state *mb_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
 	char *lookup = store_mailbox_lookup_name(name);
 	int rc;
 
-	if ((stmt = store_mstmt(store, MSTMT_MAILBOX_GET, error_r)) == NULL) {
+	if ((stmt = store_mstmt(store, counts ? MSTMT_MAILBOX_GET :
+	    MSTMT_MAILBOX_FIND, error_r)) == NULL) {
 		free(lookup);
 		return -1;
 	}
@@ -234,7 +243,7 @@ store_mailbox_get(struct store *store, int64_t user_id, const char *name,
 	else
 		rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
-		store_mailbox_state_read(stmt, true, mb_r);
+		store_mailbox_state_read(stmt, counts, mb_r);
 	else if (rc != SQLITE_DONE)
 		store_db_error(store, error_r, "look up mailbox");
 	store_stmt_done(stmt);
@@ -244,6 +253,22 @@ store_mailbox_get(struct store *store, int64_t user_id, const char *name,
 		return STORE_E_NOTFOUND;
 	}
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+store_mailbox_get(struct store *store, int64_t user_id, const char *name,
+    struct store_mailbox_state *mb_r, const char **error_r)
+{
+	return store_mailbox_by_name(store, user_id, name, true, mb_r,
+	    error_r);
+}
+
+int
+store_mailbox_find(struct store *store, int64_t user_id, const char *name,
+    struct store_mailbox_state *mb_r, const char **error_r)
+{
+	return store_mailbox_by_name(store, user_id, name, false, mb_r,
+	    error_r);
 }
 
 int
@@ -341,7 +366,7 @@ out:
 
 int
 store_message_scan(struct store *store, int64_t mailbox_id,
-    const uint32_t *ranges, size_t n_ranges,
+    const uint32_t *ranges, size_t n_ranges, bool full,
     int (*cb)(void *ctx, const struct store_message_meta *m), void *ctx,
     const char **error_r)
 {
@@ -352,7 +377,8 @@ store_message_scan(struct store *store, int64_t mailbox_id,
 	/* Each range is one indexed range scan; the statement is reset
 	 * between ranges so that no snapshot is held across them. */
 	for (size_t r = 0; r < n_ranges && rc == SQLITE_DONE; r++) {
-		if ((stmt = store_mstmt(store, MSTMT_SCAN, error_r)) == NULL)
+		if ((stmt = store_mstmt(store, full ? MSTMT_SCAN :
+		    MSTMT_SCAN_FLAGS, error_r)) == NULL)
 			return -1;
 		if (sqlite3_bind_int64(stmt, 1, mailbox_id) != SQLITE_OK ||
 		    sqlite3_bind_int64(stmt, 2, ranges[2 * r]) != SQLITE_OK ||
@@ -1445,10 +1471,10 @@ store_message_copy(struct store *store, struct store_copy *c,
 
 	stmt = store_stmt_once(store, "INSERT INTO messages (mailbox_id, uid,"
 	    " blob_id, size, internal_date, modseq, flags, keywords,"
-	    " envelope_from, hdr_from, hdr_subject, hdr_date, envelope, body,"
-	    " bodystructure) SELECT ?3, ?4, blob_id, size, internal_date, ?5,"
-	    " flags, keywords, envelope_from, hdr_from, hdr_subject, hdr_date,"
-	    " envelope, body, bodystructure FROM messages"
+	    " envelope_from, hdr_from, hdr_subject, hdr_date)"
+	    " SELECT ?3, ?4, blob_id, size, internal_date, ?5,"
+	    " flags, keywords, envelope_from, hdr_from, hdr_subject, hdr_date"
+	    " FROM messages"
 	    " WHERE mailbox_id = ?1 AND uid = ?2", error_r);
 	if (stmt == NULL)
 		goto out;

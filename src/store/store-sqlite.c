@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -131,6 +131,9 @@ static const char store_schema[] =
  *    (RFC 9051 6.3.7).
  * 3: a full-text index for SEARCH (store-text.c): a contentless FTS5
  *    trigram table over folded text, by blob, and which blobs are in it.
+ * 4: the cached renderings move from messages to blob_render, by blob:
+ *    copies share them, and message rows get narrow again (a FETCH of
+ *    flags or a SELECT reads a tenth of the pages).
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -157,6 +160,20 @@ static const char *const store_schema_migrations[] = {
 	"CREATE INDEX blobs_unindexed ON blobs(id) WHERE indexed = 0;"
 	"CREATE VIRTUAL TABLE blob_text USING fts5(header, body,"
 	"  content='', detail='column', tokenize='trigram case_sensitive 1');",
+
+	"CREATE TABLE blob_render ("
+	"  blob_id INTEGER PRIMARY KEY REFERENCES blobs(id) ON DELETE CASCADE,"
+	"  envelope TEXT,"
+	"  body TEXT,"
+	"  bodystructure TEXT"
+	");"
+	"INSERT OR IGNORE INTO blob_render"
+	"  SELECT blob_id, envelope, body, bodystructure FROM messages"
+	"  WHERE envelope IS NOT NULL OR body IS NOT NULL"
+	"   OR bodystructure IS NOT NULL;"
+	"ALTER TABLE messages DROP COLUMN envelope;"
+	"ALTER TABLE messages DROP COLUMN body;"
+	"ALTER TABLE messages DROP COLUMN bodystructure;",
 };
 
 static const char *const store_stmt_sql[STMT_COUNT] = {
@@ -226,9 +243,11 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MESSAGE_INSERT] =
 	    "INSERT INTO messages (mailbox_id, uid, blob_id, size,"
 	    " internal_date, modseq, flags, keywords, envelope_from,"
-	    " hdr_from, hdr_subject, hdr_date, envelope, body, bodystructure)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?11, ?12, ?7, ?8, ?9, ?10,"
-	    " ?13, ?14, ?15)",
+	    " hdr_from, hdr_subject, hdr_date)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?11, ?12, ?7, ?8, ?9, ?10)",
+	[STMT_RENDER_INSERT] =
+	    "INSERT INTO blob_render (blob_id, envelope, body, bodystructure)"
+	    " VALUES (?1, ?2, ?3, ?4)",
 	[STMT_MAILBOX_UIDVALIDITY] =
 	    "SELECT uidvalidity FROM mailboxes WHERE id = ?1",
 	[STMT_MESSAGE_BLOB] =
@@ -1925,6 +1944,31 @@ store_mailbox_alloc(struct store *store, int64_t user_id, const char *name,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The cached IMAP renderings of a new blob, if there are any. */
+static int
+store_render_insert(struct store *store, const struct store_delivery *d,
+    int64_t blob_id, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (d->envelope == NULL && d->body == NULL && d->bodystructure == NULL)
+		return 0;
+	if ((stmt = store_stmt(store, STMT_RENDER_INSERT, error_r)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, blob_id) != SQLITE_OK ||
+	    store_bind_text(stmt, 2, d->envelope) != SQLITE_OK ||
+	    store_bind_text(stmt, 3, d->body) != SQLITE_OK ||
+	    store_bind_text(stmt, 4, d->bodystructure) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "insert renderings");
+	store_stmt_done(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int
 store_message_insert(struct store *store, const struct store_delivery *d,
     int64_t mailbox_id, int64_t uid, int64_t modseq, int64_t blob_id,
@@ -1950,10 +1994,7 @@ store_message_insert(struct store *store, const struct store_delivery *d,
 	    sqlite3_bind_int64(stmt, 11, d->flags & STORE_FLAGS_ALL) !=
 	    SQLITE_OK ||
 	    store_bind_text(stmt, 12, d->keywords != NULL ? d->keywords :
-	    "") != SQLITE_OK ||
-	    store_bind_text(stmt, 13, d->envelope) != SQLITE_OK ||
-	    store_bind_text(stmt, 14, d->body) != SQLITE_OK ||
-	    store_bind_text(stmt, 15, d->bodystructure) != SQLITE_OK)
+	    "") != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(stmt);
@@ -2043,6 +2084,8 @@ store_deliver_one(struct store *store, struct store_delivery *d,
 	if (rc != SQLITE_DONE)
 		goto fail;
 	blob_id = sqlite3_last_insert_rowid(store->db);
+	if (store_render_insert(store, d, blob_id, error_r) < 0)
+		goto fail;
 
 	for (size_t u = 0; u < d->n_users; u++) {
 		rc = store_mailbox_alloc(store, d->users[u], mailbox,

@@ -298,6 +298,12 @@ int
 store_mailbox_get(struct store *store, int64_t user_id, const char *name,
     struct store_mailbox_state *mb_r, const char **error_r);
 
+/* The same without the counts (messages, unseen, deleted, bytes are 0),
+ * which take a pass over the mailbox's messages. */
+int
+store_mailbox_find(struct store *store, int64_t user_id, const char *name,
+    struct store_mailbox_state *mb_r, const char **error_r);
+
 /*
  * Creates a mailbox, and every missing superior level of its name ("a"
  * and "a/b" for "a/b/c"), each with a fresh UIDVALIDITY, subscribed.
@@ -381,12 +387,15 @@ struct store_message_meta {
 
 /*
  * Calls cb, by UID, for each message of a mailbox whose UID is in one of
- * the n_ranges ranges [ranges[2i], ranges[2i+1]]. cb returns 0 to go on,
- * -1 to stop. Returns 0 or -1.
+ * the n_ranges ranges [ranges[2i], ranges[2i+1]]. Without full, only the
+ * flags, sizes and dates are read: the cached renderings are NULL and
+ * blob is empty (so the message cannot be opened), which makes a scan of
+ * flags several times quicker. cb returns 0 to go on, -1 to stop.
+ * Returns 0 or -1.
  */
 int
 store_message_scan(struct store *store, int64_t mailbox_id,
-    const uint32_t *ranges, size_t n_ranges,
+    const uint32_t *ranges, size_t n_ranges, bool full,
     int (*cb)(void *ctx, const struct store_message_meta *m), void *ctx,
     const char **error_r);
 
