@@ -226,9 +226,11 @@ def test_concurrent_pop3_imap_smtp(server):
         with imap_login(server) as c:
             c.ok("SELECT INBOX")
             while not done.is_set():
-                r = c.ok("FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+                # UID sets: "1:*" is BAD in an empty mailbox (RFC 9051 9),
+                # and POP3 may have emptied it since the last EXISTS.
+                r = c.ok("UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
                 if r.untagged:
-                    c.ok("STORE 1 +FLAGS (\\Seen)")
+                    c.ok("UID STORE 1:* +FLAGS (\\Seen)")
                 time.sleep(0.03)
 
     def wrap(fn, *a):
