@@ -363,7 +363,7 @@ pop3_message_open(struct pop3_conn *c, const struct pop3_msg *m,
 	int fd;
 
 	if (store_message_scan(c->server->store, c->drop.mailbox_id, range, 1,
-	    pop3_find_cb, &f, &error) < 0 ||
+	    true, pop3_find_cb, &f, &error) < 0 ||
 	    (f.found && store_message_meta_open(c->server->store, &f.meta,
 	    &fd, &error) < 0)) {
 		log_error("conn=%s pop3 open uid=%u error=\"%s\"", c->id,
