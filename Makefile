@@ -4,7 +4,7 @@
 #   make run      install deps, build, create ./run/ (once) and serve it
 #   make test     install deps, build with ASan+UBSan and -Werror, run every test
 #   make bench    install deps (with peer servers), build optimized, benchmark
-#                 (bench-smtp, bench-imap: one of them)
+#                 (bench-smtp, bench-imap, bench-pop3: one of them)
 #   make install  install the binary (and the sendmail name, later)
 
 PYTHON := /usr/bin/python3
@@ -12,7 +12,7 @@ BUILD := build
 TESTBUILD := build-asan
 BENCHBUILD := build-release
 
-.PHONY: all run test bench bench-build bench-smtp bench-imap fuzz install clean deps
+.PHONY: all run test bench bench-build bench-smtp bench-imap bench-pop3 fuzz install clean deps
 
 all:
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) >/dev/null
@@ -33,6 +33,7 @@ test: deps
 bench: bench-build
 	bench/smtp-inbound $(BENCHBUILD)/correio
 	bench/imap $(BENCHBUILD)/correio
+	bench/pop3 $(BENCHBUILD)/correio
 
 # One benchmark on its own.
 bench-smtp: bench-build
@@ -40,6 +41,9 @@ bench-smtp: bench-build
 
 bench-imap: bench-build
 	bench/imap $(BENCHBUILD)/correio
+
+bench-pop3: bench-build
+	bench/pop3 $(BENCHBUILD)/correio
 
 bench-build:
 	scripts/install-deps bench

@@ -29,6 +29,7 @@
 #include "imap/imap-server.h"
 #include "mime/mime-imap.h"
 #include "mime/mime.h"
+#include "pop3/pop3-server.h"
 #include "smtp/smtp-server.h"
 #include "store/deliverq.h"
 #include "store/store.h"
@@ -56,6 +57,7 @@ struct serve {
 	struct event_base *base;
 	struct smtp_server *smtp;
 	struct imap_server *imap;
+	struct pop3_server *pop3;
 	struct deliverq *dq;
 	struct event *sigterm, *sigint, *drain;
 	int drain_ticks;
@@ -75,7 +77,8 @@ serve_drain_cb(evutil_socket_t fd, short what, void *arg)
 	 * being stored keeps the loop running (up to SERVE_STORE_SECONDS) so
 	 * that its 250 can be sent, also over TLS, which needs the loop. */
 	if ((smtp_server_sessions(sv->smtp) == 0 &&
-	    imap_server_sessions(sv->imap) == 0) ||
+	    imap_server_sessions(sv->imap) == 0 &&
+	    pop3_server_sessions(sv->pop3) == 0) ||
 	    (sv->drain_ticks > SERVE_DRAIN_SECONDS * 20 &&
 	    deliverq_pending(sv->dq) == 0) ||
 	    sv->drain_ticks > SERVE_STORE_SECONDS * 20) {
@@ -97,6 +100,7 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	    smtp_server_sessions(sv->smtp));
 	smtp_server_shutdown(sv->smtp);
 	imap_server_shutdown(sv->imap);
+	pop3_server_shutdown(sv->pop3);
 	sv->drain = evtimer_new(sv->base, serve_drain_cb, sv);
 	evtimer_add(sv->drain, &tv);
 }
@@ -171,8 +175,6 @@ serve_warn_unserved(const struct config *cfg)
 	} later[] = {
 		{ "submission", &cfg->submission_listen },
 		{ "submissions", &cfg->submissions_listen },
-		{ "pop3", &cfg->pop3_listen },
-		{ "pop3s", &cfg->pop3s_listen },
 	};
 
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
@@ -269,6 +271,15 @@ cli_serve(int argc, char **argv)
 		log_error("serve imap error=\"%s\"", error);
 		goto out;
 	}
+	sv.pop3 = pop3_server_new(sv.base, cfg, NULL, NULL, NULL, authlimit,
+	    tls);
+	if (pop3_server_listen(sv.pop3, &cfg->pop3_listen, false,
+	    &error) < 0 ||
+	    (cfg->pop3s_listen.count > 0 && pop3_server_listen(sv.pop3,
+	    &cfg->pop3s_listen, true, &error) < 0)) {
+		log_error("serve pop3 error=\"%s\"", error);
+		goto out;
+	}
 	if (privs_enter(cfg->data_dir, cfg->user, &error) < 0) {
 		log_error("serve error=\"%s\"", error);
 		goto out;
@@ -285,6 +296,7 @@ cli_serve(int argc, char **argv)
 	}
 	smtp_server_set_store(sv.smtp, store, dq);
 	imap_server_set_store(sv.imap, store, dq, authq);
+	pop3_server_set_store(sv.pop3, store, dq, authq);
 	deliverq_set_prepare(dq, serve_prepare);
 	deliverq_set_notify(dq, serve_notify, &sv);
 	deliverq_set_indexer(dq, imap_search_index_text,
@@ -297,11 +309,15 @@ cli_serve(int argc, char **argv)
 	evsignal_add(sv.sigint, NULL);
 	smtp_server_start(sv.smtp);
 	imap_server_start(sv.imap);
+	pop3_server_start(sv.pop3);
 	log_info("serve ready hostname=%s smtp=\"%s\" imap=\"%s\" "
-	    "imaps=\"%s\" tls=%s pid=%d", cfg->hostname,
+	    "imaps=\"%s\" pop3=\"%s\" pop3s=\"%s\" tls=%s pid=%d",
+	    cfg->hostname,
 	    cfg->smtp_listen.text != NULL ? cfg->smtp_listen.text : "",
 	    cfg->imap_listen.text != NULL ? cfg->imap_listen.text : "",
 	    cfg->imaps_listen.text != NULL ? cfg->imaps_listen.text : "",
+	    cfg->pop3_listen.text != NULL ? cfg->pop3_listen.text : "",
+	    cfg->pop3s_listen.text != NULL ? cfg->pop3s_listen.text : "",
 	    tls != NULL ? "yes" : "no", (int)getpid());
 	event_base_dispatch(sv.base);
 	/* Finish cleanly even if asked again. */
@@ -315,6 +331,7 @@ out:
 	deliverq_free(&dq);
 	storeq_free(&authq);
 	imap_server_free(&sv.imap);
+	pop3_server_free(&sv.pop3);
 	smtp_server_free(&sv.smtp);
 	authlimit_free(&authlimit);
 	store_close(&store);

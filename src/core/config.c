@@ -124,6 +124,15 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(imaps_listen), "", 0, 0, 0 },
 	{ "pop3", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(pop3_listen), "", 0, 0, 0 },
+	{ "pop3", "allow_plaintext", CONFIG_TYPE_PLAINTEXT,
+	    CONFIG_FIELD(pop3_allow_plaintext), "no", 0, 0, 0 },
+	{ "pop3", "max_sessions", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(pop3_max_sessions), "10000", 1, 1000000, 0 },
+	{ "pop3", "login_timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(pop3_login_timeout), "60s", 1, 3600, 0 },
+	/* RFC 1939 3: the autologout timer is at least 10 minutes */
+	{ "pop3", "timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(pop3_timeout), "10m", 10 * 60, 24 * 3600, 0 },
 	{ "pop3s", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(pop3s_listen), "", 0, 0, 0 },
 

@@ -66,6 +66,10 @@ struct config {
 	unsigned imap_timeout;		/* seconds idle after login, 30m */
 	struct config_listen imaps_listen;
 	struct config_listen pop3_listen;
+	enum config_plaintext pop3_allow_plaintext;	/* default no */
+	unsigned pop3_max_sessions;		/* default 10000 */
+	unsigned pop3_login_timeout;	/* seconds before login, 60 */
+	unsigned pop3_timeout;		/* seconds idle after login, 10m */
 	struct config_listen pop3s_listen;
 
 	/* [auth] failed logins, counted per peer address (all protocols) */

@@ -83,6 +83,9 @@ deliverq_done(void *ctx, struct batchq_item *item)
 		for (size_t i = 0; i < job->delivery.n_users; i++)
 			q->notify(q->notify_ctx, job->delivery.users[i]);
 	}
+	if (job->run != NULL && job->result == 0 && job->notify_user != 0 &&
+	    q->notify != NULL)
+		q->notify(q->notify_ctx, job->notify_user);
 	job->done(job);
 }
 

@@ -32,6 +32,9 @@ struct deliverq_job {
 	 * delivery. */
 	int (*run)(struct store *store, struct deliverq_job *job);
 	int result;
+	/* A run job that changes a user's mail: that user, told through the
+	 * notify hook when result is 0 (before done runs); 0 for none. */
+	int64_t notify_user;
 	/* Runs on the loop thread; delivery.result (or result) says how it
 	 * went. The job and everything it points to must stay valid until
 	 * then. */
@@ -49,7 +52,8 @@ struct pool;
 typedef void deliverq_prepare_fn(struct store_delivery *d, struct pool *pool);
 
 /* Called on the loop thread for each user a delivery stored a message
- * for (IMAP sessions learn of new mail this way). */
+ * for, and for the notify_user of a run job that succeeded (IMAP
+ * sessions learn of new mail and of other protocols' changes this way). */
 typedef void deliverq_notify_fn(void *ctx, int64_t user_id);
 
 /* Opens a store connection on data_dir for the worker and starts it. */

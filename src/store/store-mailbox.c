@@ -425,6 +425,37 @@ store_message_scan(struct store *store, int64_t mailbox_id,
 }
 
 int
+store_message_sizes(struct store *store, int64_t mailbox_id,
+    int (*cb)(void *ctx, uint32_t uid, uint64_t size), void *ctx,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	/* the (mailbox_id, uid) index gives the order; no other column or
+	 * table is read, unlike store_message_scan */
+	stmt = store_stmt_once(store, "SELECT uid, size FROM messages"
+	    " WHERE mailbox_id = ?1 ORDER BY uid", error_r);
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, mailbox_id) != SQLITE_OK) {
+		rc = SQLITE_ERROR;
+	} else {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			if (cb(ctx, (uint32_t)sqlite3_column_int64(stmt, 0),
+			    (uint64_t)sqlite3_column_int64(stmt, 1)) != 0) {
+				rc = SQLITE_DONE;
+				break;
+			}
+		}
+	}
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "list message sizes");
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
 store_message_meta_open(struct store *store,
     const struct store_message_meta *m, int *fd_r, const char **error_r)
 {
@@ -1290,9 +1321,11 @@ store_rows_expunge(struct store *store, int64_t mailbox_id,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-store_expunge(struct store *store, int64_t mailbox_id,
-    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+/* store_expunge and store_expunge_uids: the messages in the ranges,
+ * those with \Deleted only if deleted_only. */
+static int
+store_expunge_ranges(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, bool deleted_only, size_t *n_r,
     const char **error_r)
 {
 	static const uint32_t all[2] = { 1, UINT32_MAX };
@@ -1316,7 +1349,8 @@ store_expunge(struct store *store, int64_t mailbox_id,
 		goto out;
 	pick = xcalloc(n + 1, sizeof(*pick));
 	for (size_t i = 0; i < n; i++) {
-		if ((rows[i].flags & STORE_FLAG_DELETED) != 0) {
+		if (!deleted_only ||
+		    (rows[i].flags & STORE_FLAG_DELETED) != 0) {
 			pick[i] = true;
 			blob_ids[n_blobs++] = blob_ids[i];
 			n_picked++;
@@ -1351,6 +1385,28 @@ out:
 	free(blob_ids);
 	free(pick);
 	return ret;
+}
+
+int
+store_expunge(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+    const char **error_r)
+{
+	return store_expunge_ranges(store, mailbox_id, ranges, n_ranges, true,
+	    n_r, error_r);
+}
+
+int
+store_expunge_uids(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+    const char **error_r)
+{
+	if (n_ranges == 0) {
+		*n_r = 0;
+		return 0;	/* NULL ranges would mean the whole mailbox */
+	}
+	return store_expunge_ranges(store, mailbox_id, ranges, n_ranges, false,
+	    n_r, error_r);
 }
 
 int

@@ -399,6 +399,17 @@ store_message_scan(struct store *store, int64_t mailbox_id,
     int (*cb)(void *ctx, const struct store_message_meta *m), void *ctx,
     const char **error_r);
 
+/*
+ * Calls cb with the UID and size of each message of a mailbox, by UID,
+ * and reads nothing else (a POP3 maildrop listing; store_message_scan
+ * reads every column). cb returns 0 to go on, -1 to stop. Returns 0 or
+ * -1.
+ */
+int
+store_message_sizes(struct store *store, int64_t mailbox_id,
+    int (*cb)(void *ctx, uint32_t uid, uint64_t size), void *ctx,
+    const char **error_r);
+
 /* Opens the body of a message found by store_message_scan, read-only.
  * Returns 0 with an fd the caller closes, or -1. */
 int
@@ -443,6 +454,18 @@ store_flags_update(struct store *store, struct store_flags_change *change,
  */
 int
 store_expunge(struct store *store, int64_t mailbox_id,
+    const uint32_t *ranges, size_t n_ranges, size_t *n_r,
+    const char **error_r);
+
+/*
+ * Expunges exactly the messages in the UID ranges, with or without
+ * \Deleted (POP3 removes the messages marked by DELE this way, at QUIT),
+ * in one transaction, like store_expunge otherwise. UIDs that are gone
+ * already are skipped. n_ranges 0 expunges nothing. Returns 0 with the
+ * number expunged in *n_r, STORE_E_NOTFOUND or -1. Writes.
+ */
+int
+store_expunge_uids(struct store *store, int64_t mailbox_id,
     const uint32_t *ranges, size_t n_ranges, size_t *n_r,
     const char **error_r);
 

@@ -188,6 +188,8 @@ class Server:
         self.port = free_port()
         self.imap_port = free_port()
         self.imaps_port = free_port()
+        self.pop3_port = free_port()
+        self.pop3s_port = free_port()
         self.host = "127.0.0.1"
         self.overrides = dict(overrides)
         self.logpath = os.path.join(inst.dir, f"serve-{self.port}.log")
@@ -199,28 +201,44 @@ class Server:
         args = [correio_bin(), "serve", "-c", self.conf,
                 "-o", f"smtp.listen=127.0.0.1:{self.port}",
                 "-o", f"imap.listen=127.0.0.1:{self.imap_port}",
-                "-o", f"imaps.listen=127.0.0.1:{self.imaps_port}"]
+                "-o", f"imaps.listen=127.0.0.1:{self.imaps_port}",
+                "-o", f"pop3.listen=127.0.0.1:{self.pop3_port}",
+                "-o", f"pop3s.listen=127.0.0.1:{self.pop3s_port}"]
         for k, v in self.overrides.items():
             args += ["-o", f"{k}={v}"]
         return args
 
     def start(self):
-        self.logfile = open(self.logpath, "wb")
-        self.proc = subprocess.Popen(self.cmdline(), stdin=subprocess.DEVNULL,
-                                     stdout=self.logfile, stderr=subprocess.STDOUT,
-                                     env=child_env())
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if "serve ready" in self.log():
+        # A port that was free when picked may be taken before the server
+        # binds it (another client's ephemeral port, say): then the
+        # server says so and exits, and it is started again on new ports.
+        for attempt in range(3):
+            if attempt > 0:
+                self.logfile.close()
+                self.port, self.imap_port, self.imaps_port = \
+                    free_port(), free_port(), free_port()
+                self.pop3_port, self.pop3s_port = free_port(), free_port()
+                self.logpath = os.path.join(self.inst.dir,
+                                            f"serve-{self.port}.log")
+            self.logfile = open(self.logpath, "wb")
+            self.proc = subprocess.Popen(self.cmdline(), stdin=subprocess.DEVNULL,
+                                         stdout=self.logfile,
+                                         stderr=subprocess.STDOUT,
+                                         env=child_env())
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                if "serve ready" in self.log():
+                    return self
+                if self.proc.poll() is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"correio serve not ready within "
+                                         f"{START_TIMEOUT}s:\n{self.log()}")
+                time.sleep(0.02)
+            if "Address already in use" not in self.log():
                 break
-            if self.proc.poll() is not None:
-                raise AssertionError(f"correio serve exited {self.proc.returncode} "
-                                     f"before it was ready:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"correio serve not ready within "
-                                     f"{START_TIMEOUT}s:\n{self.log()}")
-            time.sleep(0.02)
-        return self
+        raise AssertionError(f"correio serve exited {self.proc.returncode} "
+                             f"before it was ready:\n{self.log()}")
 
     # The admin CLI of the same instance.
     def cli(self, *args, input=None, timeout=CLI_TIMEOUT):
@@ -927,3 +945,194 @@ def server_checked_in_test(request, instance):
             s.proc.wait(timeout=STOP_TIMEOUT)
         finally:
             s.logfile.close()
+
+
+# --- a raw POP3 client -------------------------------------------------------
+
+class POP3Client:
+    """A raw POP3 client: sends bytes as given, reads status lines and
+    multi-line answers, never blocks longer than its timeout.
+
+    cmd("STAT") returns the status line (bytes, without CRLF);
+    multi("LIST") returns (status line, [lines, unstuffed]) and
+    retr(n) the message as bytes with CRLF line ends."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, tls=False,
+                 greeting=True, rcvbuf=None):
+        """rcvbuf: a small receive buffer, for a client that reads slowly
+        (set before connecting, so that TCP's window stays small)."""
+        self.timeout = timeout
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:
+            self.tls_handshake()
+        self.buf = b""
+        self.eof = False
+        self.greeting = self.readline() if greeting else None
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def tls_handshake(self, server_hostname=HOSTNAME):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock.settimeout(self.timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def send_some(self, data, seconds):
+        """Sends as much of DATA as the peer takes within SECONDS, without
+        blocking on a full window; returns the bytes sent."""
+        sent = 0
+        deadline = time.monotonic() + seconds
+        self.sock.setblocking(False)
+        try:
+            while sent < len(data) and time.monotonic() < deadline:
+                try:
+                    sent += self.sock.send(data[sent:sent + 65536])
+                except BlockingIOError:
+                    time.sleep(0.02)
+        finally:
+            self.sock.setblocking(True)
+            self.sock.settimeout(self.timeout)
+        return sent
+
+    def _fill(self, timeout):
+        if self.eof:
+            return True
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            chunk = self.sock.recv(262144)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False
+        except (ConnectionResetError, ssl.SSLError):
+            chunk = b""
+        finally:
+            self.sock.settimeout(self.timeout)
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+        return True
+
+    def readline(self, timeout=None):
+        """One line without its CRLF."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        start = 0
+        while True:
+            i = self.buf.find(b"\r\n", start)
+            if i >= 0:
+                line, self.buf = self.buf[:i], self.buf[i + 2:]
+                return line
+            start = max(0, len(self.buf) - 1)
+            if self.eof:
+                raise EOFError(f"connection closed; pending {self.buf[:300]!r}")
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                raise TimeoutError(f"no complete line within {timeout}s; "
+                                   f"pending {self.buf[:300]!r}")
+
+    def read_multi(self, timeout=None):
+        """The lines of a multi-line answer up to the "." line, each
+        unstuffed, without CRLF."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        start = 0
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                self.buf = self.buf[3:]
+                return []
+            i = self.buf.find(b"\r\n.\r\n", start)
+            if i >= 0:
+                body, self.buf = self.buf[:i], self.buf[i + 5:]
+                return [l[1:] if l.startswith(b".") else l
+                        for l in body.split(b"\r\n")]
+            start = max(0, len(self.buf) - 4)
+            if self.eof:
+                raise EOFError(f"connection closed in a multi-line answer; "
+                               f"pending {self.buf[-300:]!r}")
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                raise TimeoutError(f"no end of answer within {timeout}s; "
+                                   f"pending {self.buf[-300:]!r}")
+
+    def cmd(self, line, timeout=None):
+        """Sends LINE CRLF; returns the status line."""
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.readline(timeout)
+
+    def ok(self, line, timeout=None):
+        r = self.cmd(line, timeout)
+        assert r.startswith(b"+OK"), f"{line!r}: {r!r}"
+        return r
+
+    def err(self, line, timeout=None):
+        r = self.cmd(line, timeout)
+        assert r.startswith(b"-ERR "), f"{line!r}: {r!r}"
+        return r
+
+    def multi(self, line, timeout=None):
+        r = self.ok(line, timeout)
+        return r, self.read_multi(timeout)
+
+    def retr(self, n, timeout=None):
+        """The message as sent, lines joined with CRLF (and a final CRLF)."""
+        _, lines = self.multi(f"RETR {n}", timeout)
+        return b"".join(l + b"\r\n" for l in lines)
+
+    def login(self, user=f"alice@{DOMAIN}", password=PASSWORD):
+        self.ok(f"USER {user}")
+        return self.ok(f"PASS {password}")
+
+    def silent(self, timeout=0.5):
+        """True if nothing arrives within TIMEOUT."""
+        if self.buf:
+            return False
+        if not self._fill(timeout):
+            return True
+        return not self.buf and not self.eof
+
+    def closed(self, timeout=None):
+        """True if the server closes (EOF) within TIMEOUT; what it sent
+        before that stays in buf."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                return False
+        return True
+
+
+def pop3_connect(server, tls=False, **kw):
+    """A POP3Client on the server's pop3 (or pop3s) port."""
+    return POP3Client(server.pop3s_port if tls else server.pop3_port, tls=tls,
+                      **kw)
+
+
+def pop3_login(server, user="alice", tls=False, **kw):
+    """A POP3Client in the TRANSACTION state (plain connections need
+    pop3.allow_plaintext=loopback)."""
+    c = pop3_connect(server, tls=tls, **kw)
+    c.login(f"{user}@{DOMAIN}" if "@" not in user else user)
+    return c

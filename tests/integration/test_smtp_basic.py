@@ -361,11 +361,11 @@ def test_serve_log_line_per_message(server):
 
 def test_unserved_listeners_are_warned(server):
     """init's config sets every listener; this release serves [smtp],
-    [imap] and [imaps] and says so for the others."""
+    [imap], [imaps], [pop3] and [pop3s] and says so for the others."""
     log = server.log()
-    for name in ("submission", "submissions", "pop3", "pop3s"):
+    for name in ("submission", "submissions"):
         assert f"listener={name} " in log and "not started" in log, log
-    for name in ("imap", "imaps"):
+    for name in ("imap", "imaps", "pop3", "pop3s"):
         assert f"listener={name} " not in log, log
 
 

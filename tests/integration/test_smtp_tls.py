@@ -190,7 +190,8 @@ def test_garbage_handshake_closes_session(server):
         c.ehlo()
 
 
-@pytest.mark.server(**{"tls.cert": "", "tls.key": "", "imaps.listen": ""})
+@pytest.mark.server(**{"tls.cert": "", "tls.key": "", "imaps.listen": "",
+                       "pop3s.listen": ""})
 def test_no_tls_configured(server):
     with server.connect() as c:
         r = c.ehlo()

@@ -219,6 +219,10 @@ test_load_full(void **state)
 	    "listen = [::]:993\n"
 	    "[pop3]\n"
 	    "listen = 127.0.0.1:110\n"
+	    "allow_plaintext = loopback\n"
+	    "max_sessions = 300\n"
+	    "login_timeout = 30s\n"
+	    "timeout = 1h\n"
 	    "[pop3s]\n"
 	    "listen = [2001:db8::1]:995\n"
 	    "[tls]\n"
@@ -255,6 +259,10 @@ test_load_full(void **state)
 	test_check_addr(&c->imaps_listen, 0, "::", 993);
 	assert_int_equal(c->pop3_listen.count, 1);
 	test_check_addr(&c->pop3_listen, 0, "127.0.0.1", 110);
+	assert_int_equal(c->pop3_allow_plaintext, CONFIG_PLAINTEXT_LOOPBACK);
+	assert_int_equal(c->pop3_max_sessions, 300);
+	assert_int_equal(c->pop3_login_timeout, 30);
+	assert_int_equal(c->pop3_timeout, 3600);
 	assert_int_equal(c->pop3s_listen.count, 1);
 	test_check_addr(&c->pop3s_listen, 0, "2001:db8::1", 995);
 
@@ -296,6 +304,10 @@ test_load_defaults(void **state)
 	assert_int_equal(c->imap_listen.count, 0);
 	assert_int_equal(c->imaps_listen.count, 0);
 	assert_int_equal(c->pop3_listen.count, 0);
+	assert_int_equal(c->pop3_allow_plaintext, CONFIG_PLAINTEXT_NO);
+	assert_int_equal(c->pop3_max_sessions, 10000);
+	assert_int_equal(c->pop3_login_timeout, 60);
+	assert_int_equal(c->pop3_timeout, 600);
 	assert_int_equal(c->pop3s_listen.count, 0);
 	assert_non_null(c->pop3s_listen.text);
 	assert_string_equal(c->tls_cert, "");
@@ -475,6 +487,12 @@ test_error_listen_loglevel_hostname(void **state)
 	    "(host names are not allowed)");
 	test_load_fails(fx, MINIMAL "[pop3]\nlisten = 127.0.0.1\n",
 	    ":4: pop3.listen: '127.0.0.1': missing ':port' after the address");
+	/* RFC 1939 3: the autologout timer is at least 10 minutes */
+	test_load_fails(fx, MINIMAL "[pop3]\ntimeout = 9m\n",
+	    ":4: pop3.timeout: must be a duration from 10m to 24h (a number "
+	    "with an optional s, m or h suffix)");
+	test_load_fails(fx, MINIMAL "[pop3]\nallow_plaintext = yes\n",
+	    ":4: pop3.allow_plaintext: must be no or loopback");
 	test_load_fails(fx, MINIMAL "[log]\nlevel = verbose\n",
 	    ":4: log.level: must be one of debug, info, warning, error");
 	test_load_fails(fx, MINIMAL "[log]\nlevel = INFO\n",

@@ -1330,6 +1330,188 @@ test_open_dot(void **state)
 	assert_non_null(error);
 }
 
+/* Records expunged UIDs (store_mailbox_changes). */
+struct test_expunged {
+	size_t count;
+	uint32_t uids[16];
+};
+
+static void
+test_expunged_cb(void *ctx, uint32_t uid, uint64_t modseq)
+{
+	struct test_expunged *e = ctx;
+
+	(void)modseq;
+	assert_true(e->count < 16);
+	e->uids[e->count++] = uid;
+}
+
+/* store_expunge_uids (POP3 at QUIT): exactly the UIDs given, \Deleted
+ * or not, with tombstones like store_expunge; store_expunge still takes
+ * only \Deleted messages. */
+static void
+test_expunge_uids(void **state)
+{
+	struct fixture *fx = *state;
+	struct test_messages ml = { 0 };
+	struct test_expunged ex = { 0 };
+	struct store_mailbox_state mb;
+	struct store_flags_change fc = { 0 };
+	const char *error = NULL;
+	static const char body[] = "Subject: x\r\n\r\nbody\r\n";
+	static const uint32_t two[2] = { 2, 2 };
+	/* 1, 3 and 4, and 9 which does not exist */
+	static const uint32_t pick[6] = { 1, 1, 3, 4, 9, 9 };
+	struct store_delivery d[5], *batch[5];
+	uint64_t modseq;
+	int64_t alice;
+	size_t n = 99;
+
+	assert_int_equal(store_domain_add(fx->store, "example.com", &error), 0);
+	test_add_user(fx, "alice@example.com");
+	alice = test_user_id(fx, "alice@example.com");
+	memset(d, 0, sizeof(d));
+	for (size_t i = 0; i < 5; i++) {
+		d[i].data = body;
+		d[i].size = sizeof(body) - 1;
+		d[i].users = &alice;
+		d[i].n_users = 1;
+		d[i].mailbox = "INBOX";
+		d[i].internal_date = 1700000000;
+		d[i].envelope_from = "";
+		batch[i] = &d[i];
+	}
+	assert_int_equal(store_deliver(fx->store, batch, 5, &error), 0);
+	assert_int_equal(store_mailbox_get(fx->store, alice, "INBOX", &mb,
+	    &error), 0);
+	modseq = mb.highestmodseq;
+	/* \Deleted on 2 only */
+	fc.mailbox_id = mb.id;
+	fc.ranges = two;
+	fc.n_ranges = 1;
+	fc.mode = STORE_FLAGS_ADD;
+	fc.flags = STORE_FLAG_DELETED;
+	assert_int_equal(store_flags_update(fx->store, &fc, &error), 0);
+	free(fc.modified);
+
+	/* no ranges: nothing, not the whole mailbox */
+	assert_int_equal(store_expunge_uids(fx->store, mb.id, NULL, 0, &n,
+	    &error), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_expunge_uids(fx->store, mb.id, pick, 3, &n,
+	    &error), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_message_list(fx->store, "alice@example.com",
+	    "INBOX", test_message_cb, &ml, &error), 0);
+	assert_int_equal(ml.count, 2);
+	assert_int_equal(ml.m[0].uid, 2);
+	assert_int_equal(ml.m[1].uid, 5);
+	/* IMAP sessions learn of them as expunged */
+	assert_int_equal(store_mailbox_changes(fx->store, mb.id, modseq, &mb,
+	    NULL, test_expunged_cb, &ex, &error), 0);
+	assert_int_equal(ex.count, 3);
+	assert_int_equal(ex.uids[0], 1);
+	assert_int_equal(ex.uids[1], 3);
+	assert_int_equal(ex.uids[2], 4);
+	/* again: they are gone, nothing happens */
+	assert_int_equal(store_expunge_uids(fx->store, mb.id, pick, 3, &n,
+	    &error), 0);
+	assert_int_equal(n, 0);
+	/* store_expunge of everything takes only the \Deleted one */
+	assert_int_equal(store_expunge(fx->store, mb.id, NULL, 0, &n, &error),
+	    0);
+	assert_int_equal(n, 1);
+	ml.count = 0;
+	assert_int_equal(store_message_list(fx->store, "alice@example.com",
+	    "INBOX", test_message_cb, &ml, &error), 0);
+	assert_int_equal(ml.count, 1);
+	assert_int_equal(ml.m[0].uid, 5);
+	/* a mailbox that does not exist has nothing to expunge */
+	assert_int_equal(store_expunge_uids(fx->store, mb.id + 1000, pick, 1,
+	    &n, &error), 0);
+	assert_int_equal(n, 0);
+}
+
+/* Collects (uid, size) pairs; stops after `stop` of them if set. */
+struct test_sizes {
+	size_t count, stop;
+	uint32_t uids[16];
+	uint64_t sizes[16];
+};
+
+static int
+test_sizes_cb(void *ctx, uint32_t uid, uint64_t size)
+{
+	struct test_sizes *t = ctx;
+
+	assert_true(t->count < 16);
+	t->uids[t->count] = uid;
+	t->sizes[t->count] = size;
+	t->count++;
+	return t->stop != 0 && t->count == t->stop ? -1 : 0;
+}
+
+/* store_message_sizes (the POP3 maildrop): every message, by UID, with
+ * its stored size, and nothing of other mailboxes. */
+static void
+test_message_sizes(void **state)
+{
+	struct fixture *fx = *state;
+	struct test_sizes ts = { 0 };
+	struct store_mailbox_state mb, junk;
+	const char *error = NULL;
+	static const char *const bodies[3] = { "Subject: a\r\n\r\nx\r\n",
+	    "Subject: bb\r\n\r\nyy\r\n", "Subject: ccc\r\n\r\nzzz\r\n" };
+	static const uint32_t two[2] = { 2, 2 };
+	struct store_delivery d[4], *batch[4];
+	int64_t alice;
+	size_t n;
+
+	assert_int_equal(store_domain_add(fx->store, "example.com", &error), 0);
+	test_add_user(fx, "alice@example.com");
+	alice = test_user_id(fx, "alice@example.com");
+	memset(d, 0, sizeof(d));
+	for (size_t i = 0; i < 4; i++) {
+		d[i].data = bodies[i % 3];
+		d[i].size = strlen(bodies[i % 3]);
+		d[i].users = &alice;
+		d[i].n_users = 1;
+		d[i].mailbox = i == 3 ? "Junk" : "INBOX";
+		d[i].internal_date = 1700000000;
+		d[i].envelope_from = "";
+		batch[i] = &d[i];
+	}
+	assert_int_equal(store_deliver(fx->store, batch, 4, &error), 0);
+	assert_int_equal(store_mailbox_get(fx->store, alice, "INBOX", &mb,
+	    &error), 0);
+	assert_int_equal(store_mailbox_get(fx->store, alice, "Junk", &junk,
+	    &error), 0);
+	assert_int_equal(store_expunge_uids(fx->store, mb.id, two, 1, &n,
+	    &error), 0);
+	assert_int_equal(store_message_sizes(fx->store, mb.id, test_sizes_cb,
+	    &ts, &error), 0);
+	assert_int_equal(ts.count, 2);
+	assert_int_equal(ts.uids[0], 1);
+	assert_int_equal(ts.sizes[0], strlen(bodies[0]));
+	assert_int_equal(ts.uids[1], 3);
+	assert_int_equal(ts.sizes[1], strlen(bodies[2]));
+	/* the callback can stop it */
+	memset(&ts, 0, sizeof(ts));
+	ts.stop = 1;
+	assert_int_equal(store_message_sizes(fx->store, mb.id, test_sizes_cb,
+	    &ts, &error), 0);
+	assert_int_equal(ts.count, 1);
+	memset(&ts, 0, sizeof(ts));
+	assert_int_equal(store_message_sizes(fx->store, junk.id, test_sizes_cb,
+	    &ts, &error), 0);
+	assert_int_equal(ts.count, 1);
+	assert_int_equal(ts.sizes[0], strlen(bodies[0]));
+	memset(&ts, 0, sizeof(ts));
+	assert_int_equal(store_message_sizes(fx->store, junk.id + 1000,
+	    test_sizes_cb, &ts, &error), 0);
+	assert_int_equal(ts.count, 0);
+}
+
 int
 main(void)
 {
@@ -1364,6 +1546,10 @@ main(void)
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_two_connections,
 		    test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_expunge_uids, test_setup,
+		    test_teardown),
+		cmocka_unit_test_setup_teardown(test_message_sizes, test_setup,
+		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_open_dot, test_setup,
 		    test_teardown),
 	};
