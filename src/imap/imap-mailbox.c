@@ -396,6 +396,13 @@ imap_mbox_done(struct deliverq_job *job)
 	struct imap_conn *c = imap_write_conn(job);
 	const char *what = imap_mbox_op_names[j->op];
 
+	/* The session's own selected mailbox deleted: it is left (as
+	 * Dovecot does), rather than found gone by the sync and BYE. */
+	if (c != NULL && j->ret == 0 && j->op == MBOX_DELETE &&
+	    c->view != NULL && strcmp(c->view->name, j->name) == 0) {
+		imap_view_free(&c->view);
+		c->state = IMAP_ST_AUTH;
+	}
 	if (c != NULL) {
 		switch (j->ret) {
 		case 0:

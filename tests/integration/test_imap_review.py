@@ -195,10 +195,6 @@ def test_fetch_envelope_and_bodystructure_come_from_the_cache(server):
 
 # --- protocol -------------------------------------------------------------------
 
-@pytest.mark.xfail(reason="BUG: DELETE of the mailbox the session itself has "
-                   "selected: imap_reply's sync finds the mailbox gone and "
-                   "sends BYE and closes instead of the tagged OK (Dovecot "
-                   "unselects it and answers OK)", strict=True)
 def test_delete_of_the_selected_mailbox_is_answered(server):
     with imap_login(server) as c:
         c.ok("CREATE Old")
