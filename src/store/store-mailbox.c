@@ -804,6 +804,44 @@ store_mailbox_rename_inbox(struct store *store, int64_t user_id,
 	return 0;
 }
 
+/* Would the inferiors of from, renamed under a name of to_len bytes, keep
+ * names of at most STORE_MAILBOX_NAME_MAX bytes? 0, STORE_E_LIMIT, -1. */
+static int
+store_rename_inferiors_fit(struct store *store, int64_t user_id,
+    const char *from, size_t to_len, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int64_t longest = 0;
+	int rc;
+
+	stmt = store_stmt_once(store, "SELECT max(length(CAST(name AS BLOB)))"
+	    " FROM mailboxes WHERE user_id = ?1"
+	    " AND name > ?2 || '/' AND name < ?2 || '0'", error_r);
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, user_id) != SQLITE_OK ||
+	    store_bind_text(stmt, 2, from) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		longest = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "measure inferiors");
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (longest > 0 && (uint64_t)longest - strlen(from) + to_len >
+	    STORE_MAILBOX_NAME_MAX) {
+		store_error_set(error_r, "an inferior's new name would be "
+		    "too long");
+		return STORE_E_LIMIT;
+	}
+	return 0;
+}
+
 int
 store_mailbox_rename(struct store *store, int64_t user_id, const char *from,
     const char *to, const char **error_r)
@@ -857,6 +895,12 @@ store_mailbox_rename(struct store *store, int64_t user_id, const char *from,
 		}
 		goto out;
 	}
+	/* The inferiors' new names must stay within the name limit. */
+	if ((rc = store_rename_inferiors_fit(store, user_id, from_norm,
+	    strlen(to_norm), error_r)) != 0) {
+		ret = rc;
+		goto out;
+	}
 	/* The mailbox and its inferiors, and their subscriptions (substr
 	 * of a BLOB counts bytes, of TEXT characters: ?4 is in bytes). A
 	 * renamed inferior that collides with an existing name violates
@@ -893,14 +937,23 @@ store_mailbox_rename(struct store *store, int64_t user_id, const char *from,
 		if (rc != SQLITE_DONE)
 			goto out;
 	}
-	/* the superiors of the new name */
+	/* the superiors of the new name, within the mailbox limit */
 	for (char *p = strchr(to_norm, '/'); p != NULL;
 	    p = strchr(p + 1, '/')) {
+		int64_t count;
+
 		*p = '\0';
 		rc = store_mailbox_exists(store, user_id, to_norm, NULL,
 		    error_r);
-		if (rc == 0 && store_mailbox_insert(store, user_id, to_norm,
-		    NULL, error_r) < 0)
+		if (rc == 0 && store_mailbox_count(store, user_id, &count,
+		    error_r) < 0)
+			rc = -1;
+		else if (rc == 0 && count >= STORE_MAILBOXES_MAX) {
+			store_error_set(error_r, "too many mailboxes");
+			ret = STORE_E_LIMIT;
+			rc = -1;
+		} else if (rc == 0 && store_mailbox_insert(store, user_id,
+		    to_norm, NULL, error_r) < 0)
 			rc = -1;
 		*p = '/';
 		if (rc < 0)

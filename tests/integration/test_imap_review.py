@@ -243,11 +243,6 @@ def test_silent_store_still_reports_changes_made_by_others(server):
         assert told, (r1, r2)
 
 
-@pytest.mark.xfail(reason="BUG: store_mailbox_rename checks only the new "
-                   "name against STORE_MAILBOX_NAME_MAX / LEVELS_MAX, not "
-                   "the names its inferiors get: they pass the limits, LIST "
-                   "shows them cut (mailbox_name_buf) and they can no longer "
-                   "be selected or deleted", strict=True)
 def test_rename_cannot_push_inferior_names_past_the_limits(server):
     with imap_login(server) as c:
         c.ok("ENABLE UTF8=ACCEPT")
