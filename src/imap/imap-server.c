@@ -581,12 +581,12 @@ imap_sync_expunged(void *ctx, uint32_t uid, uint64_t modseq)
 	struct imap_sync_ctx *sc = ctx;
 	struct imap_view *v = sc->c->view;
 
+	/* Duplicates (a UID already pending from an earlier sync that could
+	 * not announce it) are removed once the store is done, by
+	 * imap_sync_expunged_normalize: looking for them here would cost
+	 * O(k) per tombstone, O(k^2) on the loop after a mass expunge. */
 	if (imap_view_seq(v, uid) == 0)
 		return;
-	for (size_t i = 0; i < v->n_expunged; i++) {
-		if (v->expunged[i] == uid)
-			return;
-	}
 	if (v->n_expunged == v->cap_expunged) {
 		v->cap_expunged = v->cap_expunged == 0 ? 16 :
 		    v->cap_expunged * 2;
@@ -604,7 +604,26 @@ imap_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Announces and applies the pending expunges. */
+/* Sorts the pending expunges and drops duplicates: O(k log k). */
+static void
+imap_sync_expunged_normalize(struct imap_view *v)
+{
+	size_t w = 0;
+
+	if (v->n_expunged == 0)
+		return;
+	qsort(v->expunged, v->n_expunged, sizeof(*v->expunged),
+	    imap_u32_cmp);
+	for (size_t i = 0; i < v->n_expunged; i++) {
+		if (w > 0 && v->expunged[w - 1] == v->expunged[i])
+			continue;
+		v->expunged[w++] = v->expunged[i];
+	}
+	v->n_expunged = w;
+}
+
+/* Announces and applies the pending expunges (sorted and unique: see
+ * imap_sync_expunged_normalize). */
 static void
 imap_sync_flush_expunges(struct imap_conn *c, struct buf *out)
 {
@@ -613,8 +632,6 @@ imap_sync_flush_expunges(struct imap_conn *c, struct buf *out)
 
 	if (v->n_expunged == 0)
 		return;
-	qsort(v->expunged, v->n_expunged, sizeof(*v->expunged),
-	    imap_u32_cmp);
 	if (c->qresync) {
 		/* RFC 7162 3.2.10: VANISHED instead of EXPUNGE */
 		buf_puts(out, "* VANISHED ");
@@ -655,6 +672,7 @@ imap_sync(struct imap_conn *c, bool allow_expunge, const uint32_t *skip,
 	buf_init(&sc.out, SIZE_MAX);
 	rc = store_mailbox_changes(c->server->store, v->id, v->highestmodseq,
 	    &mb, imap_sync_message, imap_sync_expunged, &sc, &error);
+	imap_sync_expunged_normalize(v);
 	if (rc != 0) {
 		if (rc == STORE_E_NOTFOUND) {
 			imap_send(c, "* BYE Mailbox was deleted");

@@ -127,29 +127,49 @@ def test_idle_session_that_does_not_read_is_not_buffered_without_bound(server):
 
 # --- the event loop blocks --------------------------------------------------------
 
-@pytest.mark.xfail(reason="BUG: imap_sync_expunged looks for duplicates in "
-                   "v->expunged linearly for every tombstone: a session "
-                   "that syncs after k expunges spends O(k^2) on the event "
-                   "loop (32768 expunges: seconds during which no session "
-                   "is served)", strict=True)
+# imap_sync_expunged looked for duplicates in v->expunged linearly for
+# every tombstone: a session that synced after k expunges spent O(k^2) on
+# the event loop (32768 expunges: seconds during which no session was
+# served). Fixed (sort and merge once the store is done); kept as a
+# regression test.
+#
+# No timing assertion: the work is multiplied until the difference is
+# one of orders of magnitude, and a generous bound only guards against a
+# hang. 48 sessions in IDLE (imap.max_sessions_per_user is 50; the
+# expunger is the 49th) each sync 65536 tombstones on the loop, before the
+# loop answers anyone else: O(k^2) was ~10 s per session under ASan on a
+# small machine, ~8 minutes in all; O(k log k) is well under a second for
+# all of them, next to the ~10 s the EXPUNGE itself takes.
 def test_sync_after_mass_expunge_is_not_quadratic(server):
+    doublings, n_idlers, hang_guard = 16, 48, 180
+    idlers = []
     with imap_login(server) as c:
         r = c.append_literal("INBOX", make_message("many"))
         assert r.status == "OK", r
         c.ok("SELECT INBOX")
-        fill_by_copy(c, 15)                     # 32768 messages
-        with imap_login(server) as w:
-            w.ok("ENABLE QRESYNC")              # one short VANISHED line
-            w.ok("SELECT INBOX", timeout=60)
-            c.ok("STORE 1:* +FLAGS.SILENT (\\Deleted)", timeout=120)
-            c.ok("UNSELECT")
-            c.ok("SELECT INBOX", timeout=120)
-            c.ok("EXPUNGE", timeout=300)
-            t = time.monotonic()
-            r = w.ok("NOOP", timeout=300)
-            spent = time.monotonic() - t
-            assert r.find("VANISHED"), r
-    assert spent < 1.0, f"NOOP after 32768 expunges took {spent:.2f}s"
+        fill_by_copy(c, doublings)              # 65536 messages
+        c.ok("STORE 1:* +FLAGS.SILENT (\\Deleted)", timeout=120)
+        try:
+            for _ in range(n_idlers):
+                w = imap_login(server)
+                idlers.append(w)
+                w.ok("ENABLE QRESYNC")          # one short VANISHED line
+                w.ok("SELECT INBOX", timeout=60)
+                w.send("i IDLE\r\n")
+                w.wait_untagged(rb"^\+", timeout=60)
+            deadline = time.monotonic() + hang_guard
+            c.ok("EXPUNGE", timeout=hang_guard)
+            for w in idlers:
+                w.wait_untagged(rb"^\* VANISHED 1:%d$" % (1 << doublings),
+                                timeout=max(deadline - time.monotonic(), 1))
+            # and every session is still served
+            for w in idlers:
+                w.send("DONE\r\n")
+                assert w.read_response("i", timeout=60).status == "OK"
+            c.ok("NOOP")
+        finally:
+            for w in idlers:
+                w.close()
 
 
 def test_select_with_many_distinct_keywords_lists_a_bounded_set(server):
