@@ -123,3 +123,16 @@ buf_steal(struct buf *b, size_t *len_r)
 	b->cap = 0;
 	return d;
 }
+
+int
+buf_put_uint(struct buf *b, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return buf_append(b, d + i, sizeof(d) - i);
+}

@@ -426,6 +426,7 @@ struct imap_fetch_msg {
 	struct buf msg;
 	struct buf tmp;
 	struct pool *pool;
+	size_t hint;		/* view index the next message likely has */
 };
 
 /* Does some item need more than flags, sizes and dates? */
@@ -492,11 +493,14 @@ imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
 				root = NULL;
 		}
 	}
-	buf_printf(out, "* %zu FETCH (", seq);
+	buf_puts(out, "* ");
+	buf_put_uint(out, seq);
+	buf_puts(out, " FETCH (");
 #define SEP() do { if (!first) buf_puts(out, " "); first = false; } while (0)
 	if (c->uid_cmd) {
 		SEP();
-		buf_printf(out, "UID %u", m->uid);
+		buf_puts(out, "UID ");
+		buf_put_uint(out, m->uid);
 	}
 	for (size_t i = 0; i < f->n_items; i++) {
 		const struct imap_fetch_item *it = &f->items[i];
@@ -508,7 +512,8 @@ imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
 			if (c->uid_cmd)
 				break;
 			SEP();
-			buf_printf(out, "UID %u", m->uid);
+			buf_puts(out, "UID ");
+			buf_put_uint(out, m->uid);
 			break;
 		case FETCH_FLAGS:
 			SEP();
@@ -523,13 +528,14 @@ imap_fetch_one(struct imap_fetch_msg *fm, const struct store_message_meta *m,
 			break;
 		case FETCH_RFC822_SIZE:
 			SEP();
-			buf_printf(out, "RFC822.SIZE %llu",
-			    (unsigned long long)m->size);
+			buf_puts(out, "RFC822.SIZE ");
+			buf_put_uint(out, m->size);
 			break;
 		case FETCH_MODSEQ:
 			SEP();
-			buf_printf(out, "MODSEQ (%llu)",
-			    (unsigned long long)m->modseq);
+			buf_puts(out, "MODSEQ (");
+			buf_put_uint(out, m->modseq);
+			buf_puts(out, ")");
 			break;
 		case FETCH_ENVELOPE:
 			SEP();
@@ -715,8 +721,12 @@ imap_fetch_cb(void *ctx, const struct store_message_meta *m)
 		return 0;
 	if (f->changedsince > 0 && m->modseq <= f->changedsince)
 		return 0;
-	if ((seq = imap_view_seq(fm->c->view, m->uid)) == 0)
+	/* messages come by UID, mostly one view index after another */
+	if (fm->hint < fm->c->view->n && fm->c->view->uids[fm->hint] == m->uid)
+		seq = fm->hint + 1;
+	else if ((seq = imap_view_seq(fm->c->view, m->uid)) == 0)
 		return 0;
+	fm->hint = seq;
 	imap_fetch_one(fm, m, seq);
 	/* Large messages: no more of the chunk until this much is out
 	 * (the view index after this message is seq). */

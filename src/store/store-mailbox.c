@@ -408,8 +408,9 @@ store_message_scan(struct store *store, int64_t mailbox_id,
 				    7);
 				m.bodystructure = (const char *)
 				    sqlite3_column_text(stmt, 8);
-				(void)snprintf(m.blob, sizeof(m.blob), "%s",
-				    blob != NULL ? blob : "");
+				if (blob != NULL)
+					(void)snprintf(m.blob, sizeof(m.blob),
+					    "%s", blob);
 				if (cb(ctx, &m) != 0) {
 					rc = SQLITE_DONE;
 					r = n_ranges;

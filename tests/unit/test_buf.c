@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,31 @@ test_buf_cap_after(void **state)
 }
 
 static void
+test_buf_put_uint(void **state)
+{
+	const uint64_t v[] = { 0, 7, 10, 4294967295u, UINT64_MAX };
+	struct buf b, small;
+	char want[32];
+
+	(void)state;
+	buf_init(&b, SIZE_MAX);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		buf_reset(&b);
+		assert_int_equal(buf_put_uint(&b, v[i]), 0);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+		assert_int_equal(b.len, strlen(want));
+		assert_memory_equal(b.data, want, b.len);
+	}
+	buf_release(&b);
+	/* over max: nothing added */
+	buf_init(&small, 3);
+	assert_int_equal(buf_put_uint(&small, 12), 0);
+	assert_int_equal(buf_put_uint(&small, 345), -1);
+	assert_int_equal(small.len, 2);
+	buf_release(&small);
+}
+
+static void
 test_pool(void **state)
 {
 	struct pool *p = pool_new(256);
@@ -123,6 +149,7 @@ main(void)
 		cmocka_unit_test(test_buf_append_limits),
 		cmocka_unit_test(test_buf_grow_binary),
 		cmocka_unit_test(test_buf_cap_after),
+		cmocka_unit_test(test_buf_put_uint),
 		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_log_escape),
 	};
