@@ -194,6 +194,9 @@ dns_name_from_wire(const uint8_t *data, size_t len, size_t *pos, char *out,
 		}
 		i += llen;
 	}
+	/* The root label counts too (RFC 1035 3.1: 255 octets or less). */
+	if (wire > DNS_WIRE_NAME_MAX)
+		return -1;
 	if (used == 0)
 		out[used++] = '.';
 	out[used] = '\0';

@@ -25,8 +25,8 @@
 #define DNS_WIRE_NAME_MAX 255
 /* A wire name as text: every octet may need a "\DDD" escape. */
 #define DNS_NAME_TEXT_MAX (DNS_WIRE_NAME_MAX * 4 + 1)
-/* "f.e.d....ip6.arpa": 32 nibbles and dots, then "ip6.arpa". */
-#define DNS_PTR_NAME_MAX 73
+/* "f.e.d....ip6.arpa": 32 nibbles, each with its dot, then "ip6.arpa". */
+#define DNS_PTR_NAME_MAX 72
 
 /* Flags of dns_name_normalize(). */
 #define DNS_NAME_HOST 0x01	/* a host name: letters, digits and hyphens
