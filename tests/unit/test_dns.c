@@ -18,6 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/config.h"
 #include "dns/dns-private.h"
 #include "dns/dns-route.h"
 
@@ -576,6 +582,143 @@ test_mx_null(void **state)
 	assert_true(dns_mx_is_null(mx, 1));
 }
 
+/* --- on a loop, with a forwarder that never answers ---------------------- */
+
+struct loop_state {
+	struct event_base *base;
+	bool in_call;		/* inside dns_query() / dns_mx_route() */
+	int answers;
+	int want;
+	enum dns_status last[8];
+	bool called_inside;
+	struct dns_route *route;
+};
+
+static void
+loop_query_cb(void *ctx, struct dns_result *r)
+{
+	struct loop_state *ls = ctx;
+
+	if (ls->in_call)
+		ls->called_inside = true;
+	ls->last[ls->answers++ % 8] = r->status;
+	dns_result_free(&r);
+	if (ls->answers >= ls->want)
+		event_base_loopbreak(ls->base);
+}
+
+static void
+loop_route_cb(void *ctx, struct dns_route *route)
+{
+	struct loop_state *ls = ctx;
+
+	if (ls->in_call)
+		ls->called_inside = true;
+	ls->last[ls->answers++ % 8] = route->status;
+	dns_route_free(&route);
+	if (ls->answers >= ls->want)
+		event_base_loopbreak(ls->base);
+}
+
+static void
+never_cb(void *ctx, struct dns_result *r)
+{
+	(void)ctx;
+	dns_result_free(&r);
+	fail_msg("a cancelled query's callback was called");
+}
+
+static void
+never_route_cb(void *ctx, struct dns_route *route)
+{
+	(void)ctx;
+	dns_route_free(&route);
+	fail_msg("a cancelled route's callback was called");
+}
+
+/*
+ * Cancelling (a session that goes away), bad names answered from the
+ * loop and not from inside the call, the timeout, and dns_free() with
+ * queries still pending. The forwarder is a UDP socket that reads
+ * nothing, so no answer ever comes from the network.
+ */
+static void
+test_loop_cancel_timeout(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct config cfg;
+	struct loop_state ls;
+	struct dns *dns;
+	struct dns_query *q1, *q2, *q3;
+	struct dns_route_req *rq;
+	const char *error = NULL;
+	char fwd[64];
+	int fd;
+
+	(void)state;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	assert_true(snprintf(fwd, sizeof(fwd), "127.0.0.1@%u",
+	    (unsigned)ntohs(sin.sin_port)) > 0);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_resolver = fwd;
+	cfg.dns_timeout = 1;
+	memset(&ls, 0, sizeof(ls));
+	ls.base = event_base_new();
+	assert_non_null(ls.base);
+	dns = dns_new(ls.base, &cfg, &error);
+	assert_non_null(dns);
+
+	/* Cancelled at once, and after the loop ran: never called. */
+	q1 = dns_query(dns, "cancel.test", DNS_TYPE_MX, never_cb, NULL);
+	q2 = dns_query(dns, "later.test", DNS_TYPE_TXT, never_cb, NULL);
+	dns_query_cancel(&q1);
+	assert_null(q1);
+	dns_query_cancel(&q1);		/* NULL: nothing */
+	rq = dns_mx_route(dns, "route.test", never_route_cb, NULL);
+
+	/* Answered from the loop: a bad name, a bad domain, a timeout. */
+	ls.in_call = true;
+	q3 = dns_query(dns, "bad..name", DNS_TYPE_A, loop_query_cb, &ls);
+	(void)q3;
+	(void)dns_mx_route(dns, "bad_domain.test", loop_route_cb, &ls);
+	(void)dns_query(dns, "timeout.test", DNS_TYPE_A, loop_query_cb, &ls);
+	ls.in_call = false;
+	/* q2, the MX query of rq, the bad name, the timeout */
+	assert_int_equal(dns_pending(dns), 4);
+	ls.want = 2;
+	event_base_dispatch(ls.base);
+	assert_false(ls.called_inside);
+	assert_int_equal(ls.answers, 2);
+	assert_int_equal(ls.last[0], DNS_BADNAME);
+	assert_int_equal(ls.last[1], DNS_BADNAME);
+	dns_query_cancel(&q2);
+	dns_route_cancel(&rq);
+	assert_null(rq);
+
+	ls.want = 3;
+	event_base_dispatch(ls.base);
+	assert_int_equal(ls.answers, 3);
+	assert_int_equal(ls.last[2], DNS_TIMEOUT);
+	assert_int_equal(dns_pending(dns), 0);
+
+	/* Freed with a query and a route pending: no callback, no leak. */
+	(void)dns_query(dns, "pending.test", DNS_TYPE_A, never_cb, NULL);
+	rq = dns_mx_route(dns, "pending.test", never_route_cb, NULL);
+	dns_route_cancel(&rq);	/* routes are cancelled before dns_free */
+	dns_free(&dns);
+	assert_null(dns);
+	event_base_free(ls.base);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -593,6 +736,7 @@ main(void)
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_mx_sort),
 		cmocka_unit_test(test_mx_null),
+		cmocka_unit_test(test_loop_cancel_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
