@@ -57,6 +57,7 @@ enum config_type {
 	CONFIG_TYPE_LOGLEVEL,	/* enum log_level */
 	CONFIG_TYPE_HOSTNAME,	/* a syntactically valid domain name */
 	CONFIG_TYPE_PLAINTEXT,	/* enum config_plaintext: no, loopback */
+	CONFIG_TYPE_RESOLVER,	/* a string checked by config_resolver_check */
 };
 
 /* The key must have a non-empty value after the file and the overrides. */
@@ -142,6 +143,11 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(auth_block_time), "15m", 1, 24 * 3600, 0 },
 	{ "auth", "failure_delay", CONFIG_TYPE_DURATION,
 	    CONFIG_FIELD(auth_failure_delay), "2s", 0, 60, 0 },
+
+	{ "dns", "resolver", CONFIG_TYPE_RESOLVER,
+	    CONFIG_FIELD(dns_resolver), "", 0, 0, 0 },
+	{ "dns", "timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(dns_timeout), "10s", 1, 300, 0 },
 
 	{ "tls", "cert", CONFIG_TYPE_PATH,
 	    CONFIG_FIELD(tls_cert), "", 0, 0, 0 },
@@ -565,6 +571,64 @@ config_listen_parse(const char *value, struct config_listen *listen_r,
 	    &item_len);
 }
 
+/* Checks one "IP[@port]" forwarder of len bytes (not NUL-terminated). */
+static int
+config_resolver_check_item(const char *item, size_t len, const char **error_r)
+{
+	const char *at = memchr(item, '@', len);
+	size_t host_len = at != NULL ? (size_t)(at - item) : len;
+	char hostbuf[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	struct in_addr a4;
+	uint64_t port;
+
+	if (at != NULL && (config_digits_parse(at + 1, item + len, &port) < 0 ||
+	    port < 1 || port > 65535)) {
+		*error_r = "the port after '@' must be a number from 1 to 65535";
+		return -1;
+	}
+	if (host_len == 0 || host_len >= sizeof(hostbuf)) {
+		*error_r = "not a numeric IP address";
+		return -1;
+	}
+	memcpy(hostbuf, item, host_len);
+	hostbuf[host_len] = '\0';
+	if (inet_pton(AF_INET, hostbuf, &a4) != 1 &&
+	    inet_pton(AF_INET6, hostbuf, &a6) != 1) {
+		*error_r = "not a numeric IP address (IP or IP@port; "
+		    "host names and brackets are not allowed)";
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_resolver_check(const char *value, const char **error_r)
+{
+	const char *p = value;
+	size_t n = 0;
+
+	for (;;) {
+		const char *start;
+
+		while (*p != '\0' && config_listen_is_sep(*p))
+			p++;
+		if (*p == '\0')
+			return 0;
+		start = p;
+		while (*p != '\0' && !config_listen_is_sep(*p))
+			p++;
+		if (++n > CONFIG_RESOLVER_MAX) {
+			*error_r = "too many forwarders (at most "
+			    CONFIG_STR(CONFIG_RESOLVER_MAX) ")";
+			return -1;
+		}
+		if (config_resolver_check_item(start, (size_t)(p - start),
+		    error_r) < 0)
+			return -1;
+	}
+}
+
 static void
 config_string_replace(char **fieldp, char *value)
 {
@@ -596,6 +660,13 @@ config_key_set(struct config *config, const struct config_key *key,
 		else
 			config_string_replace(field,
 			    xasprintf("%s/%s", base_dir, value));
+		return 0;
+	case CONFIG_TYPE_RESOLVER:
+		if (config_resolver_check(value, &error) < 0) {
+			config_msg(msg, msglen, "'%s': %s", value, error);
+			return -1;
+		}
+		config_string_replace(field, xstrdup(value));
 		return 0;
 	case CONFIG_TYPE_HOSTNAME:
 		if (!config_hostname_valid(value)) {
@@ -1014,6 +1085,7 @@ config_free(struct config **configp)
 		case CONFIG_TYPE_STRING:
 		case CONFIG_TYPE_PATH:
 		case CONFIG_TYPE_HOSTNAME:
+		case CONFIG_TYPE_RESOLVER:
 			free(*(char **)field);
 			break;
 		case CONFIG_TYPE_LISTEN:

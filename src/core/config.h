@@ -77,6 +77,11 @@ struct config {
 	unsigned auth_block_time;	/* seconds, default 15m */
 	unsigned auth_failure_delay;	/* seconds before a failure reply */
 
+	/* [dns] */
+	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas
+				 * or spaces; empty: /etc/resolv.conf */
+	unsigned dns_timeout;	/* seconds per query, default 10 */
+
 	/* [tls] */
 	char *tls_cert;		/* PEM chain; empty: no TLS */
 	char *tls_key;
@@ -108,6 +113,19 @@ config_free(struct config **configp);
 int
 config_listen_parse(const char *value, struct config_listen *listen_r,
     const char **error_r);
+
+/* At most this many forwarders in [dns] resolver. */
+#define CONFIG_RESOLVER_MAX 8
+
+/*
+ * Checks a [dns] resolver value: a list of numeric "IPv4[@port]" or
+ * "IPv6[@port]" items (libunbound's syntax, no brackets) separated by
+ * commas or spaces, at most CONFIG_RESOLVER_MAX of them. An empty value
+ * is valid (the system's resolv.conf). Returns 0, or -1 with *error_r set
+ * to a static message.
+ */
+int
+config_resolver_check(const char *value, const char **error_r);
 
 /* Parses a size: a number with an optional K, M or G suffix (powers of
  * 1024). Returns 0 or -1. */

@@ -8,10 +8,11 @@ mail.example.test) with the users alice, bob and carol @example.test. The
 init is done once per run into a template directory, which each test copies
 (`cp -a`, which keeps the owner of data/ that init chowned).
 
-No lookup leaves the machine: this release of the server does no DNS at all
-(there is no [dns] section yet), and the listeners are on 127.0.0.1, so no
-resolver set-up is needed. When DNS arrives, this file must point the
-server at a local stub resolver.
+No lookup leaves the machine: a private unbound (the session fixture
+`dns_server`) listens on a loopback address with a static root zone, serving
+only the test zones of DNS_ZONES below, and every server a test starts, and
+every `correio dns` the tests run, gets `-o dns.resolver=IP@PORT` for it
+(DNS_RESOLVER). Reverse lookups too: 127.in-addr.arpa is one of its zones.
 
 Every wait is bounded: sockets have timeouts, subprocesses have timeouts,
 and the server must stop within STOP_TIMEOUT of SIGTERM.
@@ -42,6 +43,214 @@ IO_TIMEOUT = 10         # one socket read
 # server's stderr fails the test that ran it.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "LeakSanitizer",
                      "runtime error:", "ERROR: UndefinedBehaviorSanitizer")
+
+
+# --- test DNS -----------------------------------------------------------------
+#
+# The zones of the tests' private unbound, as {zone: [records]}, records in
+# zone-file syntax with absolute names. Any name outside them (and any name
+# inside them without records) gets NXDOMAIN, and nothing is asked of any
+# other server: the root zone is static. Add zones here for new tests.
+DNS_ZONES = {
+    # MX with two preferences; the first exchange's address has nothing
+    # listening, the second is the machine.
+    "twomx.test": [
+        "twomx.test. MX 10 mx-dead.twomx.test.",
+        "twomx.test. MX 20 mx-live.twomx.test.",
+        "mx-dead.twomx.test. A 127.0.0.9",
+        "mx-live.twomx.test. A 127.0.0.1",
+    ],
+    # No MX: the implicit MX is the domain itself (RFC 5321 5.1).
+    "implicit.test": [
+        "implicit.test. A 127.0.0.1",
+    ],
+    # Null MX (RFC 7505): accepts no mail.
+    "nullmx.test": [
+        "nullmx.test. MX 0 .",
+        "nullmx.test. A 127.0.0.1",
+    ],
+    # Both address families, and no MX.
+    "dual.test": [
+        "dual.test. AAAA ::1",
+        "dual.test. A 127.0.0.1",
+    ],
+    # An exchange that is a CNAME (RFC 5321 5.1 says it should not be;
+    # resolvers follow it anyway).
+    "cname.test": [
+        "cname.test. MX 10 alias.cname.test.",
+        "alias.cname.test. CNAME mx-live.twomx.test.",
+    ],
+    # Three exchanges of equal preference: tried in random order.
+    "equal.test": [
+        "equal.test. MX 10 a.equal.test.",
+        "equal.test. MX 10 b.equal.test.",
+        "equal.test. MX 10 c.equal.test.",
+        "equal.test. MX 20 z.equal.test.",
+        "a.equal.test. A 127.0.0.11",
+        "b.equal.test. A 127.0.0.12",
+        "c.equal.test. A 127.0.0.13",
+        "z.equal.test. A 127.0.0.14",
+    ],
+    # An exchange that is not a host name, one without address, one good.
+    "badmx.test": [
+        "badmx.test. MX 10 bad_host.badmx.test.",
+        "badmx.test. MX 20 noaddr.badmx.test.",
+        "badmx.test. MX 30 mx-live.twomx.test.",
+        "noaddr.badmx.test. TXT \"no address here\"",
+    ],
+    # MX whose exchanges have no address at all.
+    "deadend.test": [
+        "deadend.test. MX 10 nowhere.deadend.test.",
+    ],
+    # TXT: two character-strings, joined by the resolver (RFC 7208 3.3);
+    # and one with a quote and a backslash, printed escaped.
+    "txt.test": [
+        "txt.test. TXT \"v=spf1 ip4:127.0.0.1 \" \"-all\"",
+        "odd.txt.test. TXT \"a\\\"b\\\\c\"",
+    ],
+    # An internationalized domain: bücher.test.
+    "xn--bcher-kva.test": [
+        "xn--bcher-kva.test. MX 10 mx-live.twomx.test.",
+    ],
+    # The test servers' own domain.
+    "example.test": [
+        "example.test. MX 10 mail.example.test.",
+        "mail.example.test. A 127.0.0.1",
+        "loopback1.example.test. A 127.0.0.1",
+        "loopback2.example.test. A 127.0.0.2",
+    ],
+    # Reverse lookups of the addresses the tests use.
+    "127.in-addr.arpa": [
+        "1.0.0.127.in-addr.arpa. PTR loopback1.example.test.",
+        "2.0.0.127.in-addr.arpa. PTR loopback2.example.test.",
+    ],
+    "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa": [],
+}
+
+# "IP@PORT" of the running test resolver (set by the dns_server fixture).
+DNS_RESOLVER = None
+DNS_ADDRESS = "127.0.0.53"
+DNS_START_TIMEOUT = 15
+
+
+def dns_query_packet(name, qtype=1, qid=0x4321):
+    """A DNS query (RD set) for NAME, as bytes."""
+    q = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split("."))
+    return (qid.to_bytes(2, "big") + b"\x01\x00" + b"\x00\x01" + b"\x00" * 6
+            + q + b"\x00" + qtype.to_bytes(2, "big") + b"\x00\x01")
+
+
+def dns_free_port(address):
+    """A port free for both UDP and TCP on ADDRESS a moment ago."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((address, 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind((address, port))
+                except OSError:
+                    continue
+                return port
+    raise AssertionError(f"no free port on {address}")
+
+
+def unbound_config(tmpdir, address, port, zones):
+    """The private unbound's config: loopback only, static root, no
+    trust anchor, no remote control, no privileges dropped."""
+    lines = [
+        "server:",
+        f"    interface: {address}@{port}",
+        f"    port: {port}",
+        "    do-daemonize: no",
+        '    username: ""',
+        '    chroot: ""',
+        f'    directory: "{tmpdir}"',
+        f'    pidfile: "{tmpdir}/unbound.pid"',
+        "    use-syslog: no",
+        '    logfile: ""',
+        "    verbosity: 1",
+        "    do-ip6: no",
+        '    module-config: "iterator"',
+        "    access-control: 127.0.0.0/8 allow",
+        # Nothing is ever asked of another server.
+        '    local-zone: "." static',
+    ]
+    for zone, records in zones.items():
+        lines.append(f'    local-zone: "{zone}." static')
+        for r in records:
+            lines.append(f"    local-data: '{r}'")
+    lines += ["remote-control:", "    control-enable: no", ""]
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dns_server(tmp_path_factory):
+    """The tests' private resolver; yields "IP@PORT" (also DNS_RESOLVER).
+    Stopped by its pid at the end of the session."""
+    global DNS_RESOLVER
+    unbound = shutil.which("unbound") or "/usr/sbin/unbound"
+    if not os.access(unbound, os.X_OK):
+        pytest.exit("unbound is not installed (scripts/install-deps)", 2)
+    tmpdir = tmp_path_factory.mktemp("unbound")
+    proc = None
+    for attempt in range(3):
+        port = dns_free_port(DNS_ADDRESS)
+        conf = tmpdir / "unbound.conf"
+        conf.write_text(unbound_config(tmpdir, DNS_ADDRESS, port, DNS_ZONES))
+        check = subprocess.run([unbound + "-checkconf", str(conf)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=CLI_TIMEOUT)
+        assert check.returncode == 0, f"unbound-checkconf:\n{check.stdout}"
+        log = open(tmpdir / f"unbound-{port}.log", "wb")
+        proc = subprocess.Popen([unbound, "-d", "-c", str(conf)],
+                                stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT)
+        log.close()
+        if dns_wait_ready(proc, DNS_ADDRESS, port):
+            break
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=STOP_TIMEOUT)
+        proc = None
+    assert proc is not None, "the test unbound did not start: " + \
+        (tmpdir / f"unbound-{port}.log").read_text(errors="replace")
+    DNS_RESOLVER = f"{DNS_ADDRESS}@{port}"
+    yield DNS_RESOLVER
+    DNS_RESOLVER = None
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=STOP_TIMEOUT)
+
+
+def dns_wait_ready(proc, address, port):
+    """True once the unbound at ADDRESS:PORT answers a query; False if it
+    exits first or does not answer within DNS_START_TIMEOUT."""
+    deadline = time.monotonic() + DNS_START_TIMEOUT
+    pkt = dns_query_packet("implicit.test")
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            try:
+                s.sendto(pkt, (address, port))
+                data = s.recv(4096)
+                if data[:2] == pkt[:2]:
+                    return True
+            except OSError:
+                pass
+        time.sleep(0.05)
+    return False
+
+
+def dns_overrides():
+    """The -o arguments that point a correio at the test resolver."""
+    assert DNS_RESOLVER is not None, "the dns_server fixture is not running"
+    return ["-o", f"dns.resolver={DNS_RESOLVER}"]
 
 
 _BIN = None
@@ -204,6 +413,9 @@ class Server:
                 "-o", f"imaps.listen=127.0.0.1:{self.imaps_port}",
                 "-o", f"pop3.listen=127.0.0.1:{self.pop3_port}",
                 "-o", f"pop3s.listen=127.0.0.1:{self.pop3s_port}"]
+        # Before the test's own overrides, so a test may point a server at
+        # another (dead) resolver.
+        args += dns_overrides()
         for k, v in self.overrides.items():
             args += ["-o", f"{k}={v}"]
         return args

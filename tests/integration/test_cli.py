@@ -9,7 +9,7 @@ import pytest
 from conftest import DOMAIN, HOSTNAME, PASSWORD, USERS, Instance, free_port, run_cli
 
 ALICE, BOB, CAROL = (f"{u}@{DOMAIN}" for u in USERS)
-SUBCOMMANDS = ("init", "serve", "domain", "user", "alias", "mailbox", "message")
+SUBCOMMANDS = ("init", "serve", "domain", "user", "alias", "mailbox", "message", "dns")
 
 
 def one_line_error(p):

@@ -1072,6 +1072,65 @@ test_duration_parse(void **state)
 	}
 }
 
+/* --- [dns] ------------------------------------------------------------ */
+
+static void
+test_dns_keys(void **state)
+{
+	struct fixture *fx = *state;
+	const char *error = NULL;
+	const char *o[] = { "dns.resolver=127.0.0.53@5353 ::1",
+	    "dns.timeout=2s" };
+
+	assert_int_equal(test_load(fx, MINIMAL, NULL, 0, &error), 0);
+	assert_string_equal(fx->config->dns_resolver, "");
+	assert_int_equal(fx->config->dns_timeout, 10);
+	assert_int_equal(test_load(fx, MINIMAL "[dns]\nresolver = 192.0.2.1, "
+	    "2001:db8::1@53\ntimeout = 1m\n", NULL, 0, &error), 0);
+	assert_string_equal(fx->config->dns_resolver,
+	    "192.0.2.1, 2001:db8::1@53");
+	assert_int_equal(fx->config->dns_timeout, 60);
+	assert_int_equal(test_load(fx, MINIMAL, o, 2, &error), 0);
+	assert_string_equal(fx->config->dns_resolver, "127.0.0.53@5353 ::1");
+	assert_int_equal(fx->config->dns_timeout, 2);
+
+	test_load_fails(fx, MINIMAL "[dns]\nresolver = localhost\n",
+	    ":4: dns.resolver: 'localhost': not a numeric IP address (IP or "
+	    "IP@port; host names and brackets are not allowed)");
+	test_load_fails(fx, MINIMAL "[dns]\ntimeout = 0\n",
+	    ":4: dns.timeout: must be a duration from 1s to 5m (a number "
+	    "with an optional s, m or h suffix)");
+}
+
+static void
+test_dns_resolver_check(void **state)
+{
+	static const char *const good[] = {
+		"", " ", "127.0.0.1", "127.0.0.1@1", "127.0.0.1@65535", "::1",
+		"::1@53", "1.2.3.4,5.6.7.8", "1.1.1.1 2.2.2.2 3.3.3.3 4.4.4.4 "
+		"5.5.5.5 6.6.6.6 7.7.7.7 8.8.8.8",
+	};
+	static const char *const bad[] = {
+		"localhost", "127.0.0.1@0", "127.0.0.1@65536", "127.0.0.1@",
+		"@53", "[::1]", "[::1]@53", "127.0.0.1:53", "1.2.3.4@x",
+		"1.2.3", "1.1.1.1 2.2.2.2 3.3.3.3 4.4.4.4 5.5.5.5 6.6.6.6 "
+		"7.7.7.7 8.8.8.8 9.9.9.9",
+		"127.0.0.1@99999999999999999999999",
+	};
+	const char *error;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (config_resolver_check(good[i], &error) != 0)
+			fail_msg("refused '%s': %s", good[i], error);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		error = NULL;
+		if (config_resolver_check(bad[i], &error) == 0)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_non_null(error);
+	}
+}
+
 int
 main(void)
 {
@@ -1099,6 +1158,8 @@ main(void)
 		cmocka_unit_test(test_listen_max),
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_duration_parse),
+		T(test_dns_keys),
+		cmocka_unit_test(test_dns_resolver_check),
 #undef T
 	};
 
