@@ -4,8 +4,12 @@
 #include "mime/header.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/rand.h>
 
 #include "core/pool.h"
 
@@ -77,4 +81,35 @@ header_has(const char *msg, size_t len, const char *name)
 	const char *end;
 
 	return header_find(msg, len, name, &end) != NULL;
+}
+
+int
+header_date(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	/* The C locale (the program never calls setlocale): English day
+	 * and month names, as RFC 5322 3.3 requires. */
+	if (localtime_r(&t, &tm) == NULL)
+		return -1;
+	return strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0 ?
+	    -1 : 0;
+}
+
+int
+header_message_id(const char *host, char *buf, size_t size)
+{
+	unsigned char rnd[12];
+	char hex[sizeof(rnd) * 2 + 1];
+	struct timespec ts;
+	int n;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		abort();
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(buf, size, "<%lld.%s@%s>", (long long)ts.tv_sec, hex,
+	    host);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
