@@ -19,6 +19,7 @@ static const struct {
 	{ "alias", cli_alias, "add, list or delete aliases" },
 	{ "mailbox", cli_mailbox, "list a user's mailboxes" },
 	{ "message", cli_message, "list or print stored messages" },
+	{ "queue", cli_queue, "list, show, delete or flush queued outbound mail" },
 };
 
 static void

@@ -28,15 +28,25 @@ header_find(const char *msg, size_t len, const char *name, const char **end_r)
 		/* Empty line: end of the header block. */
 		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
 			return NULL;
-		if ((size_t)(end - p) > nlen && p[nlen] == ':' &&
+		if ((size_t)(end - p) > nlen &&
 		    strncasecmp(p, name, nlen) == 0) {
+			const char *colon = p + nlen;
+
+			/* RFC 5322 4.5: obsolete white space before the
+			 * colon ("From : x"), which readers still honour. */
+			while (colon < next && (*colon == ' ' || *colon == '\t'))
+				colon++;
+			if (colon >= next || *colon != ':') {
+				p = next;
+				continue;
+			}
 			/* The body runs on over continuation lines. */
 			while (next < end && (*next == ' ' || *next == '\t')) {
 				eol = memchr(next, '\n', (size_t)(end - next));
 				next = eol != NULL ? eol + 1 : end;
 			}
 			*end_r = next;
-			return p + nlen + 1;
+			return colon + 1;
 		}
 		p = next;
 	}
@@ -112,4 +122,19 @@ header_message_id(const char *host, char *buf, size_t size)
 	n = snprintf(buf, size, "<%lld.%s@%s>", (long long)ts.tv_sec, hex,
 	    host);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int
+header_count(const char *msg, size_t len, const char *name)
+{
+	const char *p = msg, *lim = msg + (len < HEADER_SCAN_MAX ? len :
+	    HEADER_SCAN_MAX), *end;
+	int n = 0;
+
+	while (p < lim && header_find(p, (size_t)(lim - p), name, &end) !=
+	    NULL) {
+		n++;
+		p = end;
+	}
+	return n;
 }

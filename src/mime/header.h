@@ -31,6 +31,10 @@ header_get(const char *msg, size_t len, const char *name, struct pool *pool);
 int
 header_has(const char *msg, size_t len, const char *name);
 
+/* The number of fields called name in the header block. */
+int
+header_count(const char *msg, size_t len, const char *name);
+
 /* Room for header_date and header_message_id results. */
 #define HEADER_DATE_SIZE 64
 #define HEADER_MSGID_SIZE 320
