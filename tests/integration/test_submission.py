@@ -484,3 +484,25 @@ def test_unknown_local_recipient_refused(server):
         c.expect(f"RCPT TO:<nobody@{DOMAIN}>", 550, "550 5.1.1")
         c.expect("RCPT TO:<x@[192.0.2.1]>", 550)
         c.expect(f"RCPT TO:<{REMOTE}>", 250)
+
+
+@pytest.mark.server(**{"tls.cert": "", "tls.key": "", "imaps.listen": "",
+                       "pop3s.listen": "", "submissions.listen": ""})
+def test_no_tls_no_auth(server):
+    """Without [tls], port 587 offers neither STARTTLS nor AUTH (and
+    [submissions] cannot be configured, see the log check below)."""
+    with SMTPClient(server.sub_port) as c:
+        r = c.ehlo()
+        assert "STARTTLS" not in r.text and "AUTH" not in r.text
+        c.expect(f"AUTH PLAIN {plain(ALICE, PASSWORD)}", 538)
+
+
+def test_submissions_needs_tls(instance):
+    from conftest import run_cli, free_port
+    p = run_cli(["serve", "-c", instance.conf, "-o", "tls.cert=", "-o", "tls.key=",
+                 "-o", "imaps.listen=", "-o", "pop3s.listen=",
+                 "-o", f"smtp.listen=127.0.0.1:{free_port()}",
+                 "-o", f"submission.listen=127.0.0.1:{free_port()}",
+                 "-o", f"submissions.listen=127.0.0.1:{free_port()}"], timeout=20)
+    assert p.returncode != 0
+    assert "[submissions] needs [tls]" in p.stderr
