@@ -5,7 +5,7 @@
 #   make test     install deps, build with ASan+UBSan and -Werror, run every test
 #   make bench    install deps (with peer servers), build optimized, benchmark
 #                 (bench-smtp, bench-imap, bench-pop3: one of them)
-#   make install  install the binary (and the sendmail name, later)
+#   make install  install the binary, and the sendmail name for it
 
 PYTHON := /usr/bin/python3
 BUILD := build

@@ -20,6 +20,8 @@ static const struct {
 	{ "mailbox", cli_mailbox, "list a user's mailboxes" },
 	{ "message", cli_message, "list or print stored messages" },
 	{ "dns", cli_dns, "look up MX routes and records with the server's resolver" },
+	{ "queue", cli_queue, "list, show, delete or flush queued outbound mail" },
+	{ "sendmail", cli_sendmail, "submit a message from standard input" },
 };
 
 static void
@@ -34,8 +36,15 @@ main_help(FILE *f)
 int
 main(int argc, char **argv)
 {
+	const char *base;
+
 	/* The subcommands say what is wrong themselves, on one line. */
 	opterr = 0;
+	/* Installed as "sendmail" too (make install), for local programs. */
+	base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	base = base != NULL ? base + 1 : argc > 0 ? argv[0] : "";
+	if (strcmp(base, "sendmail") == 0)
+		return cli_sendmail(argc, argv);
 	if (argc < 2)
 		return cli_usage("missing command (try 'correio --help')");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -98,3 +98,39 @@ sasl_plain_free(struct sasl_plain *plain)
 	}
 	memset(plain, 0, sizeof(*plain));
 }
+
+int
+sasl_base64_decode(const char *b64, size_t len, char **out_r,
+    size_t *out_len_r)
+{
+	unsigned char *raw;
+	int pad, n;
+
+	*out_r = NULL;
+	*out_len_r = 0;
+	if ((pad = sasl_b64_check(b64, len)) < 0 ||
+	    len / 4 > (size_t)(INT_MAX / 3))
+		return -1;
+	raw = xmalloc(len / 4 * 3 + 1);
+	n = len == 0 ? 0 : EVP_DecodeBlock(raw, (const unsigned char *)b64,
+	    (int)len);
+	if (n < 0) {
+		free(raw);
+		return -1;
+	}
+	n -= pad;
+	raw[n] = '\0';
+	*out_r = (char *)raw;
+	*out_len_r = (size_t)n;
+	return 0;
+}
+
+void
+sasl_secret_free(char **sp, size_t len)
+{
+	if (*sp == NULL)
+		return;
+	OPENSSL_cleanse(*sp, len);
+	free(*sp);
+	*sp = NULL;
+}

@@ -1,7 +1,8 @@
 /*
  * sasl.h - the SASL mechanism PLAIN (RFC 4616), base64-encoded as the
  * protocols carry it (RFC 4648 4): IMAP AUTHENTICATE (RFC 9051 6.2.2),
- * POP3 AUTH (RFC 5034), later submission AUTH (RFC 4954).
+ * POP3 AUTH (RFC 5034), submission AUTH (RFC 4954); and the base64 of
+ * LOGIN, which submission clients still use.
  *
  * SECURITY: the response is peer data. The base64 is checked strictly
  * (alphabet, length, padding) before it is decoded, its length is capped
@@ -44,5 +45,20 @@ sasl_plain_decode(const char *b64, size_t len, struct sasl_plain *plain_r,
 /* Wipes the decoded bytes and frees them; leaves *plain empty. */
 void
 sasl_plain_free(struct sasl_plain *plain);
+
+/*
+ * Decodes one response of a mechanism that sends plain base64 (the
+ * user name and the password of LOGIN, draft-murchison-sasl-login),
+ * checked strictly as above. Returns 0 with a malloc'd NUL-terminated
+ * copy in *out_r (it may hold NULs: *out_len_r is its length), to free
+ * with sasl_secret_free; or -1 if it is not base64.
+ */
+int
+sasl_base64_decode(const char *b64, size_t len, char **out_r,
+    size_t *out_len_r);
+
+/* Wipes len bytes of *sp and frees it; sets *sp to NULL. */
+void
+sasl_secret_free(char **sp, size_t len);
 
 #endif

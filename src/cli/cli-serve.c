@@ -56,6 +56,7 @@ static const char cli_serve_help[] =
 struct serve {
 	struct event_base *base;
 	struct smtp_server *smtp;
+	struct smtp_server *submission;	/* 587 and 465 */
 	struct imap_server *imap;
 	struct pop3_server *pop3;
 	struct deliverq *dq;
@@ -77,6 +78,7 @@ serve_drain_cb(evutil_socket_t fd, short what, void *arg)
 	 * being stored keeps the loop running (up to SERVE_STORE_SECONDS) so
 	 * that its 250 can be sent, also over TLS, which needs the loop. */
 	if ((smtp_server_sessions(sv->smtp) == 0 &&
+	    smtp_server_sessions(sv->submission) == 0 &&
 	    imap_server_sessions(sv->imap) == 0 &&
 	    pop3_server_sessions(sv->pop3) == 0) ||
 	    (sv->drain_ticks > SERVE_DRAIN_SECONDS * 20 &&
@@ -99,6 +101,7 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("serve stopping signal=%d sessions=%u", (int)sig,
 	    smtp_server_sessions(sv->smtp));
 	smtp_server_shutdown(sv->smtp);
+	smtp_server_shutdown(sv->submission);
 	imap_server_shutdown(sv->imap);
 	pop3_server_shutdown(sv->pop3);
 	sv->drain = evtimer_new(sv->base, serve_drain_cb, sv);
@@ -163,25 +166,6 @@ serve_notify(void *ctx, int64_t user_id)
 	struct serve *sv = ctx;
 
 	imap_server_notify(sv->imap, user_id);
-}
-
-/* Listeners of protocols this release does not serve yet. */
-static void
-serve_warn_unserved(const struct config *cfg)
-{
-	const struct {
-		const char *name;
-		const struct config_listen *l;
-	} later[] = {
-		{ "submission", &cfg->submission_listen },
-		{ "submissions", &cfg->submissions_listen },
-	};
-
-	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
-		if (later[i].l->count > 0)
-			log_warning("serve listener=%s listen=\"%s\" not started: "
-			    "not implemented in this release", later[i].name,
-			    later[i].l->text);
 }
 
 int
@@ -253,16 +237,29 @@ cli_serve(int argc, char **argv)
 	}
 	/* Bind as root, then leave root before anything is read. The store
 	 * and the delivery thread are opened afterwards, as the user. */
-	sv.smtp = smtp_server_new(sv.base, cfg, NULL, NULL, tls);
-	if (smtp_server_listen(sv.smtp, &cfg->smtp_listen, &error) < 0) {
+	authlimit = authlimit_new(cfg->auth_max_failures, cfg->auth_block_time,
+	    cfg->auth_failure_delay);
+	sv.smtp = smtp_server_new(sv.base, cfg, SMTP_MODE_INBOUND, NULL, tls);
+	if (smtp_server_listen(sv.smtp, &cfg->smtp_listen, false,
+	    &error) < 0) {
 		log_error("serve smtp error=\"%s\"", error);
 		goto out;
 	}
-	authlimit = authlimit_new(cfg->auth_max_failures, cfg->auth_block_time,
-	    cfg->auth_failure_delay);
+	/* One submission server for both ports; failed logins are counted
+	 * with IMAP's and POP3's. */
+	sv.submission = smtp_server_new(sv.base, cfg, SMTP_MODE_SUBMISSION,
+	    authlimit, tls);
+	if (smtp_server_listen(sv.submission, &cfg->submission_listen, false,
+	    &error) < 0 ||
+	    (cfg->submissions_listen.count > 0 && smtp_server_listen(
+	    sv.submission, &cfg->submissions_listen, true, &error) < 0)) {
+		log_error("serve submission error=\"%s\"", error);
+		goto out;
+	}
 	sv.imap = imap_server_new(sv.base, cfg, NULL, NULL, NULL, authlimit,
 	    tls);
 	smtp_server_share_buffered(sv.smtp, &sv.buffered);
+	smtp_server_share_buffered(sv.submission, &sv.buffered);
 	imap_server_share_buffered(sv.imap, &sv.buffered);
 	if (imap_server_listen(sv.imap, &cfg->imap_listen, false,
 	    &error) < 0 ||
@@ -294,7 +291,8 @@ cli_serve(int argc, char **argv)
 		log_error("serve store error=\"%s\"", error);
 		goto out;
 	}
-	smtp_server_set_store(sv.smtp, store, dq);
+	smtp_server_set_store(sv.smtp, store, dq, NULL);
+	smtp_server_set_store(sv.submission, store, dq, authq);
 	imap_server_set_store(sv.imap, store, dq, authq);
 	pop3_server_set_store(sv.pop3, store, dq, authq);
 	deliverq_set_prepare(dq, serve_prepare);
@@ -302,18 +300,23 @@ cli_serve(int argc, char **argv)
 	deliverq_set_indexer(dq, imap_search_index_text,
 	    IMAP_SEARCH_INDEX_VERSION);
 	sv.dq = dq;
-	serve_warn_unserved(cfg);
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);
 	sv.sigint = evsignal_new(sv.base, SIGINT, serve_signal_cb, &sv);
 	evsignal_add(sv.sigterm, NULL);
 	evsignal_add(sv.sigint, NULL);
 	smtp_server_start(sv.smtp);
+	smtp_server_start(sv.submission);
 	imap_server_start(sv.imap);
 	pop3_server_start(sv.pop3);
-	log_info("serve ready hostname=%s smtp=\"%s\" imap=\"%s\" "
+	log_info("serve ready hostname=%s smtp=\"%s\" submission=\"%s\" "
+	    "submissions=\"%s\" imap=\"%s\" "
 	    "imaps=\"%s\" pop3=\"%s\" pop3s=\"%s\" tls=%s pid=%d",
 	    cfg->hostname,
 	    cfg->smtp_listen.text != NULL ? cfg->smtp_listen.text : "",
+	    cfg->submission_listen.text != NULL ?
+	    cfg->submission_listen.text : "",
+	    cfg->submissions_listen.text != NULL ?
+	    cfg->submissions_listen.text : "",
 	    cfg->imap_listen.text != NULL ? cfg->imap_listen.text : "",
 	    cfg->imaps_listen.text != NULL ? cfg->imaps_listen.text : "",
 	    cfg->pop3_listen.text != NULL ? cfg->pop3_listen.text : "",
@@ -333,6 +336,7 @@ out:
 	imap_server_free(&sv.imap);
 	pop3_server_free(&sv.pop3);
 	smtp_server_free(&sv.smtp);
+	smtp_server_free(&sv.submission);
 	authlimit_free(&authlimit);
 	store_close(&store);
 	if (sv.sigterm != NULL)

@@ -106,6 +106,8 @@ static const struct config_key config_keys[] = {
 
 	{ "submission", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(submission_listen), "", 0, 0, 0 },
+	{ "submission", "allow_plaintext", CONFIG_TYPE_PLAINTEXT,
+	    CONFIG_FIELD(submission_allow_plaintext), "no", 0, 0, 0 },
 	{ "submissions", "listen", CONFIG_TYPE_LISTEN,
 	    CONFIG_FIELD(submissions_listen), "", 0, 0, 0 },
 	{ "imap", "listen", CONFIG_TYPE_LISTEN,

@@ -55,8 +55,10 @@ struct config {
 	unsigned smtp_timeout;		/* seconds, default 300 */
 	unsigned smtp_data_timeout;	/* seconds, default 600 */
 
-	/* listeners of later protocols */
+	/* [submission] 587 (STARTTLS) and [submissions] 465 (implicit TLS);
+	 * the [smtp] limits and timeouts apply to them too */
 	struct config_listen submission_listen;
+	enum config_plaintext submission_allow_plaintext;	/* default no */
 	struct config_listen submissions_listen;
 	struct config_listen imap_listen;
 	enum config_plaintext imap_allow_plaintext;	/* default no */

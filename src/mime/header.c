@@ -4,8 +4,12 @@
 #include "mime/header.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/rand.h>
 
 #include "core/pool.h"
 
@@ -24,15 +28,25 @@ header_find(const char *msg, size_t len, const char *name, const char **end_r)
 		/* Empty line: end of the header block. */
 		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
 			return NULL;
-		if ((size_t)(end - p) > nlen && p[nlen] == ':' &&
+		if ((size_t)(end - p) > nlen &&
 		    strncasecmp(p, name, nlen) == 0) {
+			const char *colon = p + nlen;
+
+			/* RFC 5322 4.5: obsolete white space before the
+			 * colon ("From : x"), which readers still honour. */
+			while (colon < next && (*colon == ' ' || *colon == '\t'))
+				colon++;
+			if (colon >= next || *colon != ':') {
+				p = next;
+				continue;
+			}
 			/* The body runs on over continuation lines. */
 			while (next < end && (*next == ' ' || *next == '\t')) {
 				eol = memchr(next, '\n', (size_t)(end - next));
 				next = eol != NULL ? eol + 1 : end;
 			}
 			*end_r = next;
-			return p + nlen + 1;
+			return colon + 1;
 		}
 		p = next;
 	}
@@ -77,4 +91,50 @@ header_has(const char *msg, size_t len, const char *name)
 	const char *end;
 
 	return header_find(msg, len, name, &end) != NULL;
+}
+
+int
+header_date(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	/* The C locale (the program never calls setlocale): English day
+	 * and month names, as RFC 5322 3.3 requires. */
+	if (localtime_r(&t, &tm) == NULL)
+		return -1;
+	return strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0 ?
+	    -1 : 0;
+}
+
+int
+header_message_id(const char *host, char *buf, size_t size)
+{
+	unsigned char rnd[12];
+	char hex[sizeof(rnd) * 2 + 1];
+	struct timespec ts;
+	int n;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		abort();
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(buf, size, "<%lld.%s@%s>", (long long)ts.tv_sec, hex,
+	    host);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int
+header_count(const char *msg, size_t len, const char *name)
+{
+	const char *p = msg, *lim = msg + (len < HEADER_SCAN_MAX ? len :
+	    HEADER_SCAN_MAX), *end;
+	int n = 0;
+
+	while (p < lim && header_find(p, (size_t)(lim - p), name, &end) !=
+	    NULL) {
+		n++;
+		p = end;
+	}
+	return n;
 }

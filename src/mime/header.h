@@ -12,6 +12,7 @@
 #define MIME_HEADER_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct pool;
 
@@ -29,5 +30,23 @@ header_get(const char *msg, size_t len, const char *name, struct pool *pool);
 /* Returns 1 if the header block has a field called name, else 0. */
 int
 header_has(const char *msg, size_t len, const char *name);
+
+/* The number of fields called name in the header block. */
+int
+header_count(const char *msg, size_t len, const char *name);
+
+/* Room for header_date and header_message_id results. */
+#define HEADER_DATE_SIZE 64
+#define HEADER_MSGID_SIZE 320
+
+/* Writes t as an RFC 5322 3.3 date-time in local time ("Mon, 2 Nov 2026
+ * 10:00:00 +0100"). Returns 0, or -1 if size is too small. */
+int
+header_date(time_t t, char *buf, size_t size);
+
+/* Writes a new, unique msg-id with its angle brackets (RFC 5322 3.6.4):
+ * "<time.random@host>". Returns 0, or -1 if size is too small. */
+int
+header_message_id(const char *host, char *buf, size_t size);
 
 #endif

@@ -144,7 +144,9 @@ struct addr_parser {
 	size_t comment_len;
 	bool in_group;
 	size_t count;	/* (name adl mailbox host) written, groups included */
-	struct imap_w *w;
+	struct imap_w *w;	/* NULL: addresses go to cb instead */
+	mime_addr_fn *cb;
+	void *cb_ctx;
 	/* The parts of the address being written. */
 	struct buf name, route, local, host;
 };
@@ -394,6 +396,13 @@ addr_emit(struct addr_parser *ap)
 			addr_text_add(name, c, cl, true);
 		}
 	}
+	if (ap->w == NULL) {
+		if (local->len > 0 && host->len > 0)
+			ap->cb(ap->cb_ctx, local->data, local->len, host->data,
+			    host->len);
+		ap->count++;
+		goto done;
+	}
 	imap_w_add(ap->w, "(", 1);
 	addr_w_text(ap->w, name, NULL);
 	imap_w_add(ap->w, " ", 1);
@@ -413,15 +422,18 @@ done:
 static void
 addr_group_end(struct addr_parser *ap)
 {
-	imap_w_puts(ap->w, "(NIL NIL NIL NIL)");
+	if (ap->w != NULL)
+		imap_w_puts(ap->w, "(NIL NIL NIL NIL)");
 	ap->count++;
 	ap->in_group = false;
 }
 
 /* Writes the addresses of the list in [s, s + n) (unfolded); returns how
- * many (NIL NIL ...) entries were written. */
+ * many (NIL NIL ...) entries were written. With w NULL, each address
+ * goes to cb instead. */
 static size_t
-addr_list(struct imap_w *w, const char *s, size_t n)
+addr_list_run(struct imap_w *w, mime_addr_fn *cb, void *cb_ctx,
+    const char *s, size_t n)
 {
 	struct addr_parser ap;
 	struct addr_tok t;
@@ -432,6 +444,8 @@ addr_list(struct imap_w *w, const char *s, size_t n)
 	ap.p = s;
 	ap.end = s + n;
 	ap.w = w;
+	ap.cb = cb;
+	ap.cb_ctx = cb_ctx;
 	ap.toks = xmalloc(MIME_ADDR_TOKENS_MAX * sizeof(*ap.toks));
 	buf_init(&ap.name, SIZE_MAX);
 	buf_init(&ap.route, SIZE_MAX);
@@ -466,12 +480,14 @@ addr_list(struct imap_w *w, const char *s, size_t n)
 				/* group: display-name ":" [list] ";" */
 				struct buf name;
 
-				buf_init(&name, SIZE_MAX);
-				addr_phrase(&name, ap.toks, ap.n_toks);
-				imap_w_puts(w, "(NIL NIL ");
-				imap_w_string(w, name.data, name.len);
-				imap_w_puts(w, " NIL)");
-				buf_release(&name);
+				if (w != NULL) {
+					buf_init(&name, SIZE_MAX);
+					addr_phrase(&name, ap.toks, ap.n_toks);
+					imap_w_puts(w, "(NIL NIL ");
+					imap_w_string(w, name.data, name.len);
+					imap_w_puts(w, " NIL)");
+					buf_release(&name);
+				}
 				ap.count++;
 				ap.in_group = true;
 				ap.n_toks = 0;
@@ -494,6 +510,18 @@ addr_list(struct imap_w *w, const char *s, size_t n)
 	buf_release(&ap.local);
 	buf_release(&ap.host);
 	return ap.count;
+}
+
+static size_t
+addr_list(struct imap_w *w, const char *s, size_t n)
+{
+	return addr_list_run(w, NULL, NULL, s, n);
+}
+
+size_t
+mime_addr_list_foreach(const char *s, size_t n, mime_addr_fn *cb, void *ctx)
+{
+	return addr_list_run(NULL, cb, ctx, s, n);
 }
 
 /* The unfolded value of a field into b (max: the raw length). */

@@ -28,6 +28,21 @@ struct mime_part;
  * longer "address" is dropped). */
 #define MIME_ADDR_TOKENS_MAX 256
 
+/* One address of a list: local part (unquoted) and domain, not
+ * NUL-terminated. */
+typedef void mime_addr_fn(void *ctx, const char *local, size_t local_len,
+    const char *domain, size_t domain_len);
+
+/*
+ * Calls cb for each address with a local part and a domain in the address
+ * list [s, s + n) (a header value, folded or not), parsed as for ENVELOPE
+ * below: groups are opened, comments and display names dropped. Returns
+ * the number of entries seen, those without an '@' included (they are
+ * not passed to cb).
+ */
+size_t
+mime_addr_list_foreach(const char *s, size_t n, mime_addr_fn *cb, void *ctx);
+
 /*
  * Appends the ENVELOPE of the message whose header block is
  * [part->header_start, part->body_start), with its parentheses:

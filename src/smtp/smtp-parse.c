@@ -415,6 +415,15 @@ smtp_parse_mail(const char *args, struct pool *pool, struct smtp_path *path_r,
 				return SMTP_PARSE_BAD_PARAM;
 			}
 			params_r->smtputf8 = true;
+		} else if (strcasecmp(kw, "AUTH") == 0) {
+			/* RFC 4954 5: the original submitter, from a
+			 * trusted relay. Accepted (a server that offers AUTH
+			 * must), and ignored: submission knows its user. */
+			if (params_r->has_auth || val == NULL) {
+				*error_r = "bad AUTH parameter";
+				return SMTP_PARSE_BAD_PARAM;
+			}
+			params_r->has_auth = true;
 		} else {
 			*error_r = "unsupported parameter";
 			return SMTP_PARSE_BAD_PARAM;

@@ -57,6 +57,7 @@ struct smtp_mail_params {
 	uint64_t size;
 	enum smtp_body body;
 	bool smtputf8;
+	bool has_auth;		/* AUTH=... given (RFC 4954 5), ignored */
 };
 
 /*

@@ -1,9 +1,22 @@
 /*
- * smtp-server.c - inbound SMTP sessions.
+ * smtp-server.c - SMTP sessions: inbound (port 25) and submission (587
+ * with STARTTLS, 465 with implicit TLS), one code path with a mode.
  *
  * RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3030
  * (CHUNKING/BDAT), RFC 3207 (STARTTLS), RFC 2034 (ENHANCEDSTATUSCODES),
  * RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 3848 (Received "with").
+ * Submission: RFC 6409 (message submission), RFC 8314 (implicit TLS),
+ * RFC 4954 (AUTH PLAIN and LOGIN; RFC 4616 PLAIN).
+ *
+ * Inbound sessions take mail for hosted domains only and never relay;
+ * AUTH is not offered. Submission sessions must authenticate (over TLS,
+ * or on loopback if allowed) before MAIL; the sender and the From:
+ * addresses must be the user's own (the user's address, or an alias that
+ * reaches the user); local recipients are delivered, the others queued
+ * in the store for the deliverer, in the same durable write, before 250.
+ * Date: and Message-ID: are added when the message has none (RFC 6409
+ * 8.2, 8.3). Failed logins are counted per peer address with IMAP's and
+ * POP3's (core/authlimit.h) and answered late.
  *
  * A session is a state machine driven by its input: every complete command
  * line is dispatched through smtp_cmds[]; DATA and BDAT switch to reading
@@ -47,6 +60,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "auth/sasl.h"
+#include "core/authlimit.h"
 #include "core/buf.h"
 #include "core/line.h"
 #include "core/listen.h"
@@ -56,15 +71,23 @@
 #include "core/xalloc.h"
 #include "mime/addr.h"
 #include "mime/header.h"
+#include "mime/mime-imap.h"
 #include "smtp/smtp-parse.h"
 #include "store/deliverq.h"
 #include "store/store.h"
+#include "store/storeq.h"
 
 #define SMTP_INPUT_HIGH (256 * 1024)	/* stop reading input past this */
 #define SMTP_OUTPUT_HIGH (64 * 1024)	/* stop answering past this */
 #define SMTP_HELO_MAX 255
 #define SMTP_USERS_MAX 1000		/* local users one message may reach */
 #define SMTP_SHUTDOWN_REPLY "421 4.3.2 Service shutting down"
+/* An AUTH command or SASL response line, with CRLF. RFC 4954 4 allows
+ * 12288; the longest PLAIN response (two addresses of 320 bytes and a
+ * password of 511, in base64) takes about 1550. Before login only. */
+#define SMTP_AUTH_LINE_MAX 2048
+/* From: addresses checked for ownership, at most. */
+#define SMTP_FROM_MAX 20
 
 enum smtp_state {
 	SMTP_ST_CMD,		/* reading commands */
@@ -72,6 +95,8 @@ enum smtp_state {
 	SMTP_ST_BDAT,		/* reading a BDAT chunk */
 	SMTP_ST_WAIT,		/* a message is being stored */
 	SMTP_ST_STARTTLS,	/* flushing 220 before the TLS handshake */
+	SMTP_ST_AUTH,		/* reading a SASL response (after 334) */
+	SMTP_ST_AUTH_WAIT,	/* a password check, or a failure's delay */
 };
 
 static const char *const smtp_state_names[] = {
@@ -80,15 +105,29 @@ static const char *const smtp_state_names[] = {
 	[SMTP_ST_BDAT] = "bdat",
 	[SMTP_ST_WAIT] = "wait",
 	[SMTP_ST_STARTTLS] = "starttls",
+	[SMTP_ST_AUTH] = "auth",
+	[SMTP_ST_AUTH_WAIT] = "auth-wait",
+};
+
+/* Where an AUTH exchange is. */
+enum smtp_auth_step {
+	SMTP_AUTH_PLAIN,	/* PLAIN, waiting for the response */
+	SMTP_AUTH_LOGIN_USER,	/* LOGIN, waiting for the user name */
+	SMTP_AUTH_LOGIN_PASS,	/* LOGIN, waiting for the password */
 };
 
 struct smtp_server {
 	struct event_base *base;
 	const struct config *config;
+	enum smtp_mode mode;
+	const char *name;		/* "smtp" or "submission", for logs */
 	struct store *store;
 	struct deliverq *deliverq;
+	struct storeq *storeq;		/* password checks (submission) */
+	struct authlimit *authlimit;	/* failed logins (submission) */
 	SSL_CTX *tls;
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX * 4];
+	bool listener_tls[CONFIG_LISTEN_MAX * 4];	/* implicit TLS */
 	size_t n_listeners;
 	struct smtp_conn *conns;
 	unsigned n_conns;
@@ -106,6 +145,8 @@ struct smtp_txn {
 	struct smtp_mail_params params;
 	char **rcpts;			/* accepted recipient addresses */
 	size_t n_rcpts;
+	char **remote;			/* the ones to queue (submission) */
+	size_t n_remote;
 	int64_t *users;			/* distinct local users reached */
 	size_t n_users;
 	unsigned rcpt_attempts;
@@ -113,6 +154,7 @@ struct smtp_txn {
 	/* Content, with the trace header prefix in front. */
 	struct buf data;
 	size_t prefix_len;
+	size_t return_path_len;		/* its first line, for local copies */
 	bool bdat;			/* BDAT used: DATA is no longer allowed */
 	bool at_bol;			/* the last line ended in CRLF */
 	bool bare;			/* saw a bare CR or LF */
@@ -129,7 +171,21 @@ struct smtp_txn {
 
 struct smtp_delivery {
 	struct deliverq_job job;
+	struct store_queue_entry queue;
 	struct smtp_conn *conn;
+};
+
+/* A password check on a storeq worker. */
+struct smtp_auth_job {
+	struct storeq_job job;
+	struct smtp_conn *conn;		/* waits for the job to finish */
+	char *user;
+	char *password;			/* wiped after the check */
+	size_t password_len;
+	const char *mech;		/* "plain" or "login", for the log */
+	int result;			/* 1 ok, 0 wrong, -1 error */
+	int64_t user_id;
+	char error[128];
 };
 
 struct smtp_conn {
@@ -139,7 +195,16 @@ struct smtp_conn {
 	struct pool *pool;
 	struct bufferevent *bev;
 	evutil_socket_t fd;
+	struct sockaddr_storage peer_sa;
 	char peer[64];
+	/* Submission: the logged-in user (malloc'ed) and the login under
+	 * way. */
+	char *user;
+	int64_t user_id;
+	enum smtp_auth_step auth_step;
+	char *auth_login_user;		/* LOGIN's user name, malloc'ed */
+	struct smtp_auth_job *auth;	/* while a password is checked */
+	struct event *auth_timer;	/* delays a failure's reply */
 	char *helo;			/* NULL until HELO/EHLO; malloc'ed */
 	bool esmtp;
 	bool tls;			/* the TLS handshake is done */
@@ -168,6 +233,7 @@ struct smtp_cmd {
 };
 #define CMD_NEED_HELO	0x01	/* 503 before HELO/EHLO */
 #define CMD_NO_ARGS	0x02	/* 501 if arguments are given */
+#define CMD_LONG_LINE	0x04	/* may be up to SMTP_AUTH_LINE_MAX */
 
 static void smtp_conn_process(struct smtp_conn *c);
 static void smtp_conn_finish(struct smtp_conn *c);
@@ -175,6 +241,7 @@ static void smtp_conn_start_tls(struct smtp_conn *c);
 static void smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void smtp_conn_read_cb(struct bufferevent *bev, void *arg);
 static void smtp_conn_write_cb(struct bufferevent *bev, void *arg);
+static void smtp_cmd_auth(struct smtp_conn *c, const char *args);
 
 static void
 smtp_reply(struct smtp_conn *c, const char *fmt, ...)
@@ -271,15 +338,19 @@ smtp_txn_prefix(struct smtp_conn *c, struct smtp_txn *t)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	/* RFC 3848: "A" for an authenticated session. */
 	if (t->params.smtputf8)
-		proto = c->tls ? "UTF8SMTPS" : "UTF8SMTP";
+		proto = c->user != NULL ? (c->tls ? "UTF8SMTPSA" : "UTF8SMTPA") :
+		    c->tls ? "UTF8SMTPS" : "UTF8SMTP";
 	else if (c->esmtp)
-		proto = c->tls ? "ESMTPS" : "ESMTP";
+		proto = c->user != NULL ? (c->tls ? "ESMTPSA" : "ESMTPA") :
+		    c->tls ? "ESMTPS" : "ESMTP";
 	else
 		proto = c->tls ? "SMTPS" : "SMTP";
 	assert(c->helo != NULL);
 	log_escape(helo, sizeof(helo), c->helo, strlen(c->helo));
 	r |= buf_printf(&t->data, "Return-Path: <%s>\r\n", t->from.address);
+	t->return_path_len = t->data.len;
 	/* RFC 5321 4.1.3: IPv6 address literals carry a tag. */
 	r |= buf_printf(&t->data, "Received: from %s ([%s%s])\r\n\tby %s (Correio)"
 	    " with %s id %s\r\n", helo, strchr(c->peer, ':') != NULL ? "IPv6:" : "",
@@ -384,18 +455,24 @@ smtp_delivery_done(struct deliverq_job *job)
 	log_escape(from, sizeof(from), t->from.address, strlen(t->from.address));
 	log_escape(to, sizeof(to), rcpts.data != NULL ? rcpts.data : "", rcpts.len);
 	buf_release(&rcpts);
-	log_info("conn=%s smtp message id=%s peer=%s from=<%s> to=%s size=%zu "
-	    "result=%s%s%s", c->id, t->id, c->peer, from, to,
-	    t->data.len - t->prefix_len, ok ? "250" : "451",
-	    ok ? "" : " error=", ok ? "" : job->delivery.error);
-	c->delivery = NULL;
-	free(d);
+	log_info("conn=%s smtp message id=%s peer=%s%s%s from=<%s> to=%s "
+	    "size=%zu result=%s%s%s queued=%lld", c->id, t->id, c->peer,
+	    c->user != NULL ? " user=" : "", c->user != NULL ? c->user : "",
+	    from, to, t->data.len - t->prefix_len,
+	    ok ? "250" : "451", ok ? "" : " error=",
+	    ok ? "" : job->delivery.error,
+	    ok && t->n_remote > 0 ? (long long)d->queue.id_r : 0LL);
 	if (!c->closing) {
-		if (ok)
+		if (ok && t->n_remote > 0)
+			smtp_reply(c, "250 2.0.0 Ok: queued as %lld (id %s)",
+			    (long long)d->queue.id_r, t->id);
+		else if (ok)
 			smtp_reply(c, "250 2.0.0 Ok: delivered as %s", t->id);
 		else
 			smtp_reply(c, "451 4.3.0 Temporary failure storing the message, try again later");
 	}
+	c->delivery = NULL;
+	free(d);
 	smtp_txn_reset(c);
 	c->state = SMTP_ST_CMD;
 	if (c->shutdown && !c->closing) {
@@ -412,6 +489,140 @@ smtp_delivery_done(struct deliverq_job *job)
 	smtp_conn_finish(c);
 }
 
+/*
+ * Submission: is address the logged-in user's own, that is the user's
+ * address or an alias that reaches the user? Returns 1, 0, or -1 on a
+ * store error.
+ */
+static int
+smtp_addr_owned(struct smtp_conn *c, const char *address, struct pool *pool)
+{
+	enum store_rcpt_result res;
+	const char *error, *norm;
+	int64_t *users;
+	size_t n;
+
+	if ((norm = addr_normalize(address, pool, &error)) == NULL)
+		return 0;
+	users = pool_alloc(pool, sizeof(*users) * SMTP_USERS_MAX);
+	if (store_rcpt_resolve(c->server->store, norm, users, SMTP_USERS_MAX,
+	    &n, &res, &error) < 0) {
+		log_error("conn=%s smtp owner check store error=\"%s\"", c->id,
+		    error);
+		return -1;
+	}
+	if (res != STORE_RCPT_LOCAL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (users[i] == c->user_id)
+			return 1;
+	return 0;
+}
+
+/* The From: check, address by address. */
+struct smtp_from_check {
+	struct smtp_conn *c;
+	struct pool *pool;
+	size_t n;
+	int result;		/* 1 all owned so far, 0 one is not, -1 */
+};
+
+static void
+smtp_from_check_one(void *ctx, const char *local, size_t local_len,
+    const char *domain, size_t domain_len)
+{
+	struct smtp_from_check *fc = ctx;
+	char *addr;
+
+	if (fc->result != 1)
+		return;
+	if (++fc->n > SMTP_FROM_MAX) {
+		fc->result = 0;
+		return;
+	}
+	addr = pool_printf(fc->pool, "%.*s@%.*s", (int)local_len, local,
+	    (int)domain_len, domain);
+	fc->result = smtp_addr_owned(fc->c, addr, fc->pool);
+}
+
+/* Puts n bytes of header fields at the top of the message (after the
+ * trace fields), counting the memory it takes. */
+static int
+smtp_txn_insert(struct smtp_conn *c, struct smtp_txn *t, const char *h,
+    size_t n)
+{
+	struct smtp_server *s = c->server;
+	size_t old = t->data.len, cap;
+
+	if (buf_append(&t->data, h, n) < 0)
+		return -1;
+	memmove(t->data.data + t->prefix_len + n, t->data.data + t->prefix_len,
+	    old - t->prefix_len);
+	memcpy(t->data.data + t->prefix_len, h, n);
+	cap = t->data.cap;
+	if (cap > t->accounted) {
+		*s->buffered += cap - t->accounted;
+		t->accounted = cap;
+	}
+	return 0;
+}
+
+/*
+ * Submission content rules (RFC 6409 8): every From: address must be the
+ * user's own, and Date: and Message-ID: are added if missing. Returns 0,
+ * or -1 with the reply sent and *reason_r set.
+ */
+static int
+smtp_submission_content(struct smtp_conn *c, struct smtp_txn *t,
+    const char **reason_r)
+{
+	const struct config *cfg = c->server->config;
+	const char *body = t->data.data + t->prefix_len;
+	size_t blen = t->data.len - t->prefix_len;
+	struct smtp_from_check fc = { c, t->pool, 0, 1 };
+	char date[HEADER_DATE_SIZE], msgid[HEADER_MSGID_SIZE];
+	struct buf add;
+	const char *from;
+	int r = 0;
+
+	if (header_count(body, blen, "From") > 1) {
+		*reason_r = "from-header-repeated";
+		smtp_error(c, "550 5.7.1 More than one From: header field");
+		return -1;
+	}
+	if ((from = header_get(body, blen, "From", t->pool)) != NULL)
+		(void)mime_addr_list_foreach(from, strlen(from),
+		    smtp_from_check_one, &fc);
+	if (fc.result < 0) {
+		*reason_r = "store-error";
+		smtp_reply(c, "451 4.3.0 Temporary lookup failure");
+		return -1;
+	}
+	if (fc.result == 0) {
+		*reason_r = "from-header-not-owned";
+		smtp_error(c, "550 5.7.1 From: header address not owned by "
+		    "the authenticated user");
+		return -1;
+	}
+	buf_init(&add, 1024);
+	if (header_count(body, blen, "Date") == 0 &&
+	    header_date(time(NULL), date, sizeof(date)) == 0)
+		r |= buf_printf(&add, "Date: %s\r\n", date);
+	if (header_count(body, blen, "Message-ID") == 0 &&
+	    header_message_id(cfg->hostname, msgid, sizeof(msgid)) == 0)
+		r |= buf_printf(&add, "Message-ID: %s\r\n", msgid);
+	if (r == 0 && add.len > 0)
+		r = smtp_txn_insert(c, t, add.data, add.len);
+	buf_release(&add);
+	if (r != 0) {
+		*reason_r = "too-big";
+		smtp_error(c, "552 5.3.4 Message size exceeds fixed maximum "
+		    "message size");
+		return -1;
+	}
+	return 0;
+}
+
 /* The content is complete: answer an error, or store it durably. */
 static void
 smtp_txn_end_content(struct smtp_conn *c)
@@ -426,6 +637,18 @@ smtp_txn_end_content(struct smtp_conn *c)
 	c->state = SMTP_ST_CMD;
 	smtp_deadline_arm(c, c->server->config->smtp_timeout);
 	refusal = smtp_txn_refusal(t, &reason);
+	if (refusal == NULL && c->server->mode == SMTP_MODE_SUBMISSION) {
+		if (smtp_submission_content(c, t, &reason) < 0) {
+			log_info("conn=%s smtp message id=%s peer=%s user=%s "
+			    "result=rejected reason=%s size=%zu", c->id, t->id,
+			    c->peer, c->user, reason, blen);
+			smtp_txn_reset(c);
+			return;
+		}
+		/* headers may have been added */
+		body = t->data.data + t->prefix_len;
+		blen = t->data.len - t->prefix_len;
+	}
 	if (refusal != NULL) {
 		/* A full server is not the client's fault. */
 		if (t->no_memory && !t->too_big)
@@ -447,6 +670,14 @@ smtp_txn_end_content(struct smtp_conn *c)
 		sd->hdr_from = header_get(body, blen, "From", t->pool);
 		sd->hdr_subject = header_get(body, blen, "Subject", t->pool);
 		sd->hdr_date = header_get(body, blen, "Date", t->pool);
+		if (t->n_remote > 0) {
+			d->queue.sender = t->from.address;
+			d->queue.rcpts = (const char *const *)t->remote;
+			d->queue.n_rcpts = t->n_remote;
+			d->queue.data_offset = t->return_path_len;
+			d->queue.user_id = c->user_id;
+			sd->queue = &d->queue;
+		}
 		c->delivery = d;
 		/* Nothing more is processed until the reply is out; input
 		 * that arrives meanwhile waits in the buffer (bounded by the
@@ -560,6 +791,312 @@ smtp_bdat_process(struct smtp_conn *c, struct evbuffer *in)
 	return 1;
 }
 
+/* --- submission: AUTH (RFC 4954) --- */
+
+/* Passwords only over TLS, or from loopback if the config allows it. An
+ * implicit-TLS session is TLS from its first byte. */
+static bool
+smtp_auth_allowed(struct smtp_conn *c)
+{
+	return c->tls || c->tls_bev ||
+	    (c->server->config->submission_allow_plaintext ==
+	    CONFIG_PLAINTEXT_LOOPBACK &&
+	    authlimit_is_loopback((struct sockaddr *)&c->peer_sa));
+}
+
+/* The longest line a session may send now: AUTH lines are longer than
+ * commands, and come only before login, in submission. */
+static size_t
+smtp_line_max(const struct smtp_conn *c)
+{
+	if (c->server->mode == SMTP_MODE_SUBMISSION && c->user == NULL)
+		return SMTP_AUTH_LINE_MAX;
+	return SMTP_CMD_LINE_MAX;
+}
+
+static void
+smtp_auth_forget_user(struct smtp_conn *c)
+{
+	if (c->auth_login_user != NULL)
+		sasl_secret_free(&c->auth_login_user,
+		    strlen(c->auth_login_user));
+}
+
+/* Ends an AUTH exchange without a login (the caller replies). */
+static void
+smtp_auth_cancel(struct smtp_conn *c)
+{
+	smtp_auth_forget_user(c);
+	c->state = SMTP_ST_CMD;
+}
+
+static void
+smtp_auth_job_free(struct smtp_auth_job *a)
+{
+	sasl_secret_free(&a->password, a->password_len);
+	free(a->user);
+	free(a);
+}
+
+static void
+smtp_auth_run(struct store *store, struct storeq_job *job)
+{
+	struct smtp_auth_job *a = (struct smtp_auth_job *)job;
+	const char *error;
+
+	a->result = store_user_check_password(store, a->user, a->password,
+	    &error);
+	if (a->result == 1 && store_user_lookup(store, a->user, &a->user_id,
+	    &error) != 1)
+		a->result = -1;
+	if (a->result < 0)
+		(void)snprintf(a->error, sizeof(a->error), "%s", error);
+	OPENSSL_cleanse(a->password, a->password_len);
+}
+
+/* Back on the loop: the session resumes with its commands. */
+static void
+smtp_auth_resume(struct smtp_conn *c)
+{
+	c->state = SMTP_ST_CMD;
+	if (c->shutdown && !c->closing) {
+		smtp_reply(c, SMTP_SHUTDOWN_REPLY);
+		smtp_conn_close(c, "shutdown");
+	}
+	if (!c->closing) {
+		smtp_deadline_arm(c, c->server->config->smtp_timeout);
+		smtp_conn_process(c);
+	}
+	if (c->peer_eof && !c->closing)
+		smtp_conn_close(c, "disconnected");
+	smtp_conn_finish(c);
+}
+
+static void
+smtp_auth_done(struct storeq_job *job)
+{
+	struct smtp_auth_job *a = (struct smtp_auth_job *)job;
+	struct smtp_conn *c = a->conn;
+	char ebuf[LOG_ESCAPE_MAX];
+	unsigned delay;
+
+	c->auth = NULL;
+	if (c->closing) {
+		smtp_auth_job_free(a);
+		smtp_conn_finish(c);
+		return;
+	}
+	log_escape(ebuf, sizeof(ebuf), a->user, strlen(a->user));
+	if (a->result < 0) {
+		log_error("conn=%s smtp auth user=%s error=\"%s\"", c->id, ebuf,
+		    a->error);
+		smtp_reply(c, "454 4.7.0 Temporary authentication failure");
+	} else if (a->result == 0) {
+		delay = authlimit_fail(c->server->authlimit,
+		    (struct sockaddr *)&c->peer_sa, time(NULL));
+		log_info("conn=%s smtp auth peer=%s user=%s mech=%s "
+		    "result=fail delay=%u", c->id, c->peer, ebuf, a->mech,
+		    delay);
+		smtp_auth_job_free(a);
+		/* The reply waits: guessing costs time. */
+		evtimer_add(c->auth_timer, &(struct timeval){ .tv_sec = delay });
+		return;
+	} else {
+		authlimit_success(c->server->authlimit,
+		    (struct sockaddr *)&c->peer_sa);
+		log_info("conn=%s smtp auth peer=%s user=%s mech=%s result=ok",
+		    c->id, c->peer, ebuf, a->mech);
+		c->user = xstrdup(ebuf);
+		for (char *p = c->user; *p != '\0'; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		c->user_id = a->user_id;
+		smtp_reply(c, "235 2.7.0 Authentication successful");
+	}
+	smtp_auth_job_free(a);
+	smtp_auth_resume(c);
+}
+
+/* The delay of a failed login is over. */
+static void
+smtp_auth_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (!c->closing)
+		smtp_reply(c, "535 5.7.8 Authentication credentials invalid");
+	smtp_auth_resume(c);
+}
+
+/* Checks a user name and password on a worker; the session waits. */
+static void
+smtp_auth_start(struct smtp_conn *c, const char *user, size_t user_len,
+    const char *password, size_t password_len, const char *mech)
+{
+	struct smtp_auth_job *a;
+
+	if (user_len == 0 || user_len > STORE_ADDRESS_MAX ||
+	    password_len > STORE_PASSWORD_MAX ||
+	    memchr(user, '\0', user_len) != NULL ||
+	    memchr(password, '\0', password_len) != NULL) {
+		/* Cannot be a valid login: the same answer, the same delay
+		 * and the same count as a wrong password. */
+		user = "";
+		user_len = 0;
+		password = "";
+		password_len = 0;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->conn = c;
+	a->user = xstrndup(user, user_len);
+	a->password = xstrndup(password, password_len);
+	a->password_len = password_len;
+	a->mech = mech;
+	a->job.run = smtp_auth_run;
+	a->job.done = smtp_auth_done;
+	c->auth = a;
+	c->state = SMTP_ST_AUTH_WAIT;
+	storeq_submit(c->server->storeq, &a->job);
+}
+
+/* A SASL response: the initial one of AUTH, or a line after 334. */
+static void
+smtp_auth_response(struct smtp_conn *c, const char *line, size_t len)
+{
+	struct sasl_plain p;
+	const char *error;
+	char *dec;
+	size_t dlen;
+
+	c->state = SMTP_ST_CMD;
+	if (len == 1 && line[0] == '*') {
+		smtp_auth_forget_user(c);
+		smtp_error(c, "501 5.0.0 Authentication cancelled");
+		return;
+	}
+	/* RFC 4954 4: "=" is an empty initial response. */
+	if (len == 1 && line[0] == '=')
+		len = 0;
+	switch (c->auth_step) {
+	case SMTP_AUTH_PLAIN:
+		switch (sasl_plain_decode(line, len, &p, &error)) {
+		case SASL_PLAIN_OK:
+			break;
+		case SASL_PLAIN_BAD_BASE64:
+			smtp_error(c, "501 5.5.2 Cannot decode response");
+			return;
+		case SASL_PLAIN_MALFORMED:
+			smtp_auth_start(c, "", 0, "", 0, "plain");
+			return;
+		}
+		/* Acting as another user (authzid) is not allowed. */
+		if (p.authzid[0] != '\0' && strcmp(p.authzid, p.authcid) != 0)
+			smtp_auth_start(c, "", 0, "", 0, "plain");
+		else
+			smtp_auth_start(c, p.authcid, strlen(p.authcid),
+			    p.password, p.password_len, "plain");
+		sasl_plain_free(&p);
+		return;
+	case SMTP_AUTH_LOGIN_USER:
+		if (sasl_base64_decode(line, len, &dec, &dlen) < 0) {
+			smtp_error(c, "501 5.5.2 Cannot decode response");
+			return;
+		}
+		smtp_auth_forget_user(c);
+		/* A NUL inside makes it no user name (checked later). */
+		if (memchr(dec, '\0', dlen) != NULL || dlen == 0) {
+			c->auth_login_user = xstrdup("");
+			sasl_secret_free(&dec, dlen);
+		} else {
+			c->auth_login_user = dec;
+		}
+		c->auth_step = SMTP_AUTH_LOGIN_PASS;
+		c->state = SMTP_ST_AUTH;
+		smtp_reply(c, "334 UGFzc3dvcmQ6");	/* "Password:" */
+		return;
+	case SMTP_AUTH_LOGIN_PASS:
+		if (sasl_base64_decode(line, len, &dec, &dlen) < 0) {
+			smtp_auth_forget_user(c);
+			smtp_error(c, "501 5.5.2 Cannot decode response");
+			return;
+		}
+		smtp_auth_start(c, c->auth_login_user,
+		    strlen(c->auth_login_user), dec, dlen, "login");
+		smtp_auth_forget_user(c);
+		sasl_secret_free(&dec, dlen);
+		return;
+	}
+}
+
+static void
+smtp_cmd_auth(struct smtp_conn *c, const char *args)
+{
+	struct smtp_server *s = c->server;
+	const char *sp, *initial = NULL;
+	size_t mlen;
+	unsigned blocked;
+
+	if (s->mode != SMTP_MODE_SUBMISSION) {
+		/* Port 25 takes no logins: it only delivers locally. */
+		smtp_error(c, "502 5.5.1 Command not implemented");
+		return;
+	}
+	if (c->user != NULL) {
+		smtp_error(c, "503 5.5.1 Already authenticated");
+		return;
+	}
+	if (c->txn != NULL) {
+		smtp_error(c, "503 5.5.1 AUTH is not allowed in a mail transaction");
+		return;
+	}
+	if (!smtp_auth_allowed(c)) {
+		smtp_error(c, "538 5.7.11 Encryption required for requested "
+		    "authentication mechanism");
+		return;
+	}
+	sp = strchr(args, ' ');
+	mlen = sp != NULL ? (size_t)(sp - args) : strlen(args);
+	if (sp != NULL) {
+		initial = sp + 1;
+		while (*initial == ' ')
+			initial++;
+		if (*initial == '\0')
+			initial = NULL;
+	}
+	if (mlen == 0) {
+		smtp_error(c, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+		return;
+	}
+	blocked = authlimit_blocked(s->authlimit,
+	    (struct sockaddr *)&c->peer_sa, time(NULL));
+	if (blocked > 0) {
+		log_info("conn=%s smtp auth peer=%s result=blocked seconds=%u",
+		    c->id, c->peer, blocked);
+		smtp_reply(c, "454 4.7.0 Too many failed authentications, "
+		    "try again later");
+		return;
+	}
+	if (mlen == 5 && strncasecmp(args, "PLAIN", 5) == 0) {
+		c->auth_step = SMTP_AUTH_PLAIN;
+		if (initial == NULL) {
+			c->state = SMTP_ST_AUTH;
+			smtp_reply(c, "334 ");
+			return;
+		}
+	} else if (mlen == 5 && strncasecmp(args, "LOGIN", 5) == 0) {
+		c->auth_step = SMTP_AUTH_LOGIN_USER;
+		if (initial == NULL) {
+			c->state = SMTP_ST_AUTH;
+			smtp_reply(c, "334 VXNlcm5hbWU6");	/* "Username:" */
+			return;
+		}
+	} else {
+		smtp_error(c, "504 5.5.4 Unrecognized authentication type");
+		return;
+	}
+	smtp_auth_response(c, initial, strlen(initial));
+}
+
 /* --- commands --- */
 
 static bool
@@ -603,6 +1140,9 @@ smtp_cmd_helo_common(struct smtp_conn *c, const char *args, bool esmtp)
 	smtp_reply(c, "250-SIZE %" PRIu64, cfg->max_message_size);
 	if (c->server->tls != NULL && !c->tls)
 		smtp_reply(c, "250-STARTTLS");
+	/* RFC 4954 4 and RFC 3207 4: only where a password may be sent. */
+	if (c->server->mode == SMTP_MODE_SUBMISSION && smtp_auth_allowed(c))
+		smtp_reply(c, "250-AUTH PLAIN LOGIN");
 	smtp_reply(c, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(c, "250-8BITMIME");
 	smtp_reply(c, "250-SMTPUTF8");
@@ -659,6 +1199,10 @@ smtp_cmd_mail(struct smtp_conn *c, const char *args)
 		smtp_error(c, "503 5.5.1 Nested MAIL command");
 		return;
 	}
+	if (c->server->mode == SMTP_MODE_SUBMISSION && c->user == NULL) {
+		smtp_error(c, "530 5.7.0 Authentication required");
+		return;
+	}
 	t = xcalloc(1, sizeof(*t));
 	t->server = c->server;
 	t->pool = pool_new(4096);
@@ -678,10 +1222,34 @@ smtp_cmd_mail(struct smtp_conn *c, const char *args)
 		smtp_txn_free(&t);
 		return;
 	}
+	if (c->server->mode == SMTP_MODE_SUBMISSION) {
+		/* RFC 6409 8.1 allows the check; only the user's own
+		 * addresses may be used, and never <> (bounces are the
+		 * server's to send). */
+		int owned = t->from.null ? 0 :
+		    smtp_addr_owned(c, t->from.address, t->pool);
+
+		if (owned <= 0) {
+			log_escape(esc, sizeof(esc), t->from.address,
+			    strlen(t->from.address));
+			log_info("conn=%s smtp mail peer=%s user=%s from=<%s> "
+			    "result=%s reason=\"%s\"", c->id, c->peer, c->user,
+			    esc, owned < 0 ? "451" : "550", owned < 0 ?
+			    "store error" : "sender not owned");
+			if (owned < 0)
+				smtp_reply(c, "451 4.3.0 Temporary lookup failure");
+			else
+				smtp_error(c, "550 5.7.1 <%s>: Sender address "
+				    "not owned by the authenticated user", esc);
+			smtp_txn_free(&t);
+			return;
+		}
+	}
 	t->seq = ++c->txn_count;
 	if (snprintf(t->id, sizeof(t->id), "%s.%u", c->id, t->seq) >= (int)sizeof(t->id))
 		abort();
 	t->rcpts = pool_alloc(t->pool, sizeof(char *) * cfg->smtp_max_recipients);
+	t->remote = pool_alloc(t->pool, sizeof(char *) * cfg->smtp_max_recipients);
 	t->users = pool_alloc(t->pool, sizeof(int64_t) * SMTP_USERS_MAX);
 	c->txn = t;
 	log_escape(esc, sizeof(esc), t->from.address, strlen(t->from.address));
@@ -740,6 +1308,48 @@ smtp_postmaster(struct smtp_conn *c, struct pool *pool)
 	    &error) == 0 && first.domain != NULL)
 		return pool_printf(pool, "postmaster@%s", first.domain);
 	return addr;
+}
+
+/* Submission: a recipient in a domain not hosted here, to be queued for
+ * the deliverer. Its local part is kept as written (only the receiving
+ * server may interpret it), its domain becomes a lower-case A-label. */
+static void
+smtp_rcpt_remote(struct smtp_conn *c, struct smtp_txn *t,
+    const struct smtp_path *path, const char *esc)
+{
+	const char *error;
+	char *domain, *addr;
+
+	if (path->postmaster || path->domain == NULL ||
+	    path->domain[0] == '\0') {
+		smtp_error(c, "550 5.1.1 <%s>: Recipient address rejected: "
+		    "User unknown", esc);
+		return;
+	}
+	if (path->domain[0] == '[') {
+		smtp_error(c, "550 5.1.2 <%s>: Address literals are not "
+		    "accepted", esc);
+		return;
+	}
+	if ((domain = addr_domain_normalize(path->domain, t->pool,
+	    &error)) == NULL) {
+		smtp_error(c, "501 5.1.3 Bad recipient address: %s", error);
+		return;
+	}
+	addr = pool_printf(t->pool, "%s@%s", path->localpart, domain);
+	if (strlen(addr) > STORE_ADDRESS_MAX) {
+		smtp_error(c, "501 5.1.3 Bad recipient address: too long");
+		return;
+	}
+	t->rcpts[t->n_rcpts++] = pool_strdup(t->pool, path->address);
+	for (size_t i = 0; i < t->n_remote; i++)
+		if (strcmp(t->remote[i], addr) == 0)
+			goto done;	/* once is enough */
+	t->remote[t->n_remote++] = addr;
+done:
+	log_debug("conn=%s smtp rcpt to=<%s> result=250 remote=yes", c->id,
+	    esc);
+	smtp_reply(c, "250 2.1.5 Ok");
 }
 
 static void
@@ -807,6 +1417,10 @@ smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 		    esc);
 		return;
 	case STORE_RCPT_NOT_HOSTED:
+		if (c->server->mode == SMTP_MODE_SUBMISSION) {
+			smtp_rcpt_remote(c, t, &path, esc);
+			return;
+		}
 		log_info("conn=%s smtp rcpt peer=%s to=<%s> result=554 reason=\"relay denied\"",
 		    c->id, c->peer, esc);
 		smtp_error(c, "554 5.7.1 <%s>: Relay access denied", esc);
@@ -971,7 +1585,8 @@ static const struct smtp_cmd smtp_cmds[] = {
 	{ "EXPN", smtp_cmd_not_implemented, 0 },
 	{ "ETRN", smtp_cmd_not_implemented, 0 },
 	{ "TURN", smtp_cmd_not_implemented, 0 },
-	{ "AUTH", smtp_cmd_not_implemented, 0 },
+	/* Its line may be longer than other commands' (SMTP_AUTH_LINE_MAX). */
+	{ "AUTH", smtp_cmd_auth, CMD_NEED_HELO | CMD_LONG_LINE },
 };
 
 static void
@@ -1014,6 +1629,10 @@ smtp_dispatch(struct smtp_conn *c, char *line, size_t len)
 			smtp_error(c, "503 5.5.1 Send EHLO or HELO first");
 			return;
 		}
+		if (len > SMTP_CMD_LINE_MAX - 2 && !(cmd->flags & CMD_LONG_LINE)) {
+			smtp_error(c, "500 5.5.2 Line too long (RFC 5321 4.5.3.1.4)");
+			return;
+		}
 		if ((cmd->flags & CMD_NO_ARGS) && *args != '\0') {
 			smtp_error(c, "501 5.5.4 %s takes no arguments", cmd->name);
 			return;
@@ -1046,6 +1665,7 @@ smtp_conn_process(struct smtp_conn *c)
 		switch (c->state) {
 		case SMTP_ST_WAIT:
 		case SMTP_ST_STARTTLS:
+		case SMTP_ST_AUTH_WAIT:
 			return;
 		case SMTP_ST_DATA:
 			if (smtp_data_process(c, in) == 0)
@@ -1056,6 +1676,7 @@ smtp_conn_process(struct smtp_conn *c)
 				return;
 			continue;
 		case SMTP_ST_CMD:
+		case SMTP_ST_AUTH:
 			break;
 		}
 		if (c->skip_line) {
@@ -1064,11 +1685,13 @@ smtp_conn_process(struct smtp_conn *c)
 			c->skip_line = false;
 			continue;
 		}
-		switch (line_next(in, SMTP_CMD_LINE_MAX, &c->scanned, &len)) {
+		switch (line_next(in, smtp_line_max(c), &c->scanned, &len)) {
 		case LINE_MORE:
 			return;
 		case LINE_TOO_LONG:
 			c->skip_line = true;
+			if (c->state == SMTP_ST_AUTH)
+				smtp_auth_cancel(c);
 			smtp_error(c, "500 5.5.2 Line too long (RFC 5321 4.5.3.1.4)");
 			continue;
 		case LINE_OK:
@@ -1080,12 +1703,17 @@ smtp_conn_process(struct smtp_conn *c)
 		evbuffer_drain(in, len);
 		smtp_deadline_arm(c, c->server->config->smtp_timeout);
 		if (len < 2 || c->line.data[len - 2] != '\r') {
+			if (c->state == SMTP_ST_AUTH)
+				smtp_auth_cancel(c);
 			smtp_error(c, "500 5.5.2 Bare LF in command (lines end with CRLF)");
 			continue;
 		}
 		c->line.len = len - 2;
 		c->line.data[c->line.len] = '\0';
-		smtp_dispatch(c, c->line.data, c->line.len);
+		if (c->state == SMTP_ST_AUTH)
+			smtp_auth_response(c, c->line.data, c->line.len);
+		else
+			smtp_dispatch(c, c->line.data, c->line.len);
 	}
 }
 
@@ -1105,8 +1733,12 @@ smtp_conn_free(struct smtp_conn *c)
 	s->n_conns--;
 	smtp_txn_free(&c->txn);
 	free(c->helo);
+	free(c->user);
+	smtp_auth_forget_user(c);
 	buf_release(&c->line);
 	event_free(c->deadline);
+	if (c->auth_timer != NULL)
+		event_free(c->auth_timer);
 	/* RFC 8446 6.1: end a TLS session that ended well with close_notify
 	 * (best effort: the socket is non-blocking; never after an error). */
 	if (c->tls && !c->io_error)
@@ -1191,7 +1823,9 @@ smtp_conn_finish(struct smtp_conn *c)
 	if (c->state == SMTP_ST_STARTTLS && !c->closing &&
 	    evbuffer_get_length(out) == 0)
 		smtp_conn_start_tls(c);
-	if (!c->closing || c->delivery != NULL)
+	/* A delivery or a password check in flight refers to the session:
+	 * it is freed when they are done. */
+	if (!c->closing || c->delivery != NULL || c->auth != NULL)
 		return;
 	if (evbuffer_get_length(out) > 0) {
 		bufferevent_enable(c->bev, EV_WRITE);
@@ -1232,9 +1866,14 @@ smtp_conn_start_tls(struct smtp_conn *c)
 	bufferevent_setwatermark(c->bev, EV_READ, 0, SMTP_INPUT_HIGH);
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	/* RFC 3207 4.2: forget everything learned before TLS. */
+	/* RFC 3207 4.2: forget everything learned before TLS (a login made
+	 * in plain text on loopback too). */
 	free(c->helo);
 	c->helo = NULL;
+	free(c->user);
+	c->user = NULL;
+	c->user_id = 0;
+	smtp_auth_forget_user(c);
 	c->esmtp = false;
 	c->scanned = 0;
 	c->skip_line = false;
@@ -1338,6 +1977,7 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 {
 	struct smtp_server *s = arg;
 	const struct config *cfg = s->config;
+	bool implicit_tls = false;
 	struct timeval wt = { .tv_sec = cfg->smtp_timeout, .tv_usec = 0 };
 	struct smtp_conn *c = xcalloc(1, sizeof(*c));
 	unsigned char rnd[4];
@@ -1352,15 +1992,38 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 		abort();
 	snprintf(c->id, sizeof(c->id), "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
 	listen_addr_str(sa, c->peer, sizeof(c->peer));
-	buf_init(&c->line, SMTP_CMD_LINE_MAX);
-	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if ((size_t)salen <= sizeof(c->peer_sa))
+		memcpy(&c->peer_sa, sa, (size_t)salen);
+	buf_init(&c->line, s->mode == SMTP_MODE_SUBMISSION ?
+	    SMTP_AUTH_LINE_MAX : SMTP_CMD_LINE_MAX);
+	for (size_t i = 0; i < s->n_listeners; i++)
+		if (s->listeners[i] == listener)
+			implicit_tls = s->listener_tls[i];
+	if (implicit_tls) {
+		/* RFC 8314 3.3: TLS from the first byte; the greeting waits
+		 * in the output for the handshake. */
+		SSL *ssl = SSL_new(s->tls);
+
+		c->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(
+		    s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL && ssl != NULL)
+			SSL_free(ssl);
+		c->tls_bev = true;
+	} else {
+		c->bev = bufferevent_socket_new(s->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (c->bev == NULL) {
+		buf_release(&c->line);
 		close(fd);
 		pool_free(&c->pool);
 		free(c);
 		return;
 	}
 	c->deadline = evtimer_new(s->base, smtp_conn_deadline_cb, c);
+	if (s->mode == SMTP_MODE_SUBMISSION)
+		c->auth_timer = evtimer_new(s->base, smtp_auth_timer_cb, c);
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
@@ -1370,7 +2033,8 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 	    smtp_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, SMTP_INPUT_HIGH);
 	bufferevent_set_timeouts(c->bev, NULL, &wt);
-	log_info("conn=%s smtp connect peer=%s sessions=%u", c->id, c->peer, s->n_conns);
+	log_info("conn=%s smtp connect peer=%s mode=%s tls=%s sessions=%u",
+	    c->id, c->peer, s->name, implicit_tls ? "yes" : "no", s->n_conns);
 	if (s->n_conns > cfg->smtp_max_sessions) {
 		smtp_reply(c, "421 4.7.0 %s Too many sessions, try again later",
 		    cfg->hostname);
@@ -1380,7 +2044,7 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 	}
 	smtp_reply(c, "220 %s ESMTP Correio", cfg->hostname);
 	smtp_deadline_arm(c, cfg->smtp_timeout);
-	bufferevent_enable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, c->tls_bev ? EV_READ | EV_WRITE : EV_READ);
 	smtp_conn_finish(c);
 }
 
@@ -1388,37 +2052,49 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 
 struct smtp_server *
 smtp_server_new(struct event_base *base, const struct config *config,
-    struct store *store, struct deliverq *deliverq, SSL_CTX *tls)
+    enum smtp_mode mode, struct authlimit *authlimit, SSL_CTX *tls)
 {
 	struct smtp_server *s = xcalloc(1, sizeof(*s));
 
 	s->buffered = &s->own_buffered;
-
 	s->base = base;
 	s->config = config;
-	s->store = store;
-	s->deliverq = deliverq;
+	s->mode = mode;
+	s->name = mode == SMTP_MODE_SUBMISSION ? "submission" : "smtp";
+	s->authlimit = authlimit;
 	s->tls = tls;
 	return s;
 }
 
 void
 smtp_server_set_store(struct smtp_server *s, struct store *store,
-    struct deliverq *deliverq)
+    struct deliverq *deliverq, struct storeq *storeq)
 {
 	s->store = store;
 	s->deliverq = deliverq;
+	s->storeq = storeq;
 }
 
 int
 smtp_server_listen(struct smtp_server *s, const struct config_listen *l,
-    const char **error_r)
+    bool implicit_tls, const char **error_r)
 {
 	size_t n;
 
+	if (implicit_tls && s->tls == NULL) {
+		*error_r = "[submissions] needs [tls] cert and key";
+		return -1;
+	}
+	if (s->n_listeners + l->count > sizeof(s->listeners) /
+	    sizeof(s->listeners[0])) {
+		*error_r = "too many listeners";
+		return -1;
+	}
 	if (listen_bind(s->base, l, smtp_accept_cb, s,
 	    s->listeners + s->n_listeners, &n, error_r) < 0)
 		return -1;
+	for (size_t i = 0; i < n; i++)
+		s->listener_tls[s->n_listeners + i] = implicit_tls;
 	s->n_listeners += n;
 	return 0;
 }

@@ -1,12 +1,17 @@
 /*
- * smtp-server.h - the inbound SMTP server (RFC 5321), port 25.
+ * smtp-server.h - the SMTP server (RFC 5321): inbound on port 25, and
+ * submission (RFC 6409) on 587 (STARTTLS) and 465 (implicit TLS, RFC
+ * 8314), the same code with a mode.
  *
  * One event loop serves every session. Messages are delivered to the local
- * store through the delivery queue (group commit) and acknowledged with 250
- * only after they are durable.
+ * store through the delivery queue (group commit), and in submission
+ * queued for remote recipients in the same write, and acknowledged with
+ * 250 only after they are durable.
  */
 #ifndef SMTP_SMTP_SERVER_H
 #define SMTP_SMTP_SERVER_H
+
+#include <stdbool.h>
 
 #include <openssl/ssl.h>
 
@@ -15,27 +20,40 @@
 struct event_base;
 struct store;
 struct deliverq;
+struct storeq;
+struct authlimit;
 struct smtp_server;
 
+enum smtp_mode {
+	/* Port 25: mail for hosted domains only, no AUTH, no relay. */
+	SMTP_MODE_INBOUND,
+	/* 587/465: AUTH first, own sender addresses, remote recipients
+	 * queued. */
+	SMTP_MODE_SUBMISSION,
+};
+
 /*
- * Makes a server. store is the loop thread's store connection (recipient
- * lookups); deliverq takes the messages; tls may be NULL (no STARTTLS).
- * All must outlive the server.
+ * Makes a server. authlimit counts failed logins (submission; shared with
+ * IMAP and POP3, may be NULL for inbound); tls may be NULL (no STARTTLS,
+ * no implicit TLS). Both must outlive the server.
  */
 struct smtp_server *
 smtp_server_new(struct event_base *base, const struct config *config,
-    struct store *store, struct deliverq *deliverq, SSL_CTX *tls);
+    enum smtp_mode mode, struct authlimit *authlimit, SSL_CTX *tls);
 
-/* Sets the store and delivery queue (they are opened after binding, once
- * privileges are dropped). Must be called before smtp_server_start(). */
+/* Sets the loop thread's store (lookups), the delivery queue and the
+ * password-check pool (submission; may be NULL for inbound). They are
+ * opened after binding, once privileges are dropped; call this before
+ * smtp_server_start(). */
 void
 smtp_server_set_store(struct smtp_server *server, struct store *store,
-    struct deliverq *deliverq);
+    struct deliverq *deliverq, struct storeq *storeq);
 
-/* Binds the addresses of l. Returns 0 or -1 with *error_r set. */
+/* Binds the addresses of l, with implicit TLS (RFC 8314) or not. Returns
+ * 0 or -1 with *error_r set. */
 int
 smtp_server_listen(struct smtp_server *server, const struct config_listen *l,
-    const char **error_r);
+    bool implicit_tls, const char **error_r);
 
 /* Starts accepting connections on every bound address. */
 /* Counts buffered message bytes in counter, shared with the other

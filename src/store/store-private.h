@@ -68,6 +68,8 @@ enum store_stmt {
 	STMT_MESSAGE_INSERT,
 	STMT_RENDER_INSERT,
 	STMT_MESSAGE_BLOB,
+	STMT_QUEUE_INSERT,
+	STMT_QUEUE_RCPT_INSERT,
 	STMT_COUNT
 };
 
@@ -174,6 +176,14 @@ store_mailbox_insert(struct store *store, int64_t user_id, const char *name,
 int
 store_blobs_release(struct store *store, const int64_t *blob_ids, size_t n,
     struct store_names *unused, const char **error_r);
+
+/*
+ * Inserts the queue rows of a delivery whose blob row is blob_id (inside
+ * the delivery's write transaction); sets q->id_r. Returns 0 or -1.
+ */
+int
+store_queue_insert(struct store *store, struct store_queue_entry *q,
+    int64_t blob_id, time_t now, const char **error_r);
 
 /* Formats an error into this thread's store error buffer, sets *error_r. */
 void

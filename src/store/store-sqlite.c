@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -133,11 +133,17 @@ static const char store_schema[] =
  *    trigram table over folded text, by blob, and which blobs are in it.
  * 4: the cached renderings move from messages to blob_render, by blob:
  *    copies share them, and message rows get narrow again (a FETCH of
- *    flags or a SELECT reads a tenth of the pages). * 5: user and mailbox ids are never used twice. SQLite gives the id of
+ *    flags or a SELECT reads a tenth of the pages).
+ * 5: user and mailbox ids are never used twice. SQLite gives the id of
  *    a deleted last row to the next one; a session that still held the
  *    old id (a logged-in user, a selected mailbox) then reached the new
  *    user's or mailbox's mail. The ids now come from counters that a
  *    trigger keeps at the highest id ever given.
+ * 6: the outbound queue (submission, sendmail): a message row pointing at
+ *    a blob (blobs are shared with local copies; a blob is kept while a
+ *    message or a queue row uses it), and its recipients, each with its
+ *    domain, state, attempts, next attempt time and last error. Queue ids
+ *    are AUTOINCREMENT: an id the admin saw is never another message's.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -191,6 +197,30 @@ static const char *const store_schema_migrations[] = {
 	"  UPDATE counters SET value = max(value, NEW.id)"
 	"   WHERE name = 'mailbox_id';"
 	" END;",
+
+	"CREATE TABLE queue ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  blob_id INTEGER NOT NULL REFERENCES blobs(id),"
+	"  data_offset INTEGER NOT NULL DEFAULT 0,"
+	"  sender TEXT NOT NULL,"
+	"  user_id INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE INDEX queue_blob ON queue(blob_id);"
+	"CREATE TABLE queue_rcpts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL,"
+	"  domain TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK (state IN ('pending', 'deferred')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  UNIQUE (queue_id, address)"
+	");"
+	"CREATE INDEX queue_rcpts_due ON queue_rcpts(next_attempt);"
+	"CREATE INDEX queue_rcpts_domain ON queue_rcpts(domain, queue_id);",
 };
 
 static const char *const store_stmt_sql[STMT_COUNT] = {
@@ -253,13 +283,21 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	    " highestmodseq = highestmodseq + 1"
 	    " WHERE user_id = ?1 AND name = ?2"
 	    " RETURNING id, uidnext - 1, highestmodseq",
+	/* indexed: 0 to be indexed for SEARCH, 2 never (queue only). */
 	[STMT_BLOB_INSERT] =
-	    "INSERT INTO blobs (name, size, created) VALUES (?1, ?2, ?3)",
-	/* When the outbound queue references blobs too, it must be
-	 * checked here as well. */
+	    "INSERT INTO blobs (name, size, created, indexed)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	/* A blob is used by messages and by the outbound queue. */
 	[STMT_BLOB_DELETE_UNUSED] =
 	    "DELETE FROM blobs WHERE id = ?1 AND NOT EXISTS"
-	    " (SELECT 1 FROM messages WHERE blob_id = ?1) RETURNING name",
+	    " (SELECT 1 FROM messages WHERE blob_id = ?1) AND NOT EXISTS"
+	    " (SELECT 1 FROM queue WHERE blob_id = ?1) RETURNING name",
+	[STMT_QUEUE_INSERT] =
+	    "INSERT INTO queue (blob_id, data_offset, sender, user_id,"
+	    " created) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_QUEUE_RCPT_INSERT] =
+	    "INSERT OR IGNORE INTO queue_rcpts (queue_id, address, domain,"
+	    " next_attempt) VALUES (?1, ?2, ?3, ?4)",
 	[STMT_MESSAGE_INSERT] =
 	    "INSERT INTO messages (mailbox_id, uid, blob_id, size,"
 	    " internal_date, modseq, flags, keywords, envelope_from,"
@@ -2069,8 +2107,8 @@ store_user_id_exists(struct store *store, int64_t user_id,
 }
 
 /*
- * Adds the metadata of one delivery (its blob row and one message per
- * user) inside a savepoint of the batch transaction, so that one failing
+ * Adds the metadata of one delivery (its blob row, one message per
+ * user, and its queue entry if it has one) inside a savepoint of the batch transaction, so that one failing
  * delivery does not fail the others. Returns 0 with the number of
  * messages stored in *stored_r (0 if every user was gone: then nothing
  * is kept), or -1 (the savepoint is rolled back).
@@ -2092,9 +2130,11 @@ store_deliver_one(struct store *store, struct store_delivery *d,
 		return -1;
 	if ((stmt = store_stmt(store, STMT_BLOB_INSERT, error_r)) == NULL)
 		goto fail;
+	/* A blob only the queue uses is never searched: not indexed. */
 	if (store_bind_text(stmt, 1, blob_name) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 2, (int64_t)d->size) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 3, (int64_t)now) != SQLITE_OK)
+	    sqlite3_bind_int64(stmt, 3, (int64_t)now) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 4, d->n_users > 0 ? 0 : 2) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(stmt);
@@ -2149,6 +2189,12 @@ store_deliver_one(struct store *store, struct store_delivery *d,
 				goto fail;
 			d->uid_r = (uint32_t)uid;
 		}
+		stored++;
+	}
+	if (d->queue != NULL && d->queue->n_rcpts > 0) {
+		if (store_queue_insert(store, d->queue, blob_id, now,
+		    error_r) < 0)
+			goto fail;
 		stored++;
 	}
 	if (stored == 0) {
@@ -2223,7 +2269,15 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
 			    "invalid delivery");
 			continue;
 		}
-		if (d->n_users == 0) {
+		if (d->queue != NULL && d->queue->rcpts == NULL &&
+		    d->queue->n_rcpts > 0) {
+			store_deliver_fail(d, "invalid delivery");
+			store_deliver_detail(detail, sizeof(detail),
+			    "invalid delivery");
+			continue;
+		}
+		if (d->n_users == 0 &&
+		    (d->queue == NULL || d->queue->n_rcpts == 0)) {
 			d->result = 0;
 			continue;
 		}

@@ -150,6 +150,23 @@ store_rcpt_resolve(struct store *store, const char *address,
 
 /* --- delivery --- */
 
+/*
+ * The outbound part of a delivery (submission, sendmail): the message is
+ * also queued for remote recipients, sharing the delivery's blob. The
+ * queue entry is committed in the same transaction as the local copies.
+ */
+struct store_queue_entry {
+	const char *sender;		/* envelope sender, "" for <> */
+	const char *const *rcpts;	/* remote addresses, domain A-label */
+	size_t n_rcpts;
+	/* Bytes at the start of the stored message that are for local
+	 * copies only (the Return-Path line, RFC 5321 4.4): the deliverer
+	 * sends the message from here. */
+	size_t data_offset;
+	int64_t user_id;		/* the submitting user, 0 if none */
+	int64_t id_r;			/* set by store_deliver: the queue id */
+};
+
 /* One message to deliver to one or more users' mailbox. */
 struct store_delivery {
 	const char *data;	/* the complete message, as it is stored */
@@ -171,6 +188,8 @@ struct store_delivery {
 	 * keywords is a space-separated list, checked by the caller. */
 	unsigned flags;
 	const char *keywords;
+	/* Remote recipients to queue the message for, or NULL. */
+	struct store_queue_entry *queue;
 	/* Result, set by store_deliver: 0 delivered, -1 failed. */
 	int result;
 	const char *error;	/* when result is -1; a static string */
@@ -186,12 +205,78 @@ struct store_delivery {
  * blobs are made durable (fsync/syncfs), and only then is the metadata for
  * the whole batch committed in one transaction. When this returns, each
  * delivery with result 0 survives a crash. A user deleted since
- * store_rcpt_resolve is skipped (and logged). Blocks on disk: call it off
+ * store_rcpt_resolve is skipped (and logged). A delivery with a queue
+ * part is also queued (the queue row in the same transaction, pointing
+ * at the same blob), and its queue->id_r set. Blocks on disk: call it off
  * the event loop. Returns 0 if every delivery succeeded, -1 otherwise.
  */
 int
 store_deliver(struct store *store, struct store_delivery *const *batch,
     size_t n, const char **error_r);
+
+/* --- the outbound queue --- */
+
+/*
+ * Queued mail waits for the deliverer (the SMTP client). Each recipient
+ * has its own state, attempt count, next attempt time and last error, and
+ * is kept with its domain, by which the deliverer groups them. A message
+ * leaves the queue when it has no recipient left to try (or is deleted);
+ * its blob goes with it unless a local copy still uses it.
+ */
+
+#define STORE_QUEUE_PENDING "pending"	/* never tried */
+#define STORE_QUEUE_DEFERRED "deferred"	/* failed for now, will retry */
+
+struct store_queue_rcpt {
+	const char *address;
+	const char *state;		/* STORE_QUEUE_* */
+	unsigned attempts;
+	time_t next_attempt;
+	const char *last_error;		/* NULL if none */
+};
+
+struct store_queue_info {
+	int64_t id;
+	const char *sender;		/* "" for <> */
+	time_t created;
+	uint64_t size;			/* of the stored message */
+	int64_t user_id;		/* who submitted it, 0 if unknown */
+	const struct store_queue_rcpt *rcpts;
+	size_t n_rcpts;
+};
+
+/*
+ * Calls cb for each queued message by id (only the one with id if id is
+ * not 0), with its recipients. Strings live during the callback. cb
+ * returns 0 to go on, -1 to stop. Returns 0, STORE_E_NOTFOUND (id given
+ * and not queued) or -1.
+ */
+int
+store_queue_list(struct store *store, int64_t id,
+    int (*cb)(void *ctx, const struct store_queue_info *info), void *ctx,
+    const char **error_r);
+
+/*
+ * Opens a queued message read-only: 0 with an fd the caller closes, its
+ * size and the offset the deliverer sends it from; STORE_E_NOTFOUND; -1.
+ */
+int
+store_queue_open(struct store *store, int64_t id, int *fd_r,
+    uint64_t *size_r, uint64_t *offset_r, const char **error_r);
+
+/* Removes a message from the queue (and its blob if nothing else uses
+ * it). Returns 0, STORE_E_NOTFOUND or -1. Writes. */
+int
+store_queue_delete(struct store *store, int64_t id, const char **error_r);
+
+/*
+ * Makes the recipients still to be tried due at now: those of message id,
+ * or of every message if id is 0. *n_r gets how many. Returns 0,
+ * STORE_E_NOTFOUND (id given and not queued) or -1. Writes.
+ */
+int
+store_queue_flush(struct store *store, int64_t id, time_t now, size_t *n_r,
+    const char **error_r);
 
 /* --- reading --- */
 

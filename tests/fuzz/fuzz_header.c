@@ -8,8 +8,19 @@
 #include "core/pool.h"
 #include "mime/addr.h"
 #include "mime/header.h"
+#include "mime/mime-imap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Each address the walker gives has both parts, inside bounds. */
+static void
+fuzz_addr_cb(void *ctx, const char *local, size_t llen, const char *domain,
+    size_t dlen)
+{
+	if (llen == 0 || dlen == 0)
+		abort();
+	*(size_t *)ctx += llen + dlen;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -24,6 +35,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	(void)header_get(msg, size, "From", pool);
 	(void)header_has(msg, size, "Date");
+	(void)header_count(msg, size, "From");
+	{
+		size_t total = 0;
+
+		/* as submission checks From: and sendmail -t reads To: */
+		(void)mime_addr_list_foreach(msg, size, fuzz_addr_cb, &total);
+	}
 	if (size < 400) {
 		char *s = pool_strndup(pool, msg, size);
 

@@ -33,6 +33,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	sasl_plain_free(&p);
+	{
+		/* LOGIN's plain base64 */
+		char *out;
+		size_t len;
+
+		if (sasl_base64_decode(s, size, &out, &len) == 0) {
+			if (len > size || out[len] != '\0')
+				abort();
+			sasl_secret_free(&out, len);
+		} else if (out != NULL) {
+			abort();
+		}
+	}
 	free(s);
 	return 0;
 }

@@ -399,6 +399,8 @@ class Server:
         self.imaps_port = free_port()
         self.pop3_port = free_port()
         self.pop3s_port = free_port()
+        self.sub_port = free_port()
+        self.subs_port = free_port()
         self.host = "127.0.0.1"
         self.overrides = dict(overrides)
         self.logpath = os.path.join(inst.dir, f"serve-{self.port}.log")
@@ -412,7 +414,9 @@ class Server:
                 "-o", f"imap.listen=127.0.0.1:{self.imap_port}",
                 "-o", f"imaps.listen=127.0.0.1:{self.imaps_port}",
                 "-o", f"pop3.listen=127.0.0.1:{self.pop3_port}",
-                "-o", f"pop3s.listen=127.0.0.1:{self.pop3s_port}"]
+                "-o", f"pop3s.listen=127.0.0.1:{self.pop3s_port}",
+                "-o", f"submission.listen=127.0.0.1:{self.sub_port}",
+                "-o", f"submissions.listen=127.0.0.1:{self.subs_port}"]
         # Before the test's own overrides, so a test may point a server at
         # another (dead) resolver.
         args += dns_overrides()
@@ -430,6 +434,7 @@ class Server:
                 self.port, self.imap_port, self.imaps_port = \
                     free_port(), free_port(), free_port()
                 self.pop3_port, self.pop3s_port = free_port(), free_port()
+                self.sub_port, self.subs_port = free_port(), free_port()
                 self.logpath = os.path.join(self.inst.dir,
                                             f"serve-{self.port}.log")
             self.logfile = open(self.logpath, "wb")

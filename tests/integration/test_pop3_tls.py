@@ -246,7 +246,7 @@ def test_curl_pop3s_auth_plain(server):
 
 
 @pytest.mark.server(**{"tls.cert": "", "tls.key": "", "pop3s.listen": "",
-                       "imaps.listen": ""})
+                       "imaps.listen": "", "submissions.listen": ""})
 def test_no_tls_configured(server):
     with pop3_connect(server) as c:
         caps = capa(c)

@@ -191,7 +191,7 @@ def test_garbage_handshake_closes_session(server):
 
 
 @pytest.mark.server(**{"tls.cert": "", "tls.key": "", "imaps.listen": "",
-                       "pop3s.listen": ""})
+                       "pop3s.listen": "", "submissions.listen": ""})
 def test_no_tls_configured(server):
     with server.connect() as c:
         r = c.ehlo()

@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "core/pool.h"
+#include "mime/header.h"
 #include "mime/mime-decode.h"
 #include "mime/mime-imap.h"
 #include "mime/mime.h"
@@ -1201,11 +1202,66 @@ test_hostile(void **state)
 	buf_release(&b);
 }
 
+/* mime_addr_list_foreach: the addresses of From:/To: for submission's
+ * ownership check and sendmail -t. */
+static void
+test_addr_walk_cb(void *ctx, const char *local, size_t llen,
+    const char *domain, size_t dlen)
+{
+	struct buf *b = ctx;
+
+	(void)buf_printf(b, "%.*s@%.*s;", (int)llen, local, (int)dlen, domain);
+}
+
+static void
+test_addr_walk(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "a@b", "a@b;" },
+		{ "Ann <a@b>, \"B, c\" <c@d>", "a@b;c@d;" },
+		{ "group: x@y, <z@w>;, last@one", "x@y;z@w;last@one;" },
+		{ "(comment) a@b (Ann)", "a@b;" },
+		{ "\"quoted local\"@b", "quoted local@b;" },
+		{ "no-at, <>, undisclosed-recipients:;", "" },
+		{ "<@route,@r2:a@b>", "a@b;" },
+		{ "a@b\r\n\t, c@d", "a@b;c@d;" },
+	};
+	struct buf b;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_init(&b, 4096);
+		(void)mime_addr_list_foreach(cases[i].in, strlen(cases[i].in),
+		    test_addr_walk_cb, &b);
+		assert_string_equal(b.data != NULL ? b.data : "", cases[i].out);
+		buf_release(&b);
+	}
+}
+
+static void
+test_header_count(void **state)
+{
+	const char *m = "From: a@b\r\nTo: c@d\r\nFrom : e@f\r\n"
+	    "From-X: no\r\n\r\nFrom: body@x\r\n";
+	struct pool *hp = pool_new(256);
+
+	assert_int_equal(header_count(m, strlen(m), "From"), 2);
+	assert_int_equal(header_count(m, strlen(m), "To"), 1);
+	assert_int_equal(header_count(m, strlen(m), "Date"), 0);
+	/* white space before the colon is the same field (RFC 5322 4.5) */
+	assert_string_equal(header_get("From : x@y\r\n\r\n", 14, "From",
+	    hp), "x@y");
+	pool_free(&hp);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_addr_walk),
+		cmocka_unit_test(test_header_count),
 		cmocka_unit_test(test_rfc_examples),
 		cmocka_unit_test(test_offsets),
 		cmocka_unit_test(test_content_type),

@@ -93,12 +93,42 @@ test_plain_bad(void **state)
 	assert_null(p.raw);
 }
 
+/* LOGIN's responses: plain base64, checked as strictly as PLAIN's. */
+static void
+test_base64(void **state)
+{
+	char *out = NULL;
+	size_t len = 99;
+
+	assert_int_equal(sasl_base64_decode("YWxpY2U=", 8, &out, &len), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(out, "alice");
+	sasl_secret_free(&out, len);
+	assert_null(out);
+	assert_int_equal(sasl_base64_decode("", 0, &out, &len), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(out, "");
+	sasl_secret_free(&out, len);
+	/* a NUL inside is kept, and its length tells */
+	assert_int_equal(sasl_base64_decode("YQBi", 4, &out, &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(out, "a\0b", 3);
+	sasl_secret_free(&out, len);
+	assert_int_equal(sasl_base64_decode("YWxpY2U", 7, &out, &len), -1);
+	assert_null(out);
+	assert_int_equal(sasl_base64_decode("YW=pY2U=", 8, &out, &len), -1);
+	assert_int_equal(sasl_base64_decode("YWxp Y2U", 8, &out, &len), -1);
+	assert_int_equal(sasl_base64_decode("====", 4, &out, &len), -1);
+	assert_null(out);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_ok),
 		cmocka_unit_test(test_plain_bad),
+		cmocka_unit_test(test_base64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -357,7 +357,7 @@ test_open_creates(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
-	assert_int_equal(test_db_int(fx, "PRAGMA user_version"), 5);
+	assert_int_equal(test_db_int(fx, "PRAGMA user_version"), 6);
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM sqlite_schema"
 	    " WHERE name = 'blob_text'"), 1);
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM"
@@ -1512,6 +1512,117 @@ test_message_sizes(void **state)
 	assert_int_equal(ts.count, 0);
 }
 
+/* Collects queue entries for test_queue. */
+struct test_queue {
+	int count;
+	int64_t ids[8];
+	size_t n_rcpts[8];
+	char first_rcpt[8][64];
+};
+
+static int
+test_queue_cb(void *ctx, const struct store_queue_info *q)
+{
+	struct test_queue *tq = ctx;
+
+	assert_true(tq->count < 8);
+	tq->ids[tq->count] = q->id;
+	tq->n_rcpts[tq->count] = q->n_rcpts;
+	snprintf(tq->first_rcpt[tq->count], 64, "%s",
+	    q->n_rcpts > 0 ? q->rcpts[0].address : "");
+	assert_string_equal(q->sender, "alice@example.com");
+	tq->count++;
+	return 0;
+}
+
+/* The queue shares blobs with local copies: neither deleting the local
+ * copies nor the queue entry removes a blob the other still uses. */
+static void
+test_queue(void **state)
+{
+	struct fixture *fx = *state;
+	const char *error = NULL;
+	const char *rcpts[] = { "Far@Remote.Example", "x@remote.example",
+	    "x@remote.example" };
+	struct store_queue_entry q1 = { 0 }, q2 = { 0 };
+	struct store_delivery d1 = { 0 }, d2 = { 0 };
+	struct store_delivery *batch[2] = { &d1, &d2 };
+	struct test_queue tq = { 0 };
+	int64_t bob;
+	uint64_t size, offset;
+	size_t n;
+	int fd;
+
+	assert_int_equal(store_domain_add(fx->store, "example.com", &error), 0);
+	test_add_user(fx, "bob@example.com");
+	bob = test_user_id(fx, "bob@example.com");
+	q1.sender = "alice@example.com";
+	q1.rcpts = rcpts;
+	q1.n_rcpts = 3;		/* one twice: kept once */
+	q1.data_offset = 4;
+	/* d1: bob and the queue; d2: the queue only */
+	d1.data = "RP\r\nshared\r\n";
+	d1.size = 12;
+	d1.users = &bob;
+	d1.n_users = 1;
+	d1.mailbox = "INBOX";
+	d1.envelope_from = "alice@example.com";
+	d1.queue = &q1;
+	d2 = d1;
+	d2.users = NULL;
+	d2.n_users = 0;
+	q2 = q1;
+	q2.n_rcpts = 1;
+	d2.queue = &q2;
+	assert_int_equal(store_deliver(fx->store, batch, 2, &error), 0);
+	assert_true(q1.id_r > 0 && q2.id_r > q1.id_r);
+	assert_int_equal(test_count_blobs(fx), 2);
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM queue_rcpts"), 3);
+	/* the queue-only blob is never indexed for SEARCH */
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM blobs"
+	    " WHERE indexed = 0"), 1);
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM queue_rcpts"
+	    " WHERE domain = 'remote.example'"), 3);
+
+	assert_int_equal(store_queue_list(fx->store, 0, test_queue_cb, &tq,
+	    &error), 0);
+	assert_int_equal(tq.count, 2);
+	assert_int_equal(tq.n_rcpts[0], 2);
+	assert_string_equal(tq.first_rcpt[0], "Far@Remote.Example");
+	assert_int_equal(store_queue_list(fx->store, 9999, test_queue_cb, &tq,
+	    &error), STORE_E_NOTFOUND);
+
+	assert_int_equal(store_queue_open(fx->store, q1.id_r, &fd, &size,
+	    &offset, &error), 0);
+	assert_int_equal(size, 12);
+	assert_int_equal(offset, 4);
+	close(fd);
+
+	/* the local copy goes: the blob stays for the queue */
+	assert_int_equal(store_user_del(fx->store, "bob@example.com", &error),
+	    0);
+	assert_int_equal(test_count_blobs(fx), 2);
+	assert_int_equal(store_queue_open(fx->store, q1.id_r, &fd, &size,
+	    &offset, &error), 0);
+	close(fd);
+
+	assert_int_equal(store_queue_flush(fx->store, 0, 1, &n, &error), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM queue_rcpts"
+	    " WHERE next_attempt = 1"), 3);
+	assert_int_equal(store_queue_flush(fx->store, 9999, 1, &n, &error),
+	    STORE_E_NOTFOUND);
+
+	assert_int_equal(store_queue_delete(fx->store, q1.id_r, &error), 0);
+	assert_int_equal(test_count_blobs(fx), 1);
+	assert_int_equal(store_queue_delete(fx->store, q1.id_r, &error),
+	    STORE_E_NOTFOUND);
+	assert_int_equal(store_queue_delete(fx->store, q2.id_r, &error), 0);
+	assert_int_equal(test_count_blobs(fx), 0);
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM blobs"), 0);
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM queue_rcpts"), 0);
+}
+
 int
 main(void)
 {
@@ -1551,6 +1662,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_message_sizes, test_setup,
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_open_dot, test_setup,
+		    test_teardown),
+		cmocka_unit_test_setup_teardown(test_queue, test_setup,
 		    test_teardown),
 	};
 
