@@ -119,6 +119,7 @@ struct imap_conn {
 	bool uid_cmd;			/* the running command is UID ... */
 	struct event *timer;		/* idle timeout; delayed replies */
 	struct event *sync_ev;		/* a change to look at, soon */
+	bool sync_due;			/* IDLE: a sync waits for the output */
 	struct imap_cmd_ctx *cmd;	/* the suspended command, if any */
 	struct imap_search_run *search;	/* a SEARCH going on in slices */
 	struct event *resume_ev;	/* IMAP_WAIT_YIELD: goes on with */

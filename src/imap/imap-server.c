@@ -669,6 +669,7 @@ imap_sync(struct imap_conn *c, bool allow_expunge, const uint32_t *skip,
 	size_t before = v->n;
 	int rc;
 
+	c->sync_due = false;
 	buf_init(&sc.out, SIZE_MAX);
 	rc = store_mailbox_changes(c->server->store, v->id, v->highestmodseq,
 	    &mb, imap_sync_message, imap_sync_expunged, &sc, &error);
@@ -724,13 +725,33 @@ imap_server_notify(struct imap_server *s, int64_t user_id)
 	}
 }
 
+/* A change to tell a session in IDLE about. Not while its output is
+ * above IMAP_OUTPUT_HIGH: a client that does not read would make us
+ * buffer every change without bound. The sync is only marked due then,
+ * and the write callback catches up (one sync covers every change since)
+ * once the output has drained. */
+static void
+imap_idle_sync(struct imap_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->wait != IMAP_WAIT_IDLE || c->view == NULL || c->closing) {
+		c->sync_due = false;	/* the next command's reply syncs */
+		return;
+	}
+	if (evbuffer_get_length(out) > IMAP_OUTPUT_HIGH) {
+		c->sync_due = true;
+		return;
+	}
+	(void)imap_sync(c, true, NULL, 0);
+}
+
 static void
 imap_sync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct imap_conn *c = arg;
 
-	if (c->wait == IMAP_WAIT_IDLE && c->view != NULL && !c->closing)
-		(void)imap_sync(c, true, NULL, 0);
+	imap_idle_sync(c);
 	imap_conn_finish(c);
 }
 
@@ -1601,6 +1622,9 @@ imap_conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct imap_conn *c = arg;
 
+	/* the output has drained (the write low-water mark is 0) */
+	if (c->sync_due)
+		imap_idle_sync(c);
 	if (!c->closing)
 		imap_conn_process(c);
 	imap_conn_finish(c);
