@@ -29,6 +29,11 @@ struct imap_conn;
 
 #define IMAP_OUTPUT_HIGH (256 * 1024)	/* stop producing output past this */
 #define IMAP_INPUT_HIGH (256 * 1024)	/* stop reading input past this */
+/* seconds a peer may read nothing while output waits, after login (before
+ * login: imap.login_timeout); Dovecot's CLIENT_OUTPUT_TIMEOUT */
+#define IMAP_OUTPUT_TIMEOUT (5 * 60)
+#define IMAP_CLOSE_DRAIN 15		/* seconds to send a closing session's
+					 * last output, then it is dropped */
 #define IMAP_BAD_MAX 20			/* BADs in a row before we give up */
 #define IMAP_FETCH_CHUNK 64		/* messages per FETCH step */
 #define IMAP_ID_FIELDS_MAX 30		/* RFC 2971 3.3 */

@@ -91,6 +91,7 @@ static void imap_conn_write_cb(struct bufferevent *bev, void *arg);
 static void imap_conn_event_cb(struct bufferevent *bev, short what,
     void *arg);
 static void imap_timer_arm(struct imap_conn *c);
+static void imap_conn_set_timeouts(struct imap_conn *c);
 
 /* --- output --- */
 
@@ -190,6 +191,12 @@ imap_conn_close(struct imap_conn *c, const char *reason)
 	    c->peer, c->user != NULL ? c->user : "-", reason);
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
+	/* The last output (BYE, LOGOUT's OK) gets IMAP_CLOSE_DRAIN seconds.
+	 * A peer that reads nothing meets the write timeout sooner; one that
+	 * reads a trickle must not hold the session longer either: the timer
+	 * drops what is left (imap_timer_cb). */
+	event_del(c->timer);
+	event_add(c->timer, &(struct timeval){ .tv_sec = IMAP_CLOSE_DRAIN });
 }
 
 /* --- views --- */
@@ -1105,6 +1112,7 @@ imap_auth_done(struct storeq_job *job)
 		imap_reply(c, "OK [CAPABILITY %s] Logged in", out.data);
 		buf_release(&out);
 		imap_timer_arm(c);
+		imap_conn_set_timeouts(c);
 	}
 	imap_auth_free(a);
 	imap_conn_process(c);
@@ -1603,6 +1611,7 @@ imap_conn_start_tls(struct imap_conn *c)
 	bufferevent_setcb(c->bev, imap_conn_read_cb, imap_conn_write_cb,
 	    imap_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, IMAP_INPUT_HIGH);
+	imap_conn_set_timeouts(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	imap_parser_reset(c->parser);
 	c->wait = IMAP_WAIT_NONE;
@@ -1663,6 +1672,7 @@ imap_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		c->io_error = true;
 		imap_conn_discard_output(c);
 	} else if (what & BEV_EVENT_TIMEOUT) {
+		/* the peer has read nothing of what we send for that long */
 		imap_conn_close(c, "write timeout");
 		c->io_error = true;
 		imap_conn_discard_output(c);
@@ -1678,10 +1688,28 @@ imap_timer_arm(struct imap_conn *c)
 	struct timeval tv = { .tv_sec = c->state == IMAP_ST_NOTAUTH ?
 	    cfg->imap_login_timeout : cfg->imap_timeout };
 
-	if (c->wait == IMAP_WAIT_DELAY)
-		return;
+	if (c->wait == IMAP_WAIT_DELAY || c->closing)
+		return;		/* the timer counts something else */
 	event_del(c->timer);
 	event_add(c->timer, &tv);
+}
+
+/*
+ * The write timeout: a peer that reads none of the output waiting for it
+ * for this long is gone (BEV_EVENT_TIMEOUT closes the session and drops
+ * the output). Without it such a peer held its session, its buffers and
+ * a place in imap.max_sessions for good, even before login, since the
+ * idle timeout only queues a BYE behind the output nobody reads. Before
+ * login it is the login timeout; after, IMAP_OUTPUT_TIMEOUT.
+ */
+static void
+imap_conn_set_timeouts(struct imap_conn *c)
+{
+	const struct config *cfg = c->server->config;
+	struct timeval tv = { .tv_sec = c->state == IMAP_ST_NOTAUTH ?
+	    cfg->imap_login_timeout : IMAP_OUTPUT_TIMEOUT };
+
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
 
 static void
@@ -1689,6 +1717,16 @@ imap_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct imap_conn *c = arg;
 
+	if (c->closing) {
+		/* IMAP_CLOSE_DRAIN is over: what is not out yet is dropped */
+		log_info("conn=%s imap drop peer=%s unsent=%zu", c->id,
+		    c->peer, evbuffer_get_length(bufferevent_get_output(
+		    c->bev)));
+		c->io_error = true;
+		imap_conn_discard_output(c);
+		imap_conn_finish(c);
+		return;
+	}
 	if (c->wait == IMAP_WAIT_DELAY) {
 		/* a failed login's answer, held back until now */
 		imap_send(c, "%s", c->delayed_reply);
@@ -1766,6 +1804,7 @@ imap_accept(struct imap_server *s, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setcb(c->bev, imap_conn_read_cb, imap_conn_write_cb,
 	    imap_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, IMAP_INPUT_HIGH);
+	imap_conn_set_timeouts(c);
 	log_info("conn=%s imap connect peer=%s tls=%s sessions=%u", c->id,
 	    c->peer, implicit_tls ? "yes" : "no", s->n_conns);
 	if (s->n_conns > s->config->imap_max_sessions) {
