@@ -790,6 +790,10 @@ imap_write_submit(struct imap_conn *c, struct deliverq_job *job)
 	job->ctx = c;
 	c->jobs++;
 	c->wait = IMAP_WAIT_JOB;
+	/* Nothing is read until the job is done: with pipelined input over
+	 * the read high-water mark, libevent kept waking the loop for it
+	 * (hundreds of empty epoll_waits per APPEND). */
+	bufferevent_disable(c->bev, EV_READ);
 	deliverq_submit(c->server->deliverq, job);
 }
 
@@ -810,6 +814,8 @@ imap_write_conn(struct deliverq_job *job)
 void
 imap_resume(struct imap_conn *c)
 {
+	if (!c->closing)
+		bufferevent_enable(c->bev, EV_READ);
 	imap_conn_process(c);
 	imap_conn_finish(c);
 }
