@@ -61,12 +61,6 @@ static const char *const smtp_cstate_names[] = {
 	"handshake", "mail", "rcpt", "data", "dot", "quit",
 };
 
-/* EHLO keywords that matter here. */
-#define SMTP_EXT_STARTTLS	0x01
-#define SMTP_EXT_PIPELINING	0x02
-#define SMTP_EXT_SIZE		0x04
-#define SMTP_EXT_8BITMIME	0x08
-
 struct smtp_csess {
 	struct smtp_client *cl;
 	struct smtp_client_job *job;
@@ -81,10 +75,8 @@ struct smtp_csess {
 	unsigned ext;		/* SMTP_EXT_* of the last EHLO */
 	uint64_t size_max;	/* SIZE parameter, 0 if none */
 	size_t scanned;		/* line_next() position */
-	/* the reply being read */
-	int code;
-	unsigned lines;
-	char reply[SMTP_CLIENT_ERROR_MAX];	/* first line, escaped */
+	struct smtp_reply r;	/* the reply being read */
+	const char *reply;	/* = r.first */
 	/* the transaction */
 	bool mail_failed;
 	int mail_code;
@@ -108,6 +100,7 @@ struct smtp_client {
 
 static void smtp_csess_try_next(struct smtp_csess *s, const char *why);
 static void smtp_csess_finish(struct smtp_csess *s);
+static void smtp_csess_connect_next(struct smtp_csess *s);
 
 static void
 smtp_csess_set_state(struct smtp_csess *s, enum smtp_cstate state)
@@ -152,6 +145,7 @@ smtp_csess_close_bev(struct smtp_csess *s)
 	s->ext = 0;
 	s->size_max = 0;
 	s->scanned = 0;
+	memset(&s->r, 0, sizeof(s->r));
 }
 
 /* The result of a reply for a recipient. */
@@ -340,7 +334,7 @@ static void
 smtp_csess_reply(struct smtp_csess *s)
 {
 	struct smtp_client_job *job = s->job;
-	int code = s->code;
+	int code = s->r.code;
 	bool ok = code >= 200 && code < 300;
 	char why[SMTP_CLIENT_ERROR_MAX + 32];
 
@@ -467,9 +461,9 @@ smtp_csess_reply(struct smtp_csess *s)
 	smtp_csess_try_next(s, "unexpected reply");
 }
 
-/* One reply line: "ddd-text" (more follow) or "ddd text" (the last). */
-static int
-smtp_csess_line(struct smtp_csess *s, const char *line, size_t len)
+int
+smtp_reply_line(struct smtp_reply *r, bool ehlo, const char *line,
+    size_t len)
 {
 	int code;
 	bool last;
@@ -482,39 +476,42 @@ smtp_csess_line(struct smtp_csess *s, const char *line, size_t len)
 		return -1;
 	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	last = len == 3 || line[3] == ' ';
-	if (s->lines == 0) {
-		s->code = code;
-		(void)log_escape(s->reply, sizeof(s->reply), line, len);
-	} else if (code != s->code) {
+	if (r->lines == 0) {
+		r->code = code;
+		r->ext = 0;
+		r->size_max = 0;
+		(void)log_escape(r->first, sizeof(r->first), line, len);
+	} else if (code != r->code) {
 		return -1;
 	}
-	if (++s->lines > SMTP_CLIENT_REPLY_LINES_MAX)
+	if (++r->lines > SMTP_CLIENT_REPLY_LINES_MAX)
 		return -1;
 	/* EHLO keywords, from the second line on (RFC 5321 4.1.1.1). */
-	if (s->state == SMTP_CST_EHLO && s->lines > 1 && len > 4) {
+	if (ehlo && r->lines > 1 && len > 4) {
 		const char *kw = line + 4;
 		size_t kwlen = len - 4;
 
 		if (kwlen == 8 && strncasecmp(kw, "STARTTLS", 8) == 0)
-			s->ext |= SMTP_EXT_STARTTLS;
+			r->ext |= SMTP_EXT_STARTTLS;
 		else if (kwlen == 10 && strncasecmp(kw, "PIPELINING", 10) == 0)
-			s->ext |= SMTP_EXT_PIPELINING;
+			r->ext |= SMTP_EXT_PIPELINING;
 		else if (kwlen == 8 && strncasecmp(kw, "8BITMIME", 8) == 0)
-			s->ext |= SMTP_EXT_8BITMIME;
+			r->ext |= SMTP_EXT_8BITMIME;
 		else if (kwlen >= 4 && strncasecmp(kw, "SIZE", 4) == 0 &&
 		    (kwlen == 4 || kw[4] == ' ')) {
 			uint64_t v = 0;
 
-			s->ext |= SMTP_EXT_SIZE;
+			/* RFC 1870 4: no number, or 0, means no limit. */
+			r->ext |= SMTP_EXT_SIZE;
 			for (size_t i = 5; i < kwlen && kw[i] >= '0' &&
 			    kw[i] <= '9' && v < UINT64_MAX / 10 - 10; i++)
 				v = v * 10 + (uint64_t)(kw[i] - '0');
-			s->size_max = v;
+			r->size_max = v;
 		}
 	}
 	if (!last)
 		return 0;
-	s->lines = 0;
+	r->lines = 0;
 	return 1;
 }
 
@@ -542,7 +539,13 @@ smtp_csess_read_cb(struct bufferevent *bev, void *arg)
 		s->scanned = 0;
 		(void)evbuffer_remove(in, line, len);
 		line[len] = '\0';
-		if ((r = smtp_csess_line(s, line, len)) < 0) {
+		r = smtp_reply_line(&s->r, s->state == SMTP_CST_EHLO, line,
+		    len);
+		if (r == 1 && s->state == SMTP_CST_EHLO) {
+			s->ext = s->r.ext;
+			s->size_max = s->r.size_max;
+		}
+		if (r < 0) {
 			smtp_csess_try_next(s, "malformed reply");
 			return;
 		}
@@ -624,8 +627,6 @@ smtp_csess_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 smtp_csess_try_next(struct smtp_csess *s, const char *why)
 {
-	struct smtp_client *cl = s->cl;
-
 	if (s->bev != NULL || s->state != SMTP_CST_ROUTE)
 		log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s "
 		    "error=\"%s\"", (long long)s->job->queue_id,
@@ -639,6 +640,16 @@ smtp_csess_try_next(struct smtp_csess *s, const char *why)
 		smtp_csess_finish(s);
 		return;
 	}
+	smtp_csess_connect_next(s);
+}
+
+/* Connects to the next address of the route, or ends the session when
+ * none is left (recipients deferred with the last error). */
+static void
+smtp_csess_connect_next(struct smtp_csess *s)
+{
+	struct smtp_client *cl = s->cl;
+
 	while (s->host_i < s->route->n_hosts) {
 		const struct dns_mx_host *h = &s->route->hosts[s->host_i];
 		const struct dns_addr *a;
@@ -681,15 +692,23 @@ smtp_csess_try_next(struct smtp_csess *s, const char *why)
 		/* The write timeout bounds the connect. */
 		bufferevent_set_timeouts(s->bev, NULL, &tv);
 		smtp_csess_set_state(s, SMTP_CST_CONNECT);
+		/* A refused connection is reported through the event
+		 * callback; -1 is a local failure (no socket), with no
+		 * callback to come: next address. */
 		if (bufferevent_socket_connect(s->bev,
 		    (struct sockaddr *)&ss, (int)sslen) < 0) {
-			/* Reported through the event callback, later. */
-			log_debug("queue=%lld smtp-client connect to %s failed "
-			    "at once", (long long)s->job->queue_id, s->ip);
+			log_info("queue=%lld smtp-client mx=%s ip=%s "
+			    "error=\"cannot connect: %s\"",
+			    (long long)s->job->queue_id, s->host, s->ip,
+			    strerror(errno));
+			(void)snprintf(s->last_error, sizeof(s->last_error),
+			    "%s %s: cannot connect", s->host, s->ip);
+			smtp_csess_close_bev(s);
+			continue;
 		}
 		return;
 	}
-	if (s->last_error[0] == '\0' || s->host_i == 0)
+	if (s->last_error[0] == '\0')
 		(void)snprintf(s->last_error, sizeof(s->last_error),
 		    "no exchange of %s could be reached", s->job->domain);
 	smtp_csess_finish(s);
@@ -719,7 +738,7 @@ smtp_csess_route_cb(void *ctx, struct dns_route *route)
 		    "addrs=%zu", (long long)s->job->queue_id, s->job->domain,
 		    route->hosts[i].name, route->hosts[i].preference,
 		    route->hosts[i].n_addrs);
-	smtp_csess_try_next(s, "start");
+	smtp_csess_connect_next(s);
 }
 
 struct smtp_client *
@@ -754,6 +773,7 @@ smtp_client_deliver(struct smtp_client *cl, struct smtp_client_job *job)
 
 	s->cl = cl;
 	s->job = job;
+	s->reply = s->r.first;
 	s->later = event_new(cl->base, -1, 0, smtp_csess_later_cb, s);
 	for (size_t i = 0; i < job->n_rcpts; i++) {
 		job->rcpts[i].resolved = false;

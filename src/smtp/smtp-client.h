@@ -58,6 +58,34 @@ struct smtp_client_job {
 	void *ctx;
 };
 
+/* EHLO keywords that matter to the client (RFC 5321 4.1.1.1). */
+#define SMTP_EXT_STARTTLS	0x01
+#define SMTP_EXT_PIPELINING	0x02
+#define SMTP_EXT_SIZE		0x04
+#define SMTP_EXT_8BITMIME	0x08
+
+/* A reply being read, line by line. Zero it before the first reply. */
+struct smtp_reply {
+	int code;		/* of the reply, once its first line is read */
+	unsigned lines;		/* read so far of this reply */
+	unsigned ext;		/* SMTP_EXT_* of this reply (with ehlo) */
+	uint64_t size_max;	/* its SIZE parameter, 0 if none */
+	char first[SMTP_CLIENT_ERROR_MAX];	/* first line, escaped */
+};
+
+/*
+ * Takes one reply line (without or with its CRLF; len at most
+ * SMTP_CLIENT_REPLY_LINE_MAX): "ddd-text" (more follow) or "ddd text" /
+ * "ddd" (the last). With ehlo, the keywords of lines after the first are
+ * added to r->ext. Returns 1 when the reply is complete (r->code and
+ * r->first hold it; the next line starts a new reply), 0 if more lines
+ * follow, -1 if the line is malformed, its code differs from the
+ * first line's, or there are more than SMTP_CLIENT_REPLY_LINES_MAX.
+ */
+int
+smtp_reply_line(struct smtp_reply *r, bool ehlo, const char *line,
+    size_t len);
+
 /*
  * Creates the client of base; dns is the loop's resolver. cfg must
  * outlive it. Returns NULL with *error_r set on failure.
