@@ -26,12 +26,18 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "core/buf.h"
 #include "smtp/smtp-client.h"
+#include "smtp/smtp-dsn.h"
 #include "store/deliverq.h"
 #include "store/store.h"
 
 /* Due recipients read in one scan, at most. */
 #define SMTP_QUEUE_SCAN_MAX 5000
+/* A DSN: the report plus the original header (SMTP_DSN_HEADERS_MAX). */
+#define SMTP_QUEUE_DSN_MAX (SMTP_DSN_HEADERS_MAX + 256 * 1024)
+/* Users a DSN's recipient (an alias, at worst) may reach. */
+#define SMTP_QUEUE_DSN_USERS_MAX 64
 
 struct smtp_qjob {
 	struct deliverq_job dj;		/* the result write */
@@ -46,6 +52,7 @@ struct smtp_qjob {
 	unsigned attempts[SMTP_CLIENT_RCPTS_MAX];
 	struct smtp_client_rcpt rcpts[SMTP_CLIENT_RCPTS_MAX];
 	struct store_queue_result results[SMTP_CLIENT_RCPTS_MAX];
+	char status[SMTP_CLIENT_RCPTS_MAX][16];	/* RFC 3463, for the DSN */
 	struct smtp_client_job cj;
 	char *data;
 	bool delivering;	/* the client has it */
@@ -106,6 +113,87 @@ smtp_queue_busy(const struct smtp_queue *q, int64_t queue_id,
 	return busy;
 }
 
+/*
+ * Tells the sender about the recipients given up on (RFC 3464), on the
+ * writer thread: delivered to a local sender's INBOX, else queued for
+ * the sender with the null reverse-path, like other mail. Never about a
+ * null sender (a DSN about a DSN, RFC 3461 6.2).
+ */
+static void
+smtp_queue_dsn(struct store *store, struct smtp_qjob *j)
+{
+	const struct config *cfg = j->q->cfg;
+	struct smtp_dsn_rcpt failed[SMTP_CLIENT_RCPTS_MAX];
+	int64_t users[SMTP_QUEUE_DSN_USERS_MAX];
+	struct store_delivery d, *dp = &d;
+	struct store_queue_entry qe;
+	const char *rcpts[1] = { j->sender };
+	enum store_rcpt_result res;
+	const char *error = NULL;
+	char from[300];
+	size_t n = 0, n_users = 0, offset;
+	struct buf out;
+
+	for (size_t i = 0; i < j->n; i++) {
+		if (j->results[i].outcome != STORE_QUEUE_GIVEUP)
+			continue;
+		failed[n].address = j->addresses[i];
+		failed[n].status = j->status[i];
+		failed[n].diagnostic = j->results[i].error != NULL ?
+		    j->results[i].error : "";
+		n++;
+	}
+	if (n == 0 || j->sender[0] == '\0')
+		return;
+	buf_init(&out, SMTP_QUEUE_DSN_MAX);
+	if (smtp_dsn_build(&out, cfg->hostname, j->sender, j->created, failed,
+	    n, j->data, j->cj.size, &offset) < 0) {
+		error = "cannot build the report";
+		goto out;
+	}
+	if (store_rcpt_resolve(store, j->sender, users,
+	    SMTP_QUEUE_DSN_USERS_MAX, &n_users, &res, &error) < 0)
+		goto out;
+	if (res == STORE_RCPT_UNKNOWN) {
+		error = "the sender is no longer a local address";
+		goto out;
+	}
+	(void)snprintf(from, sizeof(from), "Mail Delivery System "
+	    "<MAILER-DAEMON@%s>", cfg->hostname);
+	memset(&d, 0, sizeof(d));
+	memset(&qe, 0, sizeof(qe));
+	d.data = out.data;
+	d.size = out.len;
+	d.mailbox = STORE_MAILBOX_INBOX;
+	d.internal_date = time(NULL);
+	d.envelope_from = "";
+	d.hdr_from = from;
+	d.hdr_subject = "Undelivered Mail Returned to Sender";
+	if (res == STORE_RCPT_LOCAL) {
+		d.users = users;
+		d.n_users = n_users;
+		if (n_users == 1)
+			j->dj.notify_user = users[0];
+	} else {
+		qe.sender = "";
+		qe.rcpts = rcpts;
+		qe.n_rcpts = 1;
+		qe.data_offset = offset;
+		d.queue = &qe;
+	}
+	if (store_deliver(store, &dp, 1, &error) < 0)
+		goto out;
+	log_info("queue=%lld dsn to=<%s> failed=%zu result=%s",
+	    (long long)j->queue_id, j->sender, n,
+	    res == STORE_RCPT_LOCAL ? "delivered" : "queued");
+	buf_release(&out);
+	return;
+out:
+	log_error("queue=%lld dsn to=<%s> error=\"%s\"", (long long)j->queue_id,
+	    j->sender, error != NULL ? error : "unknown");
+	buf_release(&out);
+}
+
 static int
 smtp_queue_write_run(struct store *store, struct deliverq_job *dj)
 {
@@ -118,6 +206,9 @@ smtp_queue_write_run(struct store *store, struct deliverq_job *dj)
 		    (long long)j->queue_id, error);
 		return -1;
 	}
+	/* After the update: a crash in between loses the DSN, never sends
+	 * two (RFC 3461 allows neither; losing one is the lesser harm). */
+	smtp_queue_dsn(store, j);
 	return 0;
 }
 
@@ -171,11 +262,17 @@ smtp_queue_delivered(struct smtp_client_job *cj)
 			break;
 		case SMTP_CLIENT_PERM:
 			r->outcome = STORE_QUEUE_GIVEUP;
+			(void)smtp_dsn_status(c->error, "5.0.0", j->status[i],
+			    sizeof(j->status[i]));
+			if (j->status[i][0] == '\0')
+				memcpy(j->status[i], "5.0.0", 6);
 			break;
 		case SMTP_CLIENT_TEMP:
 			/* RFC 5321 4.5.4.1: give up after lifetime. */
 			if (now - j->created >= (time_t)cfg->queue_lifetime) {
 				r->outcome = STORE_QUEUE_GIVEUP;
+				/* RFC 3463: delivery time expired */
+				memcpy(j->status[i], "4.4.7", 6);
 				log_info("queue=%lld to=<%s> result=failed "
 				    "reason=\"lifetime exceeded\"",
 				    (long long)j->queue_id, r->address);

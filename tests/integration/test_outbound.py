@@ -12,6 +12,8 @@ the exchanges' addresses:
   127.0.0.4 (550);
 - nullmx.test (RFC 7505): failed at once.
 
+A recipient given up on gets the sender a DSN (RFC 3464) in the INBOX.
+
 Every wait is bounded; the test's own servers are shut down in finally.
 """
 import os
@@ -186,6 +188,32 @@ def test_null_mx_fails_permanently(outbound):
     show = queue_show(sender, rows[0][0])
     assert "nullmx" in show, show
     assert "attempts=1" in show, show
+    dsn = wait_dsn(sender)
+    assert b"Final-Recipient: rfc822; nobody@nullmx.test" in dsn
+    assert b"Status: 5.1.10" in dsn
+
+
+DSN_SUBJECT = "Undelivered Mail Returned to Sender"
+
+
+def wait_dsn(server):
+    """The DSN in alice's INBOX, checked for the RFC 3464 layout."""
+    def found():
+        return [r for r in server.inst.messages(ALICE) if r[4] == DSN_SUBJECT]
+    rows = wait_for("a DSN", found, server=server)
+    assert len(rows) == 1, rows
+    dsn = server.inst.get(ALICE, rows[0][0])
+    assert dsn.startswith(b"Return-Path: <>\r\n"), dsn[:200]
+    head = dsn.split(b"\r\n\r\n", 1)[0]
+    assert b"multipart/report; report-type=delivery-status" in head
+    assert b"Auto-Submitted: auto-replied" in head
+    assert f"To: <{ALICE}>".encode() in head
+    for part in (b"Content-Type: message/delivery-status",
+                 b"Content-Type: text/rfc822-headers",
+                 b"Reporting-MTA: dns; mail.example.test",
+                 b"Action: failed"):
+        assert part in dsn, dsn
+    return dsn
 
 
 # --- small SMTP servers ---------------------------------------------------------
@@ -303,9 +331,40 @@ def test_5xx_fails_permanently(outbound):
         assert "550 5.1.1 no such user here" in show, show
         assert rows[0][4].startswith("550 5.1.1"), rows
         assert sink.messages == []
+        dsn = wait_dsn(sender)
+        assert b"Final-Recipient: rfc822; ghost@reject.test" in dsn
+        assert b"Status: 5.1.1" in dsn
+        assert b"Diagnostic-Code: smtp; 550 5.1.1 no such user here" in dsn
+        assert b"Subject: doomed" in dsn      # the original header
         # not tried again
         n = sink.connections
         time.sleep(2.5)
         assert sink.connections == n
     finally:
         sink.stop()
+
+
+def test_dsn_for_a_remote_sender_is_queued_and_delivered(outbound):
+    """sendmail lets a local program name any sender: the DSN for a remote
+    one is queued with the null reverse-path and delivered like other
+    mail, here to the remote Correio."""
+    sender, remote, port = outbound
+    sink = Sink(("127.0.0.4", port), ["550 5.1.1 no such user here"])
+    try:
+        p = run_cli(["sendmail", "-C", sender.inst.conf, "-f", REMOTE_USER,
+                     "ghost@reject.test"], input="Subject: from afar\n\nhi\n")
+        assert p.returncode == 0, p.stderr
+
+        def dsn_rows():
+            return [r for r in remote.inst.messages(REMOTE_USER)
+                    if r[4] == DSN_SUBJECT]
+        rows = wait_for("the DSN at the remote", dsn_rows, server=sender)
+        dsn = remote.inst.get(REMOTE_USER, rows[0][0])
+        assert dsn.startswith(b"Return-Path: <>\r\n"), dsn[:200]
+        assert b"Final-Recipient: rfc822; ghost@reject.test" in dsn
+        # the DSN left the queue; the failed recipient stays, visible
+        wait_for("only the failed entry", lambda: [r[2] for r in
+                 queue_rows(sender)] == ["ghost@reject.test"], server=sender)
+    finally:
+        sink.stop()
+    assert f"dsn to=<{REMOTE_USER}> failed=1 result=queued" in sender.log()
