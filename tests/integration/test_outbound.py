@@ -368,3 +368,46 @@ def test_dsn_for_a_remote_sender_is_queued_and_delivered(outbound):
     finally:
         sink.stop()
     assert f"dsn to=<{REMOTE_USER}> failed=1 result=queued" in sender.log()
+
+
+def test_no_dsn_for_a_null_sender(outbound):
+    sender, _, port = outbound
+    sink = Sink(("127.0.0.4", port), ["550 5.1.1 no such user here"])
+    try:
+        p = run_cli(["sendmail", "-C", sender.inst.conf, "-f", "<>",
+                     "ghost@reject.test"], input="Subject: bounce\n\nx\n")
+        assert p.returncode == 0, p.stderr
+
+        def failed():
+            rows = queue_rows(sender)
+            return rows and "state=failed" in queue_show(sender, rows[0][0])
+        wait_for("a failed recipient", failed, server=sender)
+    finally:
+        sink.stop()
+    assert any(c.startswith("MAIL FROM:<> ") for c in sink.commands), \
+        sink.commands
+    assert "dsn to=" not in sender.log()
+    assert [r for r in sender.inst.messages(ALICE)
+            if r[4] == DSN_SUBJECT] == []
+
+
+def test_lifetime_turns_deferral_into_failure(instance):
+    port = free_port_on("127.0.0.3")
+    overrides = sender_overrides(port)
+    overrides["queue.lifetime"] = "3s"
+    sender = Server(instance, overrides)
+    sink = Sink(("127.0.0.3", port), ["451 4.3.0 try again later"])
+    try:
+        sender.start()
+        submit(sender, ["tom@tempfail.test"], subject="too late")
+        dsn = wait_dsn(sender)
+        assert b"Final-Recipient: rfc822; tom@tempfail.test" in dsn
+        assert b"Status: 4.4.7" in dsn
+        assert b"Diagnostic-Code: smtp; 451 4.3.0 try again later" in dsn
+        rows = queue_rows(sender)
+        show = queue_show(sender, rows[0][0])
+        assert "state=failed" in show, show
+        assert sink.connections >= 2
+    finally:
+        sink.stop()
+        sender.stop()
