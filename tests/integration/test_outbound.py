@@ -326,7 +326,8 @@ def test_5xx_fails_permanently(outbound):
             rows = queue_rows(sender)
             return rows and "state=failed" in queue_show(sender, rows[0][0]) \
                 and rows
-        rows = wait_for("a failed recipient", failed, server=sender)
+        wait_for("a failed recipient", failed, server=sender)
+        rows = queue_rows(sender)       # read after the write, not during
         show = queue_show(sender, rows[0][0])
         assert "550 5.1.1 no such user here" in show, show
         assert rows[0][4].startswith("550 5.1.1"), rows
