@@ -2,8 +2,9 @@
  * cli-queue.c - `correio queue list|show|delete|flush`: the outbound
  * queue (messages submitted for remote recipients) from the command line.
  *
- * There is no deliverer yet (the SMTP client comes next): queued mail
- * waits, and flush only makes it due now.
+ * `correio serve` delivers the queue (smtp/smtp-queue.c); flush makes
+ * mail due now, and the server's next scan ([queue] interval) tries it.
+ * Recipients it gave up on stay, state 'failed', until deleted.
  *
  * SECURITY: prints addresses and header fields that users wrote; control
  * characters in one-line fields are replaced by spaces.
@@ -36,8 +37,9 @@ static const char cli_queue_help[] =
 "recipients (comma-separated), the next attempt (UTC) and the last\n"
 "error ('-' if none). 'show' prints the envelope and the header of one\n"
 "message. 'delete' removes it without sending it. 'flush' makes every\n"
-"message (or one) due now. This release has no deliverer yet: queued\n"
-"mail waits.\n"
+"message (or one) due now: the running server tries it at its next\n"
+"queue scan. Recipients that failed for good stay listed (state\n"
+"'failed' in 'show') until the message is deleted.\n"
 "  -c, --config FILE  the configuration (default: $CORREIO_CONFIG or\n"
 "                     " CLI_DEFAULT_CONFIG ")\n";
 
@@ -256,8 +258,7 @@ cli_queue(int argc, char **argv)
 		if (store_queue_flush(store, id, time(NULL), &n, &error) != 0)
 			ret = cli_fail("queue flush: %s", error);
 		else
-			printf("%zu recipients due now (no deliverer in this "
-			    "release: they wait)\n", n);
+			printf("%zu recipients due now\n", n);
 	}
 	cli_close(&config, &store);
 	return ret;

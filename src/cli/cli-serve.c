@@ -26,10 +26,12 @@
 #include "core/pool.h"
 #include "core/privs.h"
 #include "core/tls.h"
+#include "dns/dns.h"
 #include "imap/imap-server.h"
 #include "mime/mime-imap.h"
 #include "mime/mime.h"
 #include "pop3/pop3-server.h"
+#include "smtp/smtp-queue.h"
 #include "smtp/smtp-server.h"
 #include "store/deliverq.h"
 #include "store/store.h"
@@ -60,6 +62,7 @@ struct serve {
 	struct imap_server *imap;
 	struct pop3_server *pop3;
 	struct deliverq *dq;
+	struct smtp_queue *queue;	/* outbound; NULL if [queue] deliver=0 */
 	struct event *sigterm, *sigint, *drain;
 	int drain_ticks;
 	/* Message bytes in memory, all sessions of every protocol, held
@@ -104,6 +107,8 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	smtp_server_shutdown(sv->submission);
 	imap_server_shutdown(sv->imap);
 	pop3_server_shutdown(sv->pop3);
+	/* Deliveries in progress are dropped: their recipients stay due. */
+	smtp_queue_stop(sv->queue);
 	sv->drain = evtimer_new(sv->base, serve_drain_cb, sv);
 	evtimer_add(sv->drain, &tv);
 }
@@ -183,6 +188,7 @@ cli_serve(int argc, char **argv)
 	struct deliverq *dq = NULL;
 	struct storeq *authq = NULL;
 	struct authlimit *authlimit = NULL;
+	struct dns *dns = NULL;
 	SSL_CTX *tls = NULL;
 	struct serve sv;
 	size_t n_over = 0;
@@ -300,6 +306,14 @@ cli_serve(int argc, char **argv)
 	deliverq_set_indexer(dq, imap_search_index_text,
 	    IMAP_SEARCH_INDEX_VERSION);
 	sv.dq = dq;
+	if (cfg->queue_deliver) {
+		if ((dns = dns_new(sv.base, cfg, &error)) == NULL ||
+		    (sv.queue = smtp_queue_new(sv.base, cfg, store, dq, dns,
+		    &error)) == NULL) {
+			log_error("serve queue error=\"%s\"", error);
+			goto out;
+		}
+	}
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);
 	sv.sigint = evsignal_new(sv.base, SIGINT, serve_signal_cb, &sv);
 	evsignal_add(sv.sigterm, NULL);
@@ -331,7 +345,11 @@ cli_serve(int argc, char **argv)
 out:
 	/* Anything still being stored (only after SERVE_STORE_SECONDS) is
 	 * finished here; its session is gone with the loop. */
+	smtp_queue_stop(sv.queue);
 	deliverq_free(&dq);
+	/* After the deliverq: its last result writes call back into it. */
+	smtp_queue_free(&sv.queue);
+	dns_free(&dns);
 	storeq_free(&authq);
 	imap_server_free(&sv.imap);
 	pop3_server_free(&sv.pop3);

@@ -84,6 +84,19 @@ struct config {
 				 * or spaces; empty: /etc/resolv.conf */
 	unsigned dns_timeout;	/* seconds per query, default 10 */
 
+	/* [queue] the outbound deliverer (smtp-queue, smtp-client) */
+	unsigned queue_deliver;		/* 1: serve delivers; 0: mail waits */
+	unsigned queue_interval;	/* seconds between queue scans */
+	unsigned queue_retry_min;	/* first retry after, seconds */
+	unsigned queue_retry_max;	/* back-off doubles up to this */
+	unsigned queue_lifetime;	/* then a deferred recipient fails */
+	unsigned queue_max_connections;	/* deliveries at once, all domains */
+	unsigned queue_max_per_domain;	/* deliveries at once, one domain */
+	unsigned queue_port;		/* remote SMTP port, 25 */
+	unsigned queue_connect_timeout;	/* seconds to connect */
+	unsigned queue_timeout;		/* per reply (RFC 5321 4.5.3.2) */
+	unsigned queue_data_timeout;	/* for the reply to the final dot */
+
 	/* [tls] */
 	char *tls_cert;		/* PEM chain; empty: no TLS */
 	char *tls_key;

@@ -362,3 +362,146 @@ rollback:
 	store_tx_rollback(store);
 	return -1;
 }
+
+int
+store_queue_due(struct store *store, time_t now, size_t limit,
+    int (*cb)(void *ctx, const struct store_queue_due *due), void *ctx,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_tx_begin(store, false, error_r) < 0)
+		return -1;
+	stmt = store_stmt_once(store, "SELECT r.queue_id, q.sender, q.created,"
+	    " r.domain, r.address, r.attempts FROM queue_rcpts r"
+	    " JOIN queue q ON q.id = r.queue_id"
+	    " WHERE r.next_attempt <= ?1 AND r.state IN ('pending', 'deferred')"
+	    " ORDER BY r.queue_id, r.domain, r.id LIMIT ?2", error_r);
+	if (stmt == NULL) {
+		store_tx_rollback(store);
+		return -1;
+	}
+	if (sqlite3_bind_int64(stmt, 1, (int64_t)now) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, (int64_t)limit) != SQLITE_OK) {
+		rc = SQLITE_ERROR;
+	} else {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			struct store_queue_due d;
+			const char *s;
+
+			d.queue_id = sqlite3_column_int64(stmt, 0);
+			s = (const char *)sqlite3_column_text(stmt, 1);
+			d.sender = s != NULL ? s : "";
+			d.created = (time_t)sqlite3_column_int64(stmt, 2);
+			s = (const char *)sqlite3_column_text(stmt, 3);
+			d.domain = s != NULL ? s : "";
+			s = (const char *)sqlite3_column_text(stmt, 4);
+			d.address = s != NULL ? s : "";
+			d.attempts = (unsigned)sqlite3_column_int64(stmt, 5);
+			if (cb(ctx, &d) < 0) {
+				rc = SQLITE_DONE;
+				break;
+			}
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		store_db_error(store, error_r, "list due queue recipients");
+		sqlite3_finalize(stmt);
+		store_tx_rollback(store);
+		return -1;
+	}
+	sqlite3_finalize(stmt);
+	if (store_tx_commit(store, error_r) < 0) {
+		store_tx_rollback(store);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies one recipient's result inside the caller's transaction. */
+static int
+store_queue_update_rcpt(struct store *store, int64_t queue_id,
+    const struct store_queue_result *r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (r->outcome == STORE_QUEUE_SENT)
+		stmt = store_stmt_once(store, "DELETE FROM queue_rcpts"
+		    " WHERE queue_id = ?1 AND address = ?2", error_r);
+	else
+		stmt = store_stmt_once(store, "UPDATE queue_rcpts"
+		    " SET state = ?3, attempts = attempts + 1,"
+		    " next_attempt = ?4, last_error = ?5"
+		    " WHERE queue_id = ?1 AND address = ?2", error_r);
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, queue_id) != SQLITE_OK ||
+	    store_bind_text(stmt, 2, r->address) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else if (r->outcome != STORE_QUEUE_SENT &&
+	    (store_bind_text(stmt, 3, r->outcome == STORE_QUEUE_RETRY ?
+	    STORE_QUEUE_DEFERRED : STORE_QUEUE_FAILED) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 4, (int64_t)r->next_attempt) !=
+	    SQLITE_OK ||
+	    store_bind_text(stmt, 5, r->error != NULL ? r->error : "") !=
+	    SQLITE_OK))
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "update queue recipient");
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_queue_update(struct store *store, int64_t queue_id,
+    const struct store_queue_result *results, size_t n,
+    const char **error_r)
+{
+	struct store_names unused = { 0 };
+	sqlite3_stmt *stmt;
+	int64_t blob_id = 0;
+	int rc;
+
+	if (store_tx_begin(store, true, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (store_queue_update_rcpt(store, queue_id, &results[i],
+		    error_r) < 0)
+			goto rollback;
+	/* The message leaves the queue with its last recipient. */
+	stmt = store_stmt_once(store, "DELETE FROM queue WHERE id = ?1 AND"
+	    " NOT EXISTS (SELECT 1 FROM queue_rcpts WHERE queue_id = ?1)"
+	    " RETURNING blob_id", error_r);
+	if (stmt == NULL)
+		goto rollback;
+	if (sqlite3_bind_int64(stmt, 1, queue_id) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		blob_id = sqlite3_column_int64(stmt, 0);
+		rc = sqlite3_step(stmt);
+	}
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "delete finished queue entry");
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		goto rollback;
+	if (blob_id != 0 &&
+	    store_blobs_release(store, &blob_id, 1, &unused, error_r) < 0)
+		goto rollback;
+	if (store_tx_commit(store, error_r) < 0)
+		goto rollback;
+	for (size_t i = 0; i < unused.count; i++)
+		store_blob_unlink(store, unused.names[i]);
+	store_names_free(&unused);
+	return 0;
+rollback:
+	store_tx_rollback(store);
+	store_names_free(&unused);
+	return -1;
+}

@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -144,6 +144,7 @@ static const char store_schema[] =
  *    message or a queue row uses it), and its recipients, each with its
  *    domain, state, attempts, next attempt time and last error. Queue ids
  *    are AUTOINCREMENT: an id the admin saw is never another message's.
+ * 7: queue recipients may be 'failed' (the deliverer gave up on them).
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -219,6 +220,28 @@ static const char *const store_schema_migrations[] = {
 	"  last_error TEXT,"
 	"  UNIQUE (queue_id, address)"
 	");"
+	"CREATE INDEX queue_rcpts_due ON queue_rcpts(next_attempt);"
+	"CREATE INDEX queue_rcpts_domain ON queue_rcpts(domain, queue_id);",
+
+	/* 7: a recipient the deliverer gave up on stays, state 'failed',
+	 * so that `correio queue` shows why (SQLite cannot alter a CHECK:
+	 * the table is made again). */
+	"CREATE TABLE queue_rcpts7 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL,"
+	"  domain TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK (state IN ('pending', 'deferred', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  UNIQUE (queue_id, address)"
+	");"
+	"INSERT INTO queue_rcpts7 SELECT id, queue_id, address, domain, state,"
+	"  attempts, next_attempt, last_error FROM queue_rcpts;"
+	"DROP TABLE queue_rcpts;"
+	"ALTER TABLE queue_rcpts7 RENAME TO queue_rcpts;"
 	"CREATE INDEX queue_rcpts_due ON queue_rcpts(next_attempt);"
 	"CREATE INDEX queue_rcpts_domain ON queue_rcpts(domain, queue_id);",
 };

@@ -226,6 +226,7 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
 
 #define STORE_QUEUE_PENDING "pending"	/* never tried */
 #define STORE_QUEUE_DEFERRED "deferred"	/* failed for now, will retry */
+#define STORE_QUEUE_FAILED "failed"	/* given up; kept until deleted */
 
 struct store_queue_rcpt {
 	const char *address;
@@ -276,6 +277,54 @@ store_queue_delete(struct store *store, int64_t id, const char **error_r);
  */
 int
 store_queue_flush(struct store *store, int64_t id, time_t now, size_t *n_r,
+    const char **error_r);
+
+/* One recipient due for delivery (store_queue_due). */
+struct store_queue_due {
+	int64_t queue_id;
+	const char *sender;		/* "" for <> */
+	time_t created;
+	const char *domain;		/* lower case */
+	const char *address;
+	unsigned attempts;
+};
+
+/*
+ * Calls cb for each recipient to try at now (state pending or deferred,
+ * next_attempt <= now), at most limit of them, ordered by message, domain
+ * and recipient, so that a message's recipients of one domain come
+ * together. Strings live during the callback; cb returns 0 to go on, -1
+ * to stop. Only reads. Returns 0 or -1.
+ */
+int
+store_queue_due(struct store *store, time_t now, size_t limit,
+    int (*cb)(void *ctx, const struct store_queue_due *due), void *ctx,
+    const char **error_r);
+
+enum store_queue_outcome {
+	STORE_QUEUE_SENT,	/* delivered: the recipient leaves the queue */
+	STORE_QUEUE_RETRY,	/* deferred until next_attempt */
+	STORE_QUEUE_GIVEUP,	/* failed for good: state 'failed' */
+};
+
+struct store_queue_result {
+	const char *address;
+	enum store_queue_outcome outcome;
+	time_t next_attempt;	/* STORE_QUEUE_RETRY only */
+	const char *error;	/* the reply or reason; NULL for SENT */
+};
+
+/*
+ * Records the results of one delivery attempt of message queue_id, in one
+ * transaction: each attempted recipient gets attempts + 1 and its new
+ * state, and sent ones are removed. A message left without recipients
+ * leaves the queue, its blob too unless a local copy uses it. A message
+ * deleted meanwhile is not an error. Writes: the writer thread only.
+ * Returns 0 or -1.
+ */
+int
+store_queue_update(struct store *store, int64_t queue_id,
+    const struct store_queue_result *results, size_t n,
     const char **error_r);
 
 /* --- reading --- */

@@ -119,6 +119,27 @@ DNS_ZONES = {
         "loopback1.example.test. A 127.0.0.1",
         "loopback2.example.test. A 127.0.0.2",
     ],
+    # Outbound delivery (test_outbound.py): the remote Correio listens on
+    # 127.0.0.2, the test's small SMTP servers on 127.0.0.3 and .4, all
+    # on the port the sending server is told ([queue] port).
+    "remote.test": [
+        "remote.test. MX 10 mx.remote.test.",
+        "mx.remote.test. A 127.0.0.2",
+    ],
+    # First exchange dead (nothing on 127.0.0.9), the second the remote.
+    "backup.test": [
+        "backup.test. MX 10 mx-dead.backup.test.",
+        "backup.test. MX 20 mx.remote.test.",
+        "mx-dead.backup.test. A 127.0.0.9",
+    ],
+    "tempfail.test": [
+        "tempfail.test. MX 10 mx.tempfail.test.",
+        "mx.tempfail.test. A 127.0.0.3",
+    ],
+    "reject.test": [
+        "reject.test. MX 10 mx.reject.test.",
+        "mx.reject.test. A 127.0.0.4",
+    ],
     # Reverse lookups of the addresses the tests use.
     "127.in-addr.arpa": [
         "1.0.0.127.in-addr.arpa. PTR loopback1.example.test.",

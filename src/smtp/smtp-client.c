@@ -1,0 +1,820 @@
+/*
+ * smtp-client.c - outbound SMTP: one session delivers one message to the
+ * recipients of one domain.
+ *
+ * RFC 5321 (section 5 routing through dns_mx_route, 4.5.3.2 timeouts),
+ * RFC 3207 (STARTTLS: opportunistic, the certificate is not verified, so
+ * it protects against passive listeners only), RFC 2920 (PIPELINING: MAIL
+ * and every RCPT in one write), RFC 1870 (SIZE), RFC 6152 (8BITMIME).
+ *
+ * Exchanges are tried by preference, each of their addresses in turn,
+ * until one gives a greeting and takes EHLO or HELO; a failure before
+ * MAIL (no connection, a timeout, a 4xx or 5xx greeting) moves on to the
+ * next address (RFC 5321 5.1). Once MAIL is sent, the replies decide:
+ * 2xx sent, 4xx (and a lost connection or timeout) temporary, 5xx
+ * permanent.
+ *
+ * SECURITY: replies are hostile: lines are read with a limit, replies with
+ * a line count limit, and their text is escaped before it is logged or
+ * kept as an error. The message goes out dot-stuffed with CRLF line ends.
+ */
+#include "smtp/smtp-client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "core/config.h"
+#include "core/line.h"
+#include "core/log.h"
+#include "core/tls.h"
+#include "core/xalloc.h"
+#include "dns/dns-route.h"
+
+enum smtp_cstate {
+	SMTP_CST_ROUTE,		/* waiting for the DNS route */
+	SMTP_CST_CONNECT,	/* TCP connect in progress */
+	SMTP_CST_GREETING,
+	SMTP_CST_EHLO,
+	SMTP_CST_HELO,
+	SMTP_CST_STARTTLS,
+	SMTP_CST_HANDSHAKE,	/* TLS handshake in progress */
+	SMTP_CST_MAIL,
+	SMTP_CST_RCPT,
+	SMTP_CST_DATA,
+	SMTP_CST_DOT,
+	SMTP_CST_QUIT,
+};
+
+static const char *const smtp_cstate_names[] = {
+	"route", "connect", "greeting", "ehlo", "helo", "starttls",
+	"handshake", "mail", "rcpt", "data", "dot", "quit",
+};
+
+struct smtp_csess {
+	struct smtp_client *cl;
+	struct smtp_client_job *job;
+	struct smtp_csess *prev, *next;
+	enum smtp_cstate state;
+	struct dns_route_req *route_req;
+	struct dns_route *route;
+	size_t host_i, addr_i;	/* the next address to try */
+	struct bufferevent *bev;
+	bool tls;
+	bool in_txn;		/* MAIL sent: replies now decide */
+	unsigned ext;		/* SMTP_EXT_* of the last EHLO */
+	uint64_t size_max;	/* SIZE parameter, 0 if none */
+	size_t scanned;		/* line_next() position */
+	struct smtp_reply r;	/* the reply being read */
+	const char *reply;	/* = r.first */
+	/* the transaction */
+	bool mail_failed;
+	int mail_code;
+	char mail_reply[SMTP_CLIENT_ERROR_MAX];
+	size_t rcpt_i, n_accepted;
+	char host[256];		/* the exchange now */
+	char ip[INET6_ADDRSTRLEN];
+	char tls_info[128];
+	char last_error[SMTP_CLIENT_ERROR_MAX];	/* why the last try failed */
+	struct event *later;	/* runs done from the loop */
+};
+
+struct smtp_client {
+	struct event_base *base;
+	const struct config *cfg;
+	struct dns *dns;
+	SSL_CTX *tls;
+	struct smtp_csess *sessions;
+	size_t n_active;
+};
+
+static void smtp_csess_try_next(struct smtp_csess *s, const char *why);
+static void smtp_csess_finish(struct smtp_csess *s);
+static void smtp_csess_connect_next(struct smtp_csess *s);
+
+static void
+smtp_csess_set_state(struct smtp_csess *s, enum smtp_cstate state)
+{
+	log_debug("queue=%lld domain=%s smtp-client state %s -> %s",
+	    (long long)s->job->queue_id, s->job->domain,
+	    smtp_cstate_names[s->state], smtp_cstate_names[state]);
+	s->state = state;
+}
+
+static void
+smtp_csess_timeouts(struct smtp_csess *s, unsigned seconds)
+{
+	struct timeval tv = { (time_t)seconds, 0 };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static void
+smtp_csess_send(struct smtp_csess *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+smtp_csess_send(struct smtp_csess *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	va_end(ap);
+}
+
+static void
+smtp_csess_close_bev(struct smtp_csess *s)
+{
+	if (s->bev != NULL) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	s->tls = false;
+	s->tls_info[0] = '\0';
+	s->ext = 0;
+	s->size_max = 0;
+	s->scanned = 0;
+	memset(&s->r, 0, sizeof(s->r));
+}
+
+/* The result of a reply for a recipient. */
+static void
+smtp_csess_resolve(struct smtp_csess *s, struct smtp_client_rcpt *r,
+    int code, const char *text)
+{
+	if (r->resolved)
+		return;
+	r->resolved = true;
+	r->outcome = code >= 200 && code < 300 ? SMTP_CLIENT_SENT :
+	    code >= 500 && code < 600 ? SMTP_CLIENT_PERM : SMTP_CLIENT_TEMP;
+	if (r->outcome == SMTP_CLIENT_SENT)
+		r->error[0] = '\0';
+	else if (snprintf(r->error, sizeof(r->error), "%s", text) < 0)
+		r->error[0] = '\0';
+	log_info("queue=%lld smtp-client to=<%s> domain=%s mx=%s ip=%s "
+	    "tls=\"%s\" result=%s reply=\"%s\"", (long long)s->job->queue_id,
+	    r->address, s->job->domain, s->host[0] != '\0' ? s->host : "-",
+	    s->ip[0] != '\0' ? s->ip : "-",
+	    s->tls_info[0] != '\0' ? s->tls_info : "none",
+	    r->outcome == SMTP_CLIENT_SENT ? "sent" :
+	    r->outcome == SMTP_CLIENT_PERM ? "failed" : "deferred", text);
+}
+
+/* Every recipient without a result gets this one. */
+static void
+smtp_csess_resolve_rest(struct smtp_csess *s, int code, const char *text)
+{
+	for (size_t i = 0; i < s->job->n_rcpts; i++)
+		smtp_csess_resolve(s, &s->job->rcpts[i], code, text);
+}
+
+static void
+smtp_csess_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_csess *s = arg;
+	struct smtp_client *cl = s->cl;
+	struct smtp_client_job *job = s->job;
+
+	(void)fd;
+	(void)what;
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		cl->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	cl->n_active--;
+	event_free(s->later);
+	free(s);
+	job->done(job);
+}
+
+/* Ends the session: anything unresolved is deferred; done runs from the
+ * loop. The caller returns right away. */
+static void
+smtp_csess_finish(struct smtp_csess *s)
+{
+	smtp_csess_resolve_rest(s, 451, s->last_error[0] != '\0' ?
+	    s->last_error : "connection lost");
+	smtp_csess_close_bev(s);
+	dns_route_free(&s->route);
+	event_active(s->later, EV_TIMEOUT, 0);
+}
+
+static void
+smtp_csess_quit(struct smtp_csess *s)
+{
+	smtp_csess_send(s, "QUIT\r\n");
+	smtp_csess_set_state(s, SMTP_CST_QUIT);
+}
+
+static bool
+smtp_has_8bit(const char *data, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		if ((unsigned char)data[i] >= 0x80)
+			return true;
+	return false;
+}
+
+static void
+smtp_csess_send_rcpt(struct smtp_csess *s, size_t i)
+{
+	smtp_csess_send(s, "RCPT TO:<%s>\r\n", s->job->rcpts[i].address);
+}
+
+static void
+smtp_csess_start_mail(struct smtp_csess *s)
+{
+	struct smtp_client_job *job = s->job;
+	char params[64] = "";
+	int n = 0;
+
+	if ((s->ext & SMTP_EXT_SIZE) != 0 && s->size_max > 0 &&
+	    job->size > s->size_max) {
+		char why[SMTP_CLIENT_ERROR_MAX];
+
+		(void)snprintf(why, sizeof(why), "552 5.3.4 message size %zu "
+		    "exceeds the limit of %s (%llu)", job->size, s->host,
+		    (unsigned long long)s->size_max);
+		smtp_csess_resolve_rest(s, 552, why);
+		smtp_csess_quit(s);
+		return;
+	}
+	if ((s->ext & SMTP_EXT_SIZE) != 0)
+		n = snprintf(params, sizeof(params), " SIZE=%zu", job->size);
+	if (n >= 0 && (size_t)n < sizeof(params) &&
+	    (s->ext & SMTP_EXT_8BITMIME) != 0 &&
+	    smtp_has_8bit(job->data, job->size))
+		(void)snprintf(params + n, sizeof(params) - (size_t)n,
+		    " BODY=8BITMIME");
+	s->in_txn = true;
+	s->mail_failed = false;
+	s->rcpt_i = 0;
+	s->n_accepted = 0;
+	smtp_csess_send(s, "MAIL FROM:<%s>%s\r\n", job->sender, params);
+	/* RFC 2920 3.1: MAIL and the RCPTs go in one group. */
+	if ((s->ext & SMTP_EXT_PIPELINING) != 0)
+		for (size_t i = 0; i < job->n_rcpts; i++)
+			smtp_csess_send_rcpt(s, i);
+	smtp_csess_set_state(s, SMTP_CST_MAIL);
+}
+
+/* The message, dot-stuffed (RFC 5321 4.5.2), with CRLF line ends, and
+ * the final dot. */
+static void
+smtp_csess_send_body(struct smtp_csess *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	const char *p = s->job->data, *end = p + s->job->size;
+
+	while (p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = lf != NULL ? lf : end;
+		size_t len = (size_t)(eol - p);
+
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (len > 0 && p[0] == '.')
+			evbuffer_add(out, ".", 1);
+		evbuffer_add(out, p, len);
+		evbuffer_add(out, "\r\n", 2);
+		p = lf != NULL ? lf + 1 : end;
+	}
+	evbuffer_add(out, ".\r\n", 3);
+}
+
+static void smtp_csess_event_cb(struct bufferevent *bev, short what,
+    void *arg);
+static void smtp_csess_read_cb(struct bufferevent *bev, void *arg);
+
+static void
+smtp_csess_starttls(struct smtp_csess *s)
+{
+	struct bufferevent *tlsbev;
+	SSL *ssl = SSL_new(s->cl->tls);
+
+	if (ssl == NULL) {
+		smtp_csess_try_next(s, "SSL_new failed");
+		return;
+	}
+	/* SNI: RFC 6066 3; a name, never an address. */
+	(void)SSL_set_tlsext_host_name(ssl, s->host);
+	tlsbev = bufferevent_openssl_filter_new(s->cl->base, s->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tlsbev == NULL) {
+		SSL_free(ssl);
+		smtp_csess_try_next(s, "TLS setup failed");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tlsbev, 1);
+	s->bev = tlsbev;
+	s->tls = true;
+	s->scanned = 0;
+	bufferevent_setcb(s->bev, smtp_csess_read_cb, NULL,
+	    smtp_csess_event_cb, s);
+	smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	smtp_csess_set_state(s, SMTP_CST_HANDSHAKE);
+}
+
+/* A complete reply: act on it by state. */
+static void
+smtp_csess_reply(struct smtp_csess *s)
+{
+	struct smtp_client_job *job = s->job;
+	int code = s->r.code;
+	bool ok = code >= 200 && code < 300;
+	char why[SMTP_CLIENT_ERROR_MAX + 32];
+
+	switch (s->state) {
+	case SMTP_CST_GREETING:
+		if (code != 220) {
+			(void)snprintf(why, sizeof(why), "greeting: %s",
+			    s->reply);
+			smtp_csess_try_next(s, why);
+			return;
+		}
+		smtp_csess_send(s, "EHLO %s\r\n", s->cl->cfg->hostname);
+		smtp_csess_set_state(s, SMTP_CST_EHLO);
+		return;
+	case SMTP_CST_EHLO:
+		if (!ok) {
+			s->ext = 0;
+			smtp_csess_send(s, "HELO %s\r\n", s->cl->cfg->hostname);
+			smtp_csess_set_state(s, SMTP_CST_HELO);
+			return;
+		}
+		if ((s->ext & SMTP_EXT_STARTTLS) != 0 && !s->tls) {
+			smtp_csess_send(s, "STARTTLS\r\n");
+			smtp_csess_set_state(s, SMTP_CST_STARTTLS);
+			return;
+		}
+		smtp_csess_start_mail(s);
+		return;
+	case SMTP_CST_HELO:
+		if (!ok) {
+			(void)snprintf(why, sizeof(why), "HELO: %s", s->reply);
+			smtp_csess_try_next(s, why);
+			return;
+		}
+		smtp_csess_start_mail(s);
+		return;
+	case SMTP_CST_STARTTLS:
+		if (code != 220) {
+			/* Opportunistic: go on in the clear. */
+			log_info("queue=%lld smtp-client mx=%s ip=%s "
+			    "starttls=refused reply=\"%s\"",
+			    (long long)job->queue_id, s->host, s->ip,
+			    s->reply);
+			smtp_csess_start_mail(s);
+			return;
+		}
+		smtp_csess_starttls(s);
+		return;
+	case SMTP_CST_MAIL:
+		s->mail_code = code;
+		(void)snprintf(s->mail_reply, sizeof(s->mail_reply), "%s",
+		    s->reply);
+		if (!ok) {
+			s->mail_failed = true;
+			if ((s->ext & SMTP_EXT_PIPELINING) == 0) {
+				smtp_csess_resolve_rest(s, code, s->reply);
+				smtp_csess_quit(s);
+				return;
+			}
+		} else if ((s->ext & SMTP_EXT_PIPELINING) == 0) {
+			smtp_csess_send_rcpt(s, 0);
+		}
+		smtp_csess_set_state(s, SMTP_CST_RCPT);
+		return;
+	case SMTP_CST_RCPT: {
+		struct smtp_client_rcpt *r = &job->rcpts[s->rcpt_i];
+
+		if (!s->mail_failed) {
+			if (ok) {
+				r->accepted = true;
+				s->n_accepted++;
+			} else {
+				smtp_csess_resolve(s, r, code, s->reply);
+			}
+		}
+		s->rcpt_i++;
+		if (s->rcpt_i < job->n_rcpts) {
+			if ((s->ext & SMTP_EXT_PIPELINING) == 0)
+				smtp_csess_send_rcpt(s, s->rcpt_i);
+			return;
+		}
+		if (s->mail_failed) {
+			smtp_csess_resolve_rest(s, s->mail_code,
+			    s->mail_reply);
+			smtp_csess_quit(s);
+			return;
+		}
+		if (s->n_accepted == 0) {
+			smtp_csess_quit(s);
+			return;
+		}
+		smtp_csess_send(s, "DATA\r\n");
+		smtp_csess_set_state(s, SMTP_CST_DATA);
+		return;
+	}
+	case SMTP_CST_DATA:
+		if (code != 354) {
+			smtp_csess_resolve_rest(s, code, s->reply);
+			smtp_csess_quit(s);
+			return;
+		}
+		smtp_csess_send_body(s);
+		/* RFC 5321 4.5.3.2.6: 10 minutes for the reply to the dot. */
+		smtp_csess_timeouts(s, s->cl->cfg->queue_data_timeout);
+		smtp_csess_set_state(s, SMTP_CST_DOT);
+		return;
+	case SMTP_CST_DOT:
+		smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
+		for (size_t i = 0; i < job->n_rcpts; i++)
+			if (job->rcpts[i].accepted)
+				smtp_csess_resolve(s, &job->rcpts[i], code,
+				    s->reply);
+		smtp_csess_quit(s);
+		return;
+	case SMTP_CST_QUIT:
+		smtp_csess_finish(s);
+		return;
+	case SMTP_CST_ROUTE:
+	case SMTP_CST_CONNECT:
+	case SMTP_CST_HANDSHAKE:
+		break;
+	}
+	/* A reply nobody asked for: a broken or hostile server. */
+	smtp_csess_try_next(s, "unexpected reply");
+}
+
+int
+smtp_reply_line(struct smtp_reply *r, bool ehlo, const char *line,
+    size_t len)
+{
+	int code;
+	bool last;
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' ||
+	    line[1] > '9' || line[2] < '0' || line[2] > '9' ||
+	    (len > 3 && line[3] != ' ' && line[3] != '-'))
+		return -1;
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	last = len == 3 || line[3] == ' ';
+	if (r->lines == 0) {
+		r->code = code;
+		r->ext = 0;
+		r->size_max = 0;
+		(void)log_escape(r->first, sizeof(r->first), line, len);
+	} else if (code != r->code) {
+		return -1;
+	}
+	if (++r->lines > SMTP_CLIENT_REPLY_LINES_MAX)
+		return -1;
+	/* EHLO keywords, from the second line on (RFC 5321 4.1.1.1). */
+	if (ehlo && r->lines > 1 && len > 4) {
+		const char *kw = line + 4;
+		size_t kwlen = len - 4;
+
+		if (kwlen == 8 && strncasecmp(kw, "STARTTLS", 8) == 0)
+			r->ext |= SMTP_EXT_STARTTLS;
+		else if (kwlen == 10 && strncasecmp(kw, "PIPELINING", 10) == 0)
+			r->ext |= SMTP_EXT_PIPELINING;
+		else if (kwlen == 8 && strncasecmp(kw, "8BITMIME", 8) == 0)
+			r->ext |= SMTP_EXT_8BITMIME;
+		else if (kwlen >= 4 && strncasecmp(kw, "SIZE", 4) == 0 &&
+		    (kwlen == 4 || kw[4] == ' ')) {
+			uint64_t v = 0;
+
+			/* RFC 1870 4: no number, or 0, means no limit. */
+			r->ext |= SMTP_EXT_SIZE;
+			for (size_t i = 5; i < kwlen && kw[i] >= '0' &&
+			    kw[i] <= '9' && v < UINT64_MAX / 10 - 10; i++)
+				v = v * 10 + (uint64_t)(kw[i] - '0');
+			r->size_max = v;
+		}
+	}
+	if (!last)
+		return 0;
+	r->lines = 0;
+	return 1;
+}
+
+static void
+smtp_csess_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_csess *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		char line[SMTP_CLIENT_REPLY_LINE_MAX + 1];
+		size_t len;
+		int r;
+
+		switch (line_next(in, SMTP_CLIENT_REPLY_LINE_MAX, &s->scanned,
+		    &len)) {
+		case LINE_MORE:
+			return;
+		case LINE_TOO_LONG:
+			smtp_csess_try_next(s, "reply line too long");
+			return;
+		case LINE_OK:
+			break;
+		}
+		s->scanned = 0;
+		(void)evbuffer_remove(in, line, len);
+		line[len] = '\0';
+		r = smtp_reply_line(&s->r, s->state == SMTP_CST_EHLO, line,
+		    len);
+		if (r == 1 && s->state == SMTP_CST_EHLO) {
+			s->ext = s->r.ext;
+			s->size_max = s->r.size_max;
+		}
+		if (r < 0) {
+			smtp_csess_try_next(s, "malformed reply");
+			return;
+		}
+		if (r == 1) {
+			enum smtp_cstate before = s->state;
+
+			smtp_csess_reply(s);
+			/* The session may be over, or TLS started: input
+			 * left behind STARTTLS's reply is dropped. */
+			if (s->bev == NULL || s->state == SMTP_CST_HANDSHAKE ||
+			    before == SMTP_CST_QUIT || s->bev != bev)
+				return;
+		}
+	}
+}
+
+static void
+smtp_csess_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_csess *s = arg;
+	char why[SMTP_CLIENT_ERROR_MAX];
+
+	(void)bev;
+	if ((what & BEV_EVENT_CONNECTED) != 0) {
+		if (s->state == SMTP_CST_HANDSHAKE) {
+			SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+			if (tls_describe(ssl, s->tls_info,
+			    sizeof(s->tls_info)) < 0)
+				s->tls_info[0] = '\0';
+			log_info("queue=%lld smtp-client mx=%s ip=%s tls "
+			    "%s verified=no", (long long)s->job->queue_id,
+			    s->host, s->ip, s->tls_info);
+			/* RFC 3207 4.2: forget what was said before TLS. */
+			s->ext = 0;
+			smtp_csess_send(s, "EHLO %s\r\n",
+			    s->cl->cfg->hostname);
+			smtp_csess_set_state(s, SMTP_CST_EHLO);
+			return;
+		}
+		log_info("queue=%lld smtp-client mx=%s ip=%s connected",
+		    (long long)s->job->queue_id, s->host, s->ip);
+		smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		smtp_csess_set_state(s, SMTP_CST_GREETING);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) != 0) {
+		(void)snprintf(why, sizeof(why), "timeout in state %s",
+		    smtp_cstate_names[s->state]);
+	} else if (s->state == SMTP_CST_QUIT) {
+		/* The server closed after QUIT: fine. */
+		smtp_csess_finish(s);
+		return;
+	} else if ((what & BEV_EVENT_ERROR) != 0) {
+		unsigned long e = bufferevent_get_openssl_error(s->bev);
+		int err = EVUTIL_SOCKET_ERROR();
+
+		if (s->tls && e != 0)
+			(void)snprintf(why, sizeof(why), "TLS error in state "
+			    "%s: %s", smtp_cstate_names[s->state],
+			    ERR_reason_error_string(e) != NULL ?
+			    ERR_reason_error_string(e) : "unknown");
+		else
+			(void)snprintf(why, sizeof(why), "%s in state %s",
+			    err != 0 ? strerror(err) : "connection error",
+			    smtp_cstate_names[s->state]);
+	} else {
+		(void)snprintf(why, sizeof(why), "connection closed in state "
+		    "%s", smtp_cstate_names[s->state]);
+	}
+	smtp_csess_try_next(s, why);
+}
+
+/*
+ * Moves on after a failure: before MAIL, to the next address; after it,
+ * the session is over and recipients without a result are deferred.
+ */
+static void
+smtp_csess_try_next(struct smtp_csess *s, const char *why)
+{
+	if (s->bev != NULL || s->state != SMTP_CST_ROUTE)
+		log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s "
+		    "error=\"%s\"", (long long)s->job->queue_id,
+		    s->job->domain, s->host[0] != '\0' ? s->host : "-",
+		    s->ip[0] != '\0' ? s->ip : "-", why);
+	if (snprintf(s->last_error, sizeof(s->last_error), "%s%s%s: %s",
+	    s->host, s->ip[0] != '\0' ? " " : "", s->ip, why) < 0)
+		s->last_error[0] = '\0';
+	smtp_csess_close_bev(s);
+	if (s->in_txn || s->route == NULL) {
+		smtp_csess_finish(s);
+		return;
+	}
+	smtp_csess_connect_next(s);
+}
+
+/* Connects to the next address of the route, or ends the session when
+ * none is left (recipients deferred with the last error). */
+static void
+smtp_csess_connect_next(struct smtp_csess *s)
+{
+	struct smtp_client *cl = s->cl;
+
+	while (s->host_i < s->route->n_hosts) {
+		const struct dns_mx_host *h = &s->route->hosts[s->host_i];
+		const struct dns_addr *a;
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+		struct timeval tv = { (time_t)cl->cfg->queue_connect_timeout,
+		    0 };
+
+		if (s->addr_i >= h->n_addrs) {
+			s->host_i++;
+			s->addr_i = 0;
+			continue;
+		}
+		a = &h->addrs[s->addr_i++];
+		memset(&ss, 0, sizeof(ss));
+		if (a->family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_addr = a->u.v6;
+			sin6->sin6_port = htons((uint16_t)cl->cfg->queue_port);
+			sslen = sizeof(*sin6);
+		} else {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+			sin->sin_family = AF_INET;
+			sin->sin_addr = a->u.v4;
+			sin->sin_port = htons((uint16_t)cl->cfg->queue_port);
+			sslen = sizeof(*sin);
+		}
+		(void)snprintf(s->host, sizeof(s->host), "%s", h->name);
+		if (inet_ntop(a->family, &a->u, s->ip, sizeof(s->ip)) == NULL)
+			(void)snprintf(s->ip, sizeof(s->ip), "?");
+		s->bev = bufferevent_socket_new(cl->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev == NULL)
+			break;
+		bufferevent_setcb(s->bev, smtp_csess_read_cb, NULL,
+		    smtp_csess_event_cb, s);
+		/* The write timeout bounds the connect. */
+		bufferevent_set_timeouts(s->bev, NULL, &tv);
+		smtp_csess_set_state(s, SMTP_CST_CONNECT);
+		/* A refused connection is reported through the event
+		 * callback; -1 is a local failure (no socket), with no
+		 * callback to come: next address. */
+		if (bufferevent_socket_connect(s->bev,
+		    (struct sockaddr *)&ss, (int)sslen) < 0) {
+			log_info("queue=%lld smtp-client mx=%s ip=%s "
+			    "error=\"cannot connect: %s\"",
+			    (long long)s->job->queue_id, s->host, s->ip,
+			    strerror(errno));
+			(void)snprintf(s->last_error, sizeof(s->last_error),
+			    "%s %s: cannot connect", s->host, s->ip);
+			smtp_csess_close_bev(s);
+			continue;
+		}
+		return;
+	}
+	if (s->last_error[0] == '\0')
+		(void)snprintf(s->last_error, sizeof(s->last_error),
+		    "no exchange of %s could be reached", s->job->domain);
+	smtp_csess_finish(s);
+}
+
+static void
+smtp_csess_route_cb(void *ctx, struct dns_route *route)
+{
+	struct smtp_csess *s = ctx;
+	char why[SMTP_CLIENT_ERROR_MAX];
+
+	s->route_req = NULL;
+	s->route = route;
+	if (route->status != DNS_OK) {
+		int code = dns_status_temporary(route->status) ? 451 : 550;
+
+		(void)snprintf(why, sizeof(why), "%d %s DNS %s: %s", code,
+		    code == 451 ? "4.4.3" : route->status == DNS_NULLMX ?
+		    "5.1.10" : "5.1.2", dns_status_name(route->status),
+		    route->error != NULL ? route->error : "no route");
+		smtp_csess_resolve_rest(s, code, why);
+		smtp_csess_finish(s);
+		return;
+	}
+	for (size_t i = 0; i < route->n_hosts; i++)
+		log_debug("queue=%lld smtp-client domain=%s mx=%s pref=%u "
+		    "addrs=%zu", (long long)s->job->queue_id, s->job->domain,
+		    route->hosts[i].name, route->hosts[i].preference,
+		    route->hosts[i].n_addrs);
+	smtp_csess_connect_next(s);
+}
+
+struct smtp_client *
+smtp_client_new(struct event_base *base, const struct config *cfg,
+    struct dns *dns, const char **error_r)
+{
+	struct smtp_client *cl;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		*error_r = "cannot create the TLS client context";
+		return NULL;
+	}
+	/* Opportunistic TLS (RFC 7435): no verification, since MX hosts'
+	 * names are not authenticated without DNSSEC/DANE or MTA-STS. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION);
+	cl = xcalloc(1, sizeof(*cl));
+	cl->base = base;
+	cl->cfg = cfg;
+	cl->dns = dns;
+	cl->tls = ctx;
+	return cl;
+}
+
+void
+smtp_client_deliver(struct smtp_client *cl, struct smtp_client_job *job)
+{
+	struct smtp_csess *s = xcalloc(1, sizeof(*s));
+
+	s->cl = cl;
+	s->job = job;
+	s->reply = s->r.first;
+	s->later = event_new(cl->base, -1, 0, smtp_csess_later_cb, s);
+	for (size_t i = 0; i < job->n_rcpts; i++) {
+		job->rcpts[i].resolved = false;
+		job->rcpts[i].accepted = false;
+		job->rcpts[i].outcome = SMTP_CLIENT_TEMP;
+		job->rcpts[i].error[0] = '\0';
+	}
+	s->next = cl->sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
+	cl->sessions = s;
+	cl->n_active++;
+	smtp_csess_set_state(s, SMTP_CST_ROUTE);
+	s->route_req = dns_mx_route(cl->dns, job->domain, smtp_csess_route_cb,
+	    s);
+}
+
+size_t
+smtp_client_active(const struct smtp_client *cl)
+{
+	return cl->n_active;
+}
+
+void
+smtp_client_free(struct smtp_client **clp)
+{
+	struct smtp_client *cl = *clp;
+
+	if (cl == NULL)
+		return;
+	while (cl->sessions != NULL) {
+		struct smtp_csess *s = cl->sessions;
+
+		cl->sessions = s->next;
+		dns_route_cancel(&s->route_req);
+		smtp_csess_close_bev(s);
+		dns_route_free(&s->route);
+		event_free(s->later);
+		free(s);
+	}
+	SSL_CTX_free(cl->tls);
+	free(cl);
+	*clp = NULL;
+}

@@ -1,0 +1,110 @@
+/*
+ * smtp-client.h - the outbound SMTP client: delivers one message to the
+ * recipients of one domain (RFC 5321 section 5 routing, STARTTLS when
+ * offered, PIPELINING, SIZE, 8BITMIME), on the libevent loop.
+ *
+ * The caller (smtp-queue.c) owns the job and the message; the client
+ * fills in each recipient's outcome and calls done exactly once, from the
+ * loop, never from inside smtp_client_deliver().
+ *
+ * SECURITY: DNS answers and remote replies are untrusted: replies are
+ * read with a line limit and a line count limit, and escaped before they
+ * are logged or stored as last errors.
+ */
+#ifndef SMTP_SMTP_CLIENT_H
+#define SMTP_SMTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct dns;
+struct event_base;
+struct smtp_client;
+
+/* RFC 5321 4.5.3.1.5 says 512 for a reply line; accept more, for the
+ * servers that send long ones, but not without bound. */
+#define SMTP_CLIENT_REPLY_LINE_MAX 2048
+#define SMTP_CLIENT_REPLY_LINES_MAX 100	/* lines of one reply */
+#define SMTP_CLIENT_ERROR_MAX 300	/* kept of a reply, escaped */
+/* RFC 5321 4.5.3.1.8: servers must take at least 100 recipients. */
+#define SMTP_CLIENT_RCPTS_MAX 100
+
+enum smtp_client_outcome {
+	SMTP_CLIENT_TEMP,	/* try again later (4xx, network, DNS) */
+	SMTP_CLIENT_SENT,	/* accepted by the remote server */
+	SMTP_CLIENT_PERM,	/* failed for good (5xx, no such domain) */
+};
+
+struct smtp_client_rcpt {
+	const char *address;
+	enum smtp_client_outcome outcome;	/* set by the client */
+	char error[SMTP_CLIENT_ERROR_MAX];	/* the reply, or why */
+	/* client state */
+	bool resolved;
+	bool accepted;		/* RCPT got 2xx in this session */
+};
+
+struct smtp_client_job {
+	int64_t queue_id;	/* for logs */
+	const char *sender;	/* "" for <> */
+	const char *domain;
+	struct smtp_client_rcpt *rcpts;
+	size_t n_rcpts;		/* 1 .. SMTP_CLIENT_RCPTS_MAX */
+	const char *data;	/* the message, from its data offset */
+	size_t size;
+	void (*done)(struct smtp_client_job *job);
+	void *ctx;
+};
+
+/* EHLO keywords that matter to the client (RFC 5321 4.1.1.1). */
+#define SMTP_EXT_STARTTLS	0x01
+#define SMTP_EXT_PIPELINING	0x02
+#define SMTP_EXT_SIZE		0x04
+#define SMTP_EXT_8BITMIME	0x08
+
+/* A reply being read, line by line. Zero it before the first reply. */
+struct smtp_reply {
+	int code;		/* of the reply, once its first line is read */
+	unsigned lines;		/* read so far of this reply */
+	unsigned ext;		/* SMTP_EXT_* of this reply (with ehlo) */
+	uint64_t size_max;	/* its SIZE parameter, 0 if none */
+	char first[SMTP_CLIENT_ERROR_MAX];	/* first line, escaped */
+};
+
+/*
+ * Takes one reply line (without or with its CRLF; len at most
+ * SMTP_CLIENT_REPLY_LINE_MAX): "ddd-text" (more follow) or "ddd text" /
+ * "ddd" (the last). With ehlo, the keywords of lines after the first are
+ * added to r->ext. Returns 1 when the reply is complete (r->code and
+ * r->first hold it; the next line starts a new reply), 0 if more lines
+ * follow, -1 if the line is malformed, its code differs from the
+ * first line's, or there are more than SMTP_CLIENT_REPLY_LINES_MAX.
+ */
+int
+smtp_reply_line(struct smtp_reply *r, bool ehlo, const char *line,
+    size_t len);
+
+/*
+ * Creates the client of base; dns is the loop's resolver. cfg must
+ * outlive it. Returns NULL with *error_r set on failure.
+ */
+struct smtp_client *
+smtp_client_new(struct event_base *base, const struct config *cfg,
+    struct dns *dns, const char **error_r);
+
+/* Starts delivering job; its done callback runs later, from the loop. */
+void
+smtp_client_deliver(struct smtp_client *cl, struct smtp_client_job *job);
+
+/* Deliveries in progress. */
+size_t
+smtp_client_active(const struct smtp_client *cl);
+
+/* Aborts every delivery in progress (their done callbacks are not
+ * called) and frees the client; sets *clp to NULL. */
+void
+smtp_client_free(struct smtp_client **clp);
+
+#endif
