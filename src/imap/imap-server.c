@@ -509,9 +509,7 @@ imap_message_read(struct imap_conn *c, const struct store_message_meta *m,
     char **data_r)
 {
 	const char *error;
-	size_t got = 0;
-	char *data;
-	int fd;
+	int fd, rc;
 
 	*data_r = NULL;
 	if (store_message_meta_open(c->server->store, m, &fd, &error) < 0) {
@@ -519,26 +517,12 @@ imap_message_read(struct imap_conn *c, const struct store_message_meta *m,
 		    m->uid, error);
 		return -1;
 	}
-	data = xmalloc(m->size + 1);
-	while (got < m->size) {
-		ssize_t n = read(fd, data + got, m->size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	rc = store_read_range(fd, 0, m->size, data_r);
 	(void)close(fd);
-	if (got != m->size) {
-		free(data);
+	if (rc < 0)
 		log_error("conn=%s imap read uid=%u short read", c->id,
 		    m->uid);
-		return -1;
-	}
-	data[got] = '\0';
-	*data_r = data;
-	return 0;
+	return rc;
 }
 
 /* --- changes --- */

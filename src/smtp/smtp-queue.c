@@ -299,28 +299,19 @@ static int
 smtp_queue_load(struct smtp_queue *q, struct smtp_qjob *j,
     const char **error_r)
 {
-	uint64_t size, offset, len, got = 0;
-	int fd;
+	uint64_t size, offset, len;
+	int fd, rc;
 
 	if (store_queue_open(q->store, j->queue_id, &fd, &size, &offset,
 	    error_r) != 0)
 		return -1;
 	len = size - offset;
-	j->data = xmalloc(len + 1);
-	while (got < len) {
-		ssize_t n = pread(fd, j->data + got, len - got,
-		    (off_t)(offset + got));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			*error_r = "cannot read the queued message";
-			return -1;
-		}
-		got += (uint64_t)n;
-	}
+	rc = store_read_range(fd, offset, len, &j->data);
 	close(fd);
+	if (rc < 0) {
+		*error_r = "cannot read the queued message";
+		return -1;
+	}
 	j->cj.data = j->data;
 	j->cj.size = len;
 	return 0;

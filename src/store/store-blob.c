@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/xalloc.h"
 
 /* Attempts at a fresh random name; a clash of 128 random bits means the
  * random source is broken, so give up quickly. */
@@ -216,5 +218,32 @@ store_blob_open(struct store *store, const char *name, uint64_t size,
 		return -1;
 	}
 	*fd_r = fd;
+	return 0;
+}
+
+int
+store_read_range(int fd, uint64_t offset, uint64_t len, char **data_r)
+{
+	uint64_t got = 0;
+	char *data;
+
+	*data_r = NULL;
+	if (len >= SIZE_MAX)
+		return -1;
+	data = xmalloc((size_t)len + 1);
+	while (got < len) {
+		ssize_t n = pread(fd, data + got, (size_t)(len - got),
+		    (off_t)(offset + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(data);
+			return -1;
+		}
+		got += (uint64_t)n;
+	}
+	data[len] = '\0';
+	*data_r = data;
 	return 0;
 }

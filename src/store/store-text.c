@@ -65,7 +65,6 @@ static char *
 store_text_read_blob(struct store *store, const char *name, uint64_t size)
 {
 	const char *error;
-	size_t got = 0;
 	char *data;
 	int fd;
 
@@ -73,23 +72,9 @@ store_text_read_blob(struct store *store, const char *name, uint64_t size)
 		log_warning("store index blob=%s error=\"%s\"", name, error);
 		return NULL;
 	}
-	data = xmalloc((size_t)size + 1);
-	while (got < size) {
-		ssize_t n = read(fd, data + got, (size_t)size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	(void)close(fd);
-	if (got != size) {
+	if (store_read_range(fd, 0, size, &data) < 0)
 		log_warning("store index blob=%s error=\"short read\"", name);
-		free(data);
-		return NULL;
-	}
-	data[got] = '\0';
+	(void)close(fd);
 	return data;
 }
 

@@ -626,6 +626,12 @@ int
 store_message_copy(struct store *store, struct store_copy *copy,
     const char **error_r);
 
+/* Reads len bytes at offset of an open message (store_message_meta_open,
+ * store_queue_open) into a malloc'd, NUL-terminated buffer. Returns 0, or
+ * -1 on an error or a short file. Blocks on disk. */
+int
+store_read_range(int fd, uint64_t offset, uint64_t len, char **data_r);
+
 /*
  * Full-text index for IMAP SEARCH BODY and TEXT (store-text.c). It gives
  * candidates, a superset of the messages whose text contains a needle;
