@@ -509,3 +509,33 @@ def test_several_signatures_each_get_a_result(dkim_env, signing):
     assert rc == 1 and len(lines) == 10
     assert all(r == "permerror" for r, _ in lines)
     assert "; 2 more signatures not verified (limit 10)" in out[0]
+
+
+# dkimpy's library (its CLI has no option for it) signing with l=
+DKIMSIGN_L = """import sys, dkim
+m = sys.stdin.buffer.read()
+k = open(sys.argv[1], "rb").read()
+sys.stdout.buffer.write(dkim.sign(m, b"rsa", b"signer.test", k,
+                                  length=True) + m)
+"""
+
+
+def test_body_length_tag(dkim_env, signing):
+    resolver = dkim_env["resolver"]
+    p = run([PYTHON, "-c", DKIMSIGN_L, dkim_env["keys"] / "rsa.key"],
+            input=MESSAGE)
+    assert p.returncode == 0, p.stderr
+    signed = p.stdout
+    assert re.search(rb";\s*l=\d+;", signed), signed
+    rc, lines = correio_verify(signing, resolver, signed)
+    assert rc == 0 and lines[0][1]["reason"] == "signature verified"
+    # content after the signed length passes, and is said to be unsigned
+    rc, lines = correio_verify(signing, resolver,
+                               signed + b"Unsigned postscript.\r\n")
+    assert rc == 0 and lines[0][0] == "pass"
+    assert "l= leaves part of the body unsigned" in lines[0][1]["reason"]
+    # a body shorter than l=
+    rc, lines = correio_verify(signing, resolver,
+                               tamper(signed, b"signed   elsewhere.  ", b""))
+    assert rc == 1 and lines[0] == ("permerror", dict(
+        lines[0][1], reason="l= is longer than the body"))
