@@ -17,8 +17,9 @@
  * Date: and Message-ID: are added when the message has none (RFC 6409
  * 8.2, 8.3), then DKIM-Signature fields when the From: domain has keys
  * (auth/dkim.h; on the loop: an RSA-2048 signature takes about a
- * millisecond, the body hash is linear in the size). Failed logins are counted per peer address with IMAP's and
- * POP3's (core/authlimit.h) and answered late.
+ * millisecond, the body hash is linear in the size). Failed logins are
+ * counted per peer address with IMAP's and POP3's (core/authlimit.h) and
+ * answered late.
  *
  * A session is a state machine driven by its input: every complete command
  * line is dispatched through smtp_cmds[]; DATA and BDAT switch to reading
