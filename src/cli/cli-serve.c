@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "auth/dkim.h"
 #include "cli/cli.h"
 #include "core/authlimit.h"
 #include "core/buf.h"
@@ -189,6 +190,7 @@ cli_serve(int argc, char **argv)
 	struct storeq *authq = NULL;
 	struct authlimit *authlimit = NULL;
 	struct dns *dns = NULL;
+	struct dkim_keys *dkim = NULL;
 	SSL_CTX *tls = NULL;
 	struct serve sv;
 	size_t n_over = 0;
@@ -297,6 +299,13 @@ cli_serve(int argc, char **argv)
 		log_error("serve store error=\"%s\"", error);
 		goto out;
 	}
+	/* Signing keys: read once, here; new keys need a restart. */
+	if ((dkim = dkim_keys_load(".", &error)) == NULL) {
+		log_error("serve dkim error=\"%s\"", error);
+		goto out;
+	}
+	log_info("serve dkim keys=%zu", dkim_keys_count(dkim));
+	smtp_server_set_dkim(sv.submission, dkim);
 	smtp_server_set_store(sv.smtp, store, dq, NULL);
 	smtp_server_set_store(sv.submission, store, dq, authq);
 	imap_server_set_store(sv.imap, store, dq, authq);
@@ -356,6 +365,7 @@ out:
 	smtp_server_free(&sv.smtp);
 	smtp_server_free(&sv.submission);
 	authlimit_free(&authlimit);
+	dkim_keys_free(&dkim);
 	store_close(&store);
 	if (sv.sigterm != NULL)
 		event_free(sv.sigterm);

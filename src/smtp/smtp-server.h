@@ -22,6 +22,7 @@ struct store;
 struct deliverq;
 struct storeq;
 struct authlimit;
+struct dkim_keys;
 struct smtp_server;
 
 enum smtp_mode {
@@ -48,6 +49,11 @@ smtp_server_new(struct event_base *base, const struct config *config,
 void
 smtp_server_set_store(struct smtp_server *server, struct store *store,
     struct deliverq *deliverq, struct storeq *storeq);
+
+/* Submission: signs the mail of the domains that have keys in keys (may
+ * be NULL: no signing), which must outlive the server. */
+void
+smtp_server_set_dkim(struct smtp_server *server, const struct dkim_keys *keys);
 
 /* Binds the addresses of l, with implicit TLS (RFC 8314) or not. Returns
  * 0 or -1 with *error_r set. */

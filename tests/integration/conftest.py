@@ -205,20 +205,17 @@ def unbound_config(tmpdir, address, port, zones):
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def dns_server(tmp_path_factory):
-    """The tests' private resolver; yields "IP@PORT" (also DNS_RESOLVER).
-    Stopped by its pid at the end of the session."""
-    global DNS_RESOLVER
+def unbound_start(tmpdir, zones):
+    """Starts a private unbound serving ZONES in TMPDIR; returns (proc,
+    "IP@PORT"). Stop it with unbound_stop(proc)."""
     unbound = shutil.which("unbound") or "/usr/sbin/unbound"
     if not os.access(unbound, os.X_OK):
         pytest.exit("unbound is not installed (scripts/install-deps)", 2)
-    tmpdir = tmp_path_factory.mktemp("unbound")
     proc = None
     for attempt in range(3):
         port = dns_free_port(DNS_ADDRESS)
         conf = tmpdir / "unbound.conf"
-        conf.write_text(unbound_config(tmpdir, DNS_ADDRESS, port, DNS_ZONES))
+        conf.write_text(unbound_config(tmpdir, DNS_ADDRESS, port, zones))
         check = subprocess.run([unbound + "-checkconf", str(conf)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, timeout=CLI_TIMEOUT)
@@ -236,15 +233,28 @@ def dns_server(tmp_path_factory):
         proc = None
     assert proc is not None, "the test unbound did not start: " + \
         (tmpdir / f"unbound-{port}.log").read_text(errors="replace")
-    DNS_RESOLVER = f"{DNS_ADDRESS}@{port}"
-    yield DNS_RESOLVER
-    DNS_RESOLVER = None
+    return proc, f"{DNS_ADDRESS}@{port}"
+
+
+def unbound_stop(proc):
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dns_server(tmp_path_factory):
+    """The tests' private resolver; yields "IP@PORT" (also DNS_RESOLVER).
+    Stopped by its pid at the end of the session."""
+    global DNS_RESOLVER
+    proc, DNS_RESOLVER = unbound_start(tmp_path_factory.mktemp("unbound"),
+                                       DNS_ZONES)
+    yield DNS_RESOLVER
+    DNS_RESOLVER = None
+    unbound_stop(proc)
 
 
 def dns_wait_ready(proc, address, port):
