@@ -502,6 +502,28 @@ spf_ptr_addr_answer(struct spf_check *c, const struct dns_result *r)
 
 /* --- terms ----------------------------------------------------------------- */
 
+/*
+ * Starts a DNS-querying term (a mechanism, or redirect=): the validated
+ * names first if it needs them (then it is evaluated again, and counted
+ * once), the limit of 4.6.4, and its target. Returns the target (f's
+ * pool), or NULL when the evaluation waits or is over.
+ */
+static char *
+spf_dns_term_begin(struct spf_check *c, struct spf_frame *f,
+    const struct spf_term *t)
+{
+	if ((t->type == SPF_TERM_PTR && c->ptr_state != SPF_PTR_DONE) ||
+	    spf_needs_ptr(c, t->spec)) {
+		spf_ptr_start(c);
+		return NULL;
+	}
+	if (++c->dns_terms > SPF_DNS_TERMS_MAX) {
+		spf_permerror(c, "more than 10 DNS-querying terms");
+		return NULL;
+	}
+	return spf_target(c, f, t->spec);
+}
+
 static void spf_exp_start(struct spf_check *c);
 
 /* The frame on top ends with status, decided by the term text. */
@@ -563,18 +585,7 @@ spf_term_eval(struct spf_check *c, struct spf_frame *f,
 			f->next++;
 		return;
 	}
-	/* The validated names first, for ptr and %{p}; then the term is
-	 * evaluated again, and counted once. */
-	if ((t->type == SPF_TERM_PTR && c->ptr_state != SPF_PTR_DONE) ||
-	    spf_needs_ptr(c, t->spec)) {
-		spf_ptr_start(c);
-		return;
-	}
-	if (++c->dns_terms > SPF_DNS_TERMS_MAX) {
-		spf_permerror(c, "more than 10 DNS-querying terms");
-		return;
-	}
-	if ((target = spf_target(c, f, t->spec)) == NULL)
+	if ((target = spf_dns_term_begin(c, f, t)) == NULL)
 		return;
 	switch (t->type) {
 	case SPF_TERM_INCLUDE:
@@ -625,15 +636,7 @@ spf_record_end(struct spf_check *c, struct spf_frame *f)
 		spf_frame_result(c, SPF_NEUTRAL, "default");
 		return;
 	}
-	if (spf_needs_ptr(c, t->spec)) {
-		spf_ptr_start(c);
-		return;
-	}
-	if (++c->dns_terms > SPF_DNS_TERMS_MAX) {
-		spf_permerror(c, "more than 10 DNS-querying terms");
-		return;
-	}
-	if ((target = spf_target(c, f, t->spec)) == NULL)
+	if ((target = spf_dns_term_begin(c, f, t)) == NULL)
 		return;
 	target = xstrdup(target);
 	spf_frame_clear(f);
