@@ -488,13 +488,14 @@ smtp_delivery_done(struct deliverq_job *job)
 	log_escape(to, sizeof(to), rcpts.data != NULL ? rcpts.data : "", rcpts.len);
 	buf_release(&rcpts);
 	log_info("conn=%s smtp message id=%s peer=%s%s%s from=<%s> to=%s "
-	    "size=%zu spf=%s result=%s%s%s queued=%lld", c->id, t->id, c->peer,
+	    "size=%zu result=%s%s%s queued=%lld spf=%s", c->id, t->id, c->peer,
 	    c->user != NULL ? " user=" : "", c->user != NULL ? c->user : "",
-	    from, to, t->data.len - t->prefix_len, smtp_txn_spf(t) != NULL ?
-	    spf_status_name(smtp_txn_spf(t)->status) : "-",
+	    from, to, t->data.len - t->prefix_len,
 	    ok ? "250" : "451", ok ? "" : " error=",
 	    ok ? "" : job->delivery.error,
-	    ok && t->n_remote > 0 ? (long long)d->queue.id_r : 0LL);
+	    ok && t->n_remote > 0 ? (long long)d->queue.id_r : 0LL,
+	    smtp_txn_spf(t) != NULL ?
+	    spf_status_name(smtp_txn_spf(t)->status) : "-");
 	if (!c->closing) {
 		if (ok && t->n_remote > 0)
 			smtp_reply(c, "250 2.0.0 Ok: queued as %lld (id %s)",
