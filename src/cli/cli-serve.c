@@ -315,9 +315,14 @@ cli_serve(int argc, char **argv)
 	deliverq_set_indexer(dq, imap_search_index_text,
 	    IMAP_SEARCH_INDEX_VERSION);
 	sv.dq = dq;
+	/* One resolver for the deliverer and inbound SPF checks. */
+	if ((dns = dns_new(sv.base, cfg, &error)) == NULL) {
+		log_error("serve dns error=\"%s\"", error);
+		goto out;
+	}
+	smtp_server_set_dns(sv.smtp, dns);
 	if (cfg->queue_deliver) {
-		if ((dns = dns_new(sv.base, cfg, &error)) == NULL ||
-		    (sv.queue = smtp_queue_new(sv.base, cfg, store, dq, dns,
+		if ((sv.queue = smtp_queue_new(sv.base, cfg, store, dq, dns,
 		    &error)) == NULL) {
 			log_error("serve queue error=\"%s\"", error);
 			goto out;
@@ -358,12 +363,13 @@ out:
 	deliverq_free(&dq);
 	/* After the deliverq: its last result writes call back into it. */
 	smtp_queue_free(&sv.queue);
-	dns_free(&dns);
 	storeq_free(&authq);
 	imap_server_free(&sv.imap);
 	pop3_server_free(&sv.pop3);
 	smtp_server_free(&sv.smtp);
 	smtp_server_free(&sv.submission);
+	/* After the sessions: an SPF check cancels its query when freed. */
+	dns_free(&dns);
 	authlimit_free(&authlimit);
 	dkim_keys_free(&dkim);
 	store_close(&store);

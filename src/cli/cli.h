@@ -32,6 +32,7 @@ int cli_dns(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 int cli_queue(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
+int cli_auth(int argc, char **argv);
 
 /* Prints "correio: MESSAGE" and returns CLI_EXIT_USAGE. */
 int

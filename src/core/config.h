@@ -12,6 +12,7 @@
 #ifndef CORE_CONFIG_H
 #define CORE_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -78,6 +79,8 @@ struct config {
 	unsigned auth_max_failures;	/* then the address is blocked */
 	unsigned auth_block_time;	/* seconds, default 15m */
 	unsigned auth_failure_delay;	/* seconds before a failure reply */
+	/* [auth] sender authentication of inbound mail */
+	bool auth_spf_reject_fail;	/* answer an SPF fail with 550 */
 
 	/* [dns] */
 	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas

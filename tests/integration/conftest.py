@@ -140,6 +140,18 @@ DNS_ZONES = {
         "reject.test. MX 10 mx.reject.test.",
         "mx.reject.test. A 127.0.0.4",
     ],
+    # SPF (test_spf.py); the test clients connect from 127.0.0.1.
+    "spf.test": [
+        'pass.spf.test. TXT "v=spf1 ip4:192.0.2.0/24 ip4:127.0.0.0/8 -all"',
+        'fail.spf.test. TXT "v=spf1 ip4:192.0.2.1 exp=exp.spf.test -all"',
+        'exp.spf.test. TXT "%{d} does not send mail from %{i}"',
+        'bare.spf.test. TXT "v=spf1 -all"',
+        'soft.spf.test. TXT "v=spf1 ~all"',
+        'include.spf.test. TXT "v=spf1 include:pass.spf.test -all"',
+        'helo.spf.test. TXT "v=spf1 a -all"',
+        'helo.spf.test. A 127.0.0.1',
+        'broken.spf.test. TXT "v=spf1 ip4:127.0.0.1/33 -all"',
+    ],
     # Reverse lookups of the addresses the tests use.
     "127.in-addr.arpa": [
         "1.0.0.127.in-addr.arpa. PTR loopback1.example.test.",

@@ -27,6 +27,50 @@
 #include "dns/dns-private.h"
 #include "dns/dns-route.h"
 
+/* --- dns_name_escape (SPF names of any octets) --------------------------- */
+
+static void
+test_name_escape(void **state)
+{
+	char out[DNS_NAME_TEXT_MAX], name[300];
+	const char *error = NULL;
+
+	(void)state;
+	assert_int_equal(dns_name_escape("Foo.Example.ORG.", out, sizeof(out),
+	    &error), 0);
+	assert_string_equal(out, "foo.example.org");
+	/* RFC 2181 11: any octet; escaped as \DDD for libunbound. */
+	assert_int_equal(dns_name_escape("macro%percent  space.ex_ample.com",
+	    out, sizeof(out), &error), 0);
+	assert_string_equal(out, "macro\\037percent\\032\\032space.ex_ample.com");
+	assert_int_equal(dns_name_escape("a\\b:c/d\xc3\xa9.test", out,
+	    sizeof(out), &error), 0);
+	assert_string_equal(out, "a\\092b\\058c\\047d\\195\\169.test");
+	/* Limits: labels of 1 to 63 octets, names of 253. */
+	assert_int_equal(dns_name_escape("", out, sizeof(out), &error), -1);
+	assert_int_equal(dns_name_escape(".", out, sizeof(out), &error), -1);
+	assert_int_equal(dns_name_escape("a..b", out, sizeof(out), &error), -1);
+	assert_string_equal(error, "empty label");
+	assert_int_equal(dns_name_escape(".a", out, sizeof(out), &error), -1);
+	memset(name, 'a', 63);
+	strcpy(name + 63, ".test");
+	assert_int_equal(dns_name_escape(name, out, sizeof(out), &error), 0);
+	memset(name, 'a', 64);
+	strcpy(name + 64, ".test");
+	assert_int_equal(dns_name_escape(name, out, sizeof(out), &error), -1);
+	assert_string_equal(error, "label longer than 63 octets");
+	/* 253 octets of escapes fill the buffer exactly. */
+	for (size_t i = 0; i < 253; i++)
+		name[i] = (char)(i % 64 == 63 ? '.' : ' ');
+	name[253] = '\0';
+	assert_int_equal(dns_name_escape(name, out, sizeof(out), &error), 0);
+	assert_true(strlen(out) < sizeof(out));
+	name[253] = ' ';
+	name[254] = '\0';
+	assert_int_equal(dns_name_escape(name, out, sizeof(out), &error), -1);
+	assert_int_equal(dns_name_escape("a.b", out, 100, &error), -1);
+}
+
 /* --- dns_name_normalize -------------------------------------------------- */
 
 static int
@@ -723,6 +767,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_escape),
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_name_invalid),
 		cmocka_unit_test(test_name_limits),
