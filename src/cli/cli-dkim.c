@@ -190,10 +190,8 @@ cli_dkim_verify_cb(void *ctx, struct dkim_verify_result *result)
 	event_base_loopbreak(c->base);
 }
 
-/* Reads the message into msg with CRLF line ends. Returns 0 or -1
- * (message printed). */
-static int
-cli_dkim_read(const char *path, struct buf *msg)
+int
+cli_read_message(const char *what, const char *path, struct buf *msg)
 {
 	FILE *fp = stdin;
 	char chunk[8192];
@@ -203,7 +201,7 @@ cli_dkim_read(const char *path, struct buf *msg)
 
 	if (path != NULL && strcmp(path, "-") != 0 &&
 	    (fp = fopen(path, "rb")) == NULL) {
-		cli_fail("dkim verify: cannot open %s: %s", path,
+		cli_fail("%s: cannot open %s: %s", what, path,
 		    strerror(errno));
 		return -1;
 	}
@@ -218,11 +216,11 @@ cli_dkim_read(const char *path, struct buf *msg)
 		}
 	}
 	if (ferror(fp)) {
-		cli_fail("dkim verify: read error");
+		cli_fail("%s: read error", what);
 		r = -1;
 	} else if (r != 0)
-		cli_fail("dkim verify: the message is larger than "
-		    "[server] max_message_size");
+		cli_fail("%s: the message is larger than "
+		    "[server] max_message_size", what);
 	if (fp != stdin)
 		fclose(fp);
 	return r == 0 ? 0 : -1;
@@ -275,7 +273,7 @@ cli_dkim_verify(const char *config_path, const char **overrides,
 		return cli_fail("%s", error);
 	log_set_level(cfg->log_level);
 	buf_init(&msg, (size_t)cfg->max_message_size);
-	if (cli_dkim_read(path, &msg) < 0)
+	if (cli_read_message("dkim verify", path, &msg) < 0)
 		goto out;
 	if ((c.base = event_base_new()) == NULL) {
 		cli_fail("cannot create the event loop");

@@ -34,6 +34,14 @@ int cli_queue(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 int cli_auth(int argc, char **argv);
 
+struct buf;
+
+/* Reads a message from path ("-" or NULL: standard input) into msg (its
+ * max bounds it), a bare LF becoming CRLF. Returns 0, or -1 with the
+ * error printed, prefixed with what ("dkim verify"). */
+int
+cli_read_message(const char *what, const char *path, struct buf *msg);
+
 /* Prints "correio: MESSAGE" and returns CLI_EXIT_USAGE. */
 int
 cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -150,6 +150,10 @@ static const struct config_key config_keys[] = {
 	 * default the result only feeds DMARC and the spam score. */
 	{ "auth", "spf_reject_fail", CONFIG_TYPE_BOOL,
 	    CONFIG_FIELD(auth_spf_reject_fail), "no", 0, 0, 0 },
+	/* RFC 7489 6.6.4/6.7: the domain owner's p= is applied unless
+	 * the admin overrides it (then results are only recorded). */
+	{ "auth", "dmarc_enforce", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(auth_dmarc_enforce), "yes", 0, 0, 0 },
 
 	{ "dns", "resolver", CONFIG_TYPE_RESOLVER,
 	    CONFIG_FIELD(dns_resolver), "", 0, 0, 0 },

@@ -81,6 +81,7 @@ struct config {
 	unsigned auth_failure_delay;	/* seconds before a failure reply */
 	/* [auth] sender authentication of inbound mail */
 	bool auth_spf_reject_fail;	/* answer an SPF fail with 550 */
+	bool auth_dmarc_enforce;	/* apply DMARC reject/quarantine */
 
 	/* [dns] */
 	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas

@@ -71,6 +71,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "auth/auth-check.h"
+#include "auth/authres.h"
 #include "auth/dkim.h"
 #include "auth/sasl.h"
 #include "auth/spf.h"
@@ -112,6 +114,7 @@ enum smtp_state {
 	SMTP_ST_AUTH,		/* reading a SASL response (after 334) */
 	SMTP_ST_AUTH_WAIT,	/* a password check, or a failure's delay */
 	SMTP_ST_SPF,		/* MAIL waits for its SPF check */
+	SMTP_ST_CHECK,		/* the content waits for DKIM and DMARC */
 };
 
 static const char *const smtp_state_names[] = {
@@ -123,6 +126,7 @@ static const char *const smtp_state_names[] = {
 	[SMTP_ST_AUTH] = "auth",
 	[SMTP_ST_AUTH_WAIT] = "auth-wait",
 	[SMTP_ST_SPF] = "spf",
+	[SMTP_ST_CHECK] = "check",
 };
 
 /* Where an AUTH exchange is. */
@@ -144,6 +148,8 @@ struct smtp_server {
 	const struct dkim_keys *dkim;	/* signing keys (submission) */
 	struct spf_dns spf_dns;		/* inbound: SPF checks, if set */
 	bool spf;
+	struct dns *dns;		/* inbound: DMARC policies */
+	struct dkim_verifier *dkim_verifier;	/* inbound, with dns */
 	SSL_CTX *tls;
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX * 4];
 	bool listener_tls[CONFIG_LISTEN_MAX * 4];	/* implicit TLS */
@@ -228,6 +234,7 @@ struct smtp_conn {
 	char *auth_login_user;		/* LOGIN's user name, malloc'ed */
 	struct smtp_auth_job *auth;	/* while a password is checked */
 	struct spf_check *spf;		/* while MAIL's SPF is checked */
+	struct auth_check *check;	/* while DKIM and DMARC run */
 	struct event *auth_timer;	/* delays a failure's reply */
 	char *helo;			/* NULL until HELO/EHLO; malloc'ed */
 	bool esmtp;
@@ -261,6 +268,7 @@ struct smtp_cmd {
 
 static void smtp_conn_process(struct smtp_conn *c);
 static void smtp_conn_finish(struct smtp_conn *c);
+static void smtp_conn_resume(struct smtp_conn *c);
 static void smtp_conn_start_tls(struct smtp_conn *c);
 static void smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void smtp_conn_read_cb(struct bufferevent *bev, void *arg);
@@ -294,8 +302,10 @@ smtp_conn_close(struct smtp_conn *c, const char *reason)
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->deadline);
-	/* No reply will be sent for MAIL any more. */
+	/* No reply will be sent for MAIL or the content any more (the
+	 * content was not acknowledged: nothing is lost). */
 	spf_check_free(&c->spf);
+	auth_check_cancel(&c->check);
 }
 
 /* A reply for a client mistake; too many of them end the session. */
@@ -409,8 +419,9 @@ smtp_txn_begin_content(struct smtp_conn *c)
 	struct smtp_txn *t = c->txn;
 	uint64_t max = c->server->config->max_message_size;
 
-	/* Room for the trace headers on top of the message itself. */
-	buf_init(&t->data, (size_t)max + 4096);
+	/* Room for the trace headers and Authentication-Results on top of
+	 * the message itself. */
+	buf_init(&t->data, (size_t)max + 4096 + AUTH_CHECK_HEADER_MAX);
 	if (smtp_txn_prefix(c, t) < 0) {
 		smtp_reply(c, "451 4.3.0 Internal error");
 		return -1;
@@ -703,15 +714,130 @@ smtp_submission_content(struct smtp_conn *c, struct smtp_txn *t,
 	return smtp_submission_sign(c, t, reason_r);
 }
 
-/* The content is complete: answer an error, or store it durably. */
+/* Stores the content durably in mailbox ("INBOX" or "Junk"); the reply
+ * comes from smtp_delivery_done. */
+static void
+smtp_txn_store(struct smtp_conn *c, const char *mailbox)
+{
+	struct smtp_txn *t = c->txn;
+	const char *body = t->data.data + t->prefix_len;
+	size_t blen = t->data.len - t->prefix_len;
+	struct smtp_delivery *d;
+	struct store_delivery *sd;
+
+	d = xcalloc(1, sizeof(*d));
+	d->conn = c;
+	d->job.done = smtp_delivery_done;
+	sd = &d->job.delivery;
+	sd->data = t->data.data;
+	sd->size = t->data.len;
+	sd->users = t->users;
+	sd->n_users = t->n_users;
+	sd->mailbox = mailbox;
+	sd->internal_date = time(NULL);
+	sd->envelope_from = t->from.address;
+	sd->hdr_from = header_get(body, blen, "From", t->pool);
+	sd->hdr_subject = header_get(body, blen, "Subject", t->pool);
+	sd->hdr_date = header_get(body, blen, "Date", t->pool);
+	if (t->n_remote > 0) {
+		d->queue.sender = t->from.address;
+		d->queue.rcpts = (const char *const *)t->remote;
+		d->queue.n_rcpts = t->n_remote;
+		d->queue.data_offset = t->return_path_len;
+		d->queue.user_id = c->user_id;
+		sd->queue = &d->queue;
+	}
+	c->delivery = d;
+	/* Nothing more is processed until the reply is out; input that
+	 * arrives meanwhile waits in the buffer (bounded by the read
+	 * watermark). */
+	c->state = SMTP_ST_WAIT;
+	evtimer_del(c->deadline);
+	deliverq_submit(c->server->deliverq, &d->job);
+}
+
+/*
+ * DKIM and DMARC are done (auth/auth-check.h): the message gets our
+ * Authentication-Results field, in place of any that claimed our name
+ * (RFC 8601 5), and DMARC's disposition: reject is answered 550 5.7.1
+ * (RFC 7489 6.6.4 and 7372), quarantine goes to Junk, unless
+ * [auth] dmarc_enforce is off.
+ */
+static void
+smtp_check_done(void *ctx, const struct auth_check_result *r)
+{
+	struct smtp_conn *c = ctx;
+	struct smtp_txn *t = c->txn;
+	const struct config *cfg = c->server->config;
+	enum dmarc_policy act = cfg->auth_dmarc_enforce ? r->disposition :
+	    DMARC_POLICY_NONE;
+	char why[LOG_ESCAPE_MAX], dom[LOG_ESCAPE_MAX];
+	size_t blen;
+	unsigned pass = 0, i;
+
+	c->check = NULL;
+	blen = authres_strip(t->data.data + t->prefix_len,
+	    t->data.len - t->prefix_len, cfg->hostname);
+	t->data.len = t->prefix_len + blen;
+	t->data.data[t->data.len] = '\0';
+	/* Cannot fail for want of room (smtp_txn_begin_content keeps
+	 * AUTH_CHECK_HEADER_MAX for it); if it did, the message would go
+	 * on without the field. */
+	if (smtp_txn_insert(c, t, r->header.data, r->header.len) < 0)
+		log_warning("conn=%s smtp message id=%s authentication-results "
+		    "not added: no room", c->id, t->id);
+	for (i = 0; r->dkim != NULL && i < r->dkim->n_sigs; i++)
+		pass += r->dkim->sigs[i].status == DKIM_PASS;
+	log_escape(why, sizeof(why), r->dmarc.reason, strlen(r->dmarc.reason));
+	log_escape(dom, sizeof(dom), r->dmarc.from_domain,
+	    strlen(r->dmarc.from_domain));
+	log_info("conn=%s smtp auth id=%s peer=%s spf=%s dkim=%zu/%u "
+	    "dmarc=%s from_domain=%s policy=%s disposition=%s%s reason=\"%s\"",
+	    c->id, t->id, c->peer, r->spf != NULL ?
+	    spf_status_name(r->spf->status) : "-",
+	    r->dkim != NULL ? r->dkim->n_sigs : 0, pass,
+	    dmarc_status_name(r->dmarc.status),
+	    dom[0] != '\0' ? dom : "-", dmarc_policy_name(r->dmarc.policy),
+	    dmarc_policy_name(act), cfg->auth_dmarc_enforce ? "" :
+	    " (not enforced)", why);
+	if (act == DMARC_POLICY_REJECT) {
+		smtp_reply(c, "550 5.7.1 Message rejected by the DMARC policy "
+		    "of %s", dom);
+		smtp_txn_reset(c);
+		smtp_conn_resume(c);
+		return;
+	}
+	smtp_txn_store(c, act == DMARC_POLICY_QUARANTINE ? "Junk" :
+	    STORE_MAILBOX_INBOX);
+	smtp_conn_finish(c);
+}
+
+/* Inbound: DKIM and DMARC of the content; the session waits. */
+static void
+smtp_check_start(struct smtp_conn *c)
+{
+	struct smtp_server *s = c->server;
+	struct smtp_txn *t = c->txn;
+	struct auth_check_request req = {
+		.authserv_id = s->config->hostname,
+		.msg = t->data.data + t->prefix_len,
+		.len = t->data.len - t->prefix_len,
+		.now = time(NULL),
+		.spf = t->spf_result,
+	};
+
+	c->state = SMTP_ST_CHECK;
+	evtimer_del(c->deadline);
+	c->check = auth_check_start(s->base, s->dns, &s->spf_dns,
+	    s->dkim_verifier, &req, smtp_check_done, c);
+}
+
+/* The content is complete: answer an error, check it, or store it. */
 static void
 smtp_txn_end_content(struct smtp_conn *c)
 {
 	struct smtp_txn *t = c->txn;
-	struct smtp_delivery *d;
-	struct store_delivery *sd;
 	const char *refusal, *reason;
-	const char *body = t->data.data + t->prefix_len;
 	size_t blen = t->data.len - t->prefix_len;
 
 	c->state = SMTP_ST_CMD;
@@ -725,48 +851,22 @@ smtp_txn_end_content(struct smtp_conn *c)
 			smtp_txn_reset(c);
 			return;
 		}
-		/* headers may have been added */
-		body = t->data.data + t->prefix_len;
-		blen = t->data.len - t->prefix_len;
 	}
-	if (refusal != NULL) {
-		/* A full server is not the client's fault. */
-		if (t->no_memory && !t->too_big)
-			smtp_reply(c, "%s", refusal);
+	if (refusal == NULL) {
+		/* Mail from the Internet is checked; the server's own
+		 * authenticated users are not (issue: auth checks). */
+		if (c->server->mode == SMTP_MODE_INBOUND && c->user == NULL &&
+		    c->server->dkim_verifier != NULL)
+			smtp_check_start(c);
 		else
-			smtp_error(c, "%s", refusal);
-	} else {
-		d = xcalloc(1, sizeof(*d));
-		d->conn = c;
-		d->job.done = smtp_delivery_done;
-		sd = &d->job.delivery;
-		sd->data = t->data.data;
-		sd->size = t->data.len;
-		sd->users = t->users;
-		sd->n_users = t->n_users;
-		sd->mailbox = STORE_MAILBOX_INBOX;
-		sd->internal_date = time(NULL);
-		sd->envelope_from = t->from.address;
-		sd->hdr_from = header_get(body, blen, "From", t->pool);
-		sd->hdr_subject = header_get(body, blen, "Subject", t->pool);
-		sd->hdr_date = header_get(body, blen, "Date", t->pool);
-		if (t->n_remote > 0) {
-			d->queue.sender = t->from.address;
-			d->queue.rcpts = (const char *const *)t->remote;
-			d->queue.n_rcpts = t->n_remote;
-			d->queue.data_offset = t->return_path_len;
-			d->queue.user_id = c->user_id;
-			sd->queue = &d->queue;
-		}
-		c->delivery = d;
-		/* Nothing more is processed until the reply is out; input
-		 * that arrives meanwhile waits in the buffer (bounded by the
-		 * read watermark). */
-		c->state = SMTP_ST_WAIT;
-		evtimer_del(c->deadline);
-		deliverq_submit(c->server->deliverq, &d->job);
+			smtp_txn_store(c, STORE_MAILBOX_INBOX);
 		return;
 	}
+	/* A full server is not the client's fault. */
+	if (t->no_memory && !t->too_big)
+		smtp_reply(c, "%s", refusal);
+	else
+		smtp_error(c, "%s", refusal);
 	log_info("conn=%s smtp message id=%s peer=%s result=rejected reason=%s "
 	    "size=%zu", c->id, t->id, c->peer, reason, blen);
 	smtp_txn_reset(c);
@@ -1835,6 +1935,7 @@ smtp_conn_process(struct smtp_conn *c)
 		case SMTP_ST_STARTTLS:
 		case SMTP_ST_AUTH_WAIT:
 		case SMTP_ST_SPF:
+		case SMTP_ST_CHECK:
 			return;
 		case SMTP_ST_DATA:
 			if (smtp_data_process(c, in) == 0)
@@ -1901,6 +2002,7 @@ smtp_conn_free(struct smtp_conn *c)
 		c->next->prev = c->prev;
 	s->n_conns--;
 	spf_check_free(&c->spf);	/* cancels its DNS query */
+	auth_check_cancel(&c->check);
 	smtp_txn_free(&c->txn);
 	free(c->helo);
 	free(c->user);
@@ -2103,7 +2205,8 @@ smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		 * reply (the resume closes the session). */
 		c->peer_eof = true;
 		bufferevent_disable(bev, EV_READ);
-		if (c->state != SMTP_ST_WAIT && c->state != SMTP_ST_SPF) {
+		if (c->state != SMTP_ST_WAIT && c->state != SMTP_ST_SPF &&
+		    c->state != SMTP_ST_CHECK) {
 			smtp_conn_process(c);
 			smtp_conn_close(c, "disconnected");
 		}
@@ -2244,6 +2347,8 @@ smtp_server_set_dns(struct smtp_server *s, struct dns *dns)
 		return;
 	spf_dns_init(&s->spf_dns, dns);
 	s->spf = true;
+	s->dns = dns;
+	s->dkim_verifier = dkim_verifier_new(s->base, dns);
 }
 
 void
@@ -2343,6 +2448,7 @@ smtp_server_free(struct smtp_server **sp)
 			abort();
 		smtp_conn_free(s->conns);
 	}
+	dkim_verifier_free(&s->dkim_verifier);
 	free(s);
 	*sp = NULL;
 }

@@ -782,19 +782,35 @@ class SMTPClient:
         return self.reply()
 
 
-def split_stored(stored):
-    """Splits a stored message into (return_path_line, received_header,
-    rest), checking the trace header layout: a Return-Path line, then a
-    Received header (folded with CRLF + white space), then the message."""
-    assert stored.startswith(b"Return-Path: <"), stored[:200]
-    rp, rest = stored.split(b"\r\n", 1)
-    assert rest.startswith(b"Received: "), rest[:300]
-    lines = rest.split(b"\r\n")
+def first_field(data):
+    """The first header field of data (with its continuation lines and
+    CRLF) and what follows it."""
+    lines = data.split(b"\r\n")
     n = 1
     while n < len(lines) and lines[n][:1] in (b"\t", b" "):
         n += 1
-    received = b"\r\n".join(lines[:n]) + b"\r\n"
-    return rp, received, rest[len(received):]
+    field = b"\r\n".join(lines[:n]) + b"\r\n"
+    return field, data[len(field):]
+
+
+def split_stored(stored, auth_results=False):
+    """Splits a stored message into (return_path_line, received_header,
+    rest), checking the trace header layout: a Return-Path line, then a
+    Received header (folded with CRLF + white space), then, for mail that
+    came in on port 25, our Authentication-Results field, then the
+    message. With auth_results, returns the field as a fourth element
+    (None if there is none)."""
+    assert stored.startswith(b"Return-Path: <"), stored[:200]
+    rp, rest = stored.split(b"\r\n", 1)
+    assert rest.startswith(b"Received: "), rest[:300]
+    received, rest = first_field(rest)
+    ar = None
+    if rest.startswith(b"Authentication-Results: " + HOSTNAME.encode() +
+                       b";"):
+        ar, rest = first_field(rest)
+    if auth_results:
+        return rp, received, rest, ar
+    return rp, received, rest
 
 
 def unfold(header):

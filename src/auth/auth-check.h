@@ -1,0 +1,97 @@
+/*
+ * auth-check.h - the checks of one inbound message, end to end: its SPF
+ * result (computed at MAIL FROM, or here), every DKIM signature, DMARC
+ * of the From: domain, and the Authentication-Results field (RFC 8601)
+ * that says so.
+ *
+ * Inbound SMTP runs it at the end of DATA; `correio auth check` runs the
+ * same thing on a file, so what an administrator sees is what the server
+ * does.
+ *
+ * SECURITY: the message is hostile. The From: domain is read from exactly
+ * one From: field; a message with none, with several From: fields, or
+ * whose From: names more than one domain cannot be matched to one DMARC
+ * policy (RFC 7489 6.6.1): dmarc=permerror, and the message is treated
+ * as quarantined, so that an extra From: cannot be used to slip past a
+ * reject policy.
+ */
+#ifndef AUTH_AUTH_CHECK_H
+#define AUTH_AUTH_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "auth/dmarc.h"
+#include "core/buf.h"
+
+struct dkim_verifier;
+struct dkim_verify_result;
+struct dns;
+struct event_base;
+struct spf_dns;
+struct spf_result;
+
+/* The Authentication-Results field we write: a few resinfos, each value
+ * cut to AUTHRES_VALUE_MAX. */
+#define AUTH_CHECK_HEADER_MAX 8192
+/* From: addresses looked at for their domain. */
+#define AUTH_CHECK_FROM_MAX 100
+
+struct auth_check_request {
+	const char *authserv_id;	/* our hostname */
+	const char *msg;		/* header and body, without our own
+					 * trace fields; read during the
+					 * call only */
+	size_t len;
+	time_t now;
+	/* SPF: the result when it was checked already (inbound SMTP does at
+	 * MAIL FROM), or NULL to check it here from ip, helo and
+	 * mail_from. */
+	const struct spf_result *spf;
+	const char *ip;
+	const char *helo;
+	const char *mail_from;		/* "" for the null sender */
+};
+
+struct auth_check_result {
+	const struct spf_result *spf;	/* NULL if not checked */
+	struct dkim_verify_result *dkim;	/* NULL if none were read */
+	struct dmarc_result dmarc;
+	/* What to do with the message: DMARC's disposition, or quarantine
+	 * for a From: that DMARC cannot judge (see above). */
+	enum dmarc_policy disposition;
+	struct buf header;		/* "Authentication-Results: ..." CRLF */
+};
+
+struct auth_check;
+
+/* Receives the result, valid until the callback returns. */
+typedef void auth_check_callback(void *ctx,
+    const struct auth_check_result *result);
+
+/*
+ * Starts the checks of req. cb is called exactly once, from the loop,
+ * never from inside this function, unless the check is cancelled. The
+ * request's strings need not outlive the call, except req->spf, which
+ * must stay valid until the callback. Returns the check (never NULL).
+ */
+struct auth_check *
+auth_check_start(struct event_base *base, struct dns *dns,
+    const struct spf_dns *spf_dns, struct dkim_verifier *verifier,
+    const struct auth_check_request *req, auth_check_callback *cb,
+    void *ctx);
+
+/* Cancels a check whose callback has not run; sets *checkp to NULL. */
+void
+auth_check_cancel(struct auth_check **checkp);
+
+/*
+ * The From: domain of msg, lower-cased, into out (outlen bytes). Returns
+ * 0, or -1 with *why_r set when there is no single From: domain.
+ */
+int
+auth_check_from_domain(const char *msg, size_t len, char *out, size_t outlen,
+    const char **why_r);
+
+#endif
