@@ -105,6 +105,8 @@ cli_queue_print_envelope(void *ctx, const struct store_queue_info *q)
 	cli_queue_time(q->created, when, sizeof(when));
 	printf("created: %s\n", when);
 	printf("size: %" PRIu64 "\n", q->size);
+	if (q->smtputf8)
+		printf("smtputf8: yes\n");
 	for (size_t i = 0; i < q->n_rcpts; i++) {
 		const struct store_queue_rcpt *r = &q->rcpts[i];
 
