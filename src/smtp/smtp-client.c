@@ -493,11 +493,14 @@ smtp_csess_starttls(struct smtp_csess *s)
 	s->bev = tlsbev;
 	s->tls = true;
 	s->scanned = 0;
+	smtp_csess_set_state(s, SMTP_CST_HANDSHAKE);
 	bufferevent_setcb(s->bev, smtp_csess_read_cb, NULL,
 	    smtp_csess_event_cb, s);
 	smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
+	/* Bytes the server sent after its 220 are already there: the
+	 * handshake may fail inside this call, and the event callback
+	 * then moves on (a new connection). Nothing of s after it. */
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	smtp_csess_set_state(s, SMTP_CST_HANDSHAKE);
 }
 
 /*
