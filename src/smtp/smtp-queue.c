@@ -52,8 +52,10 @@
 #define SMTP_QUEUE_DSN_MAX (SMTP_DSN_HEADERS_MAX + 256 * 1024)
 /* Users a DSN's recipient (an alias, at worst) may reach. */
 #define SMTP_QUEUE_DSN_USERS_MAX 64
-/* Buckets of the domain table (a power of two). */
+/* Buckets of the domain table and of the job table by queue id (powers
+ * of two). */
 #define SMTP_QUEUE_BUCKETS 256
+#define SMTP_QUEUE_ID_BUCKETS 1024
 /* How often the store is asked whether another process wrote to it
  * (sendmail, queue flush), in seconds. */
 #define SMTP_QUEUE_POLL_SECONDS 1
@@ -82,6 +84,7 @@ struct smtp_qjob {
 	struct smtp_queue *q;
 	struct smtp_qdomain *dom;
 	struct smtp_qjob *prev, *next;	/* dom->jobs */
+	struct smtp_qjob *idprev, *idnext;	/* q->by_id bucket */
 	struct smtp_qjob *wnext;	/* dom's waiting list */
 	enum smtp_qjob_state state;
 	uint64_t scan;			/* the scan that found it */
@@ -113,6 +116,7 @@ struct smtp_queue {
 	struct smtp_qdomain *domains, *domains_tail;
 	size_t n_domains;
 	struct smtp_qdomain *buckets[SMTP_QUEUE_BUCKETS];
+	struct smtp_qjob *by_id[SMTP_QUEUE_ID_BUCKETS];	/* every job */
 	size_t n_jobs, n_waiting;
 	unsigned sessions;		/* client sessions open */
 	uint64_t scan_gen;
@@ -203,16 +207,28 @@ smtp_qjob_free(struct smtp_qjob *j)
 	free(j);
 }
 
+static struct smtp_qjob **
+smtp_queue_id_bucket(struct smtp_queue *q, int64_t queue_id)
+{
+	return &q->by_id[(uint64_t)queue_id & (SMTP_QUEUE_ID_BUCKETS - 1)];
+}
+
 static void
 smtp_qjob_link(struct smtp_queue *q, struct smtp_qjob *j)
 {
 	struct smtp_qdomain *d = j->dom;
+	struct smtp_qjob **b = smtp_queue_id_bucket(q, j->queue_id);
 
 	j->prev = NULL;
 	j->next = d->jobs;
 	if (j->next != NULL)
 		j->next->prev = j;
 	d->jobs = j;
+	j->idprev = NULL;
+	j->idnext = *b;
+	if (j->idnext != NULL)
+		j->idnext->idprev = j;
+	*b = j;
 	d->n_jobs++;
 	q->n_jobs++;
 }
@@ -230,6 +246,12 @@ smtp_qjob_drop(struct smtp_queue *q, struct smtp_qjob *j)
 		d->jobs = j->next;
 	if (j->next != NULL)
 		j->next->prev = j->prev;
+	if (j->idprev != NULL)
+		j->idprev->idnext = j->idnext;
+	else
+		*smtp_queue_id_bucket(q, j->queue_id) = j->idnext;
+	if (j->idnext != NULL)
+		j->idnext->idprev = j->idprev;
 	d->n_jobs--;
 	q->n_jobs--;
 	smtp_qjob_free(j);
@@ -270,11 +292,13 @@ smtp_qdomain_wait_pop(struct smtp_queue *q, struct smtp_qdomain *d)
 /* Is a job of this message to this domain, found by an earlier scan,
  * still waiting, delivering or being written? */
 static bool
-smtp_queue_busy(const struct smtp_queue *q, const struct smtp_qdomain *d,
+smtp_queue_busy(struct smtp_queue *q, const struct smtp_qdomain *d,
     int64_t queue_id)
 {
-	for (const struct smtp_qjob *j = d->jobs; j != NULL; j = j->next)
-		if (j->queue_id == queue_id && j->scan != q->scan_gen)
+	for (const struct smtp_qjob *j = *smtp_queue_id_bucket(q, queue_id);
+	    j != NULL; j = j->idnext)
+		if (j->queue_id == queue_id && j->dom == d &&
+		    j->scan != q->scan_gen)
 			return true;
 	return false;
 }

@@ -385,6 +385,27 @@ def test_messages_to_one_domain_share_a_connection(instance, peers,
     assert sender.log().count(" reuse message=") == 2
 
 
+def test_more_than_100_recipients_in_one_domain(instance, peers, sending):
+    """RFC 5321 4.5.3.1.8 lets a server take only 100 recipients: 150 go
+    as two transactions of the same message, found by one scan and sent
+    over one connection."""
+    port = free_port_on(PLAIN)
+    peer = peers(PLAIN, port)
+    rcpts = [f"r{i:03d}@plain.test" for i in range(150)]
+    p = run_cli(["sendmail", "-C", instance.conf, "-f", ALICE] + rcpts,
+                input="Subject: to many\n\nhello all\n")
+    assert p.returncode == 0, p.stderr
+    sender = sending(port, **{"queue.max_per_domain": "1"})
+    wait_for("two transactions", lambda: len(peer.messages) == 2,
+             server=sender)
+    wait_for("an empty queue", lambda: queue_rows(sender) == [], server=sender)
+    got = sorted(r for m in peer.messages for r in m["rcpts"])
+    assert got == rcpts
+    assert sorted(len(m["rcpts"]) for m in peer.messages) == [50, 100]
+    assert {m["conn"] for m in peer.messages} == {1}
+    assert peer.messages[0]["data"] == peer.messages[1]["data"]
+
+
 def test_per_connection_and_per_domain_limits(instance, peers, sending):
     """max_per_connection=2: no connection carries more than two of six
     messages (so there are at least three), and max_per_domain=2: never
