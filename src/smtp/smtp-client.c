@@ -55,6 +55,7 @@
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "dns/dns-route.h"
+#include "mime/header.h"
 
 enum smtp_cstate {
 	SMTP_CST_ROUTE,		/* waiting for the DNS route */
@@ -297,21 +298,6 @@ smtp_csess_quit(struct smtp_csess *s)
 	smtp_csess_set_state(s, SMTP_CST_QUIT);
 }
 
-/* The header of msg: up to the empty line, or all of it. */
-static size_t
-smtp_header_len(const char *msg, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (msg[i] != '\n')
-			continue;
-		if (msg[i + 1] == '\n')
-			return i + 1;
-		if (msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')
-			return i + 1;
-	}
-	return len;
-}
-
 bool
 smtp_client_needs_utf8(const struct smtp_client_job *job)
 {
@@ -324,7 +310,7 @@ smtp_client_needs_utf8(const struct smtp_client_job *job)
 	/* RFC 6532 header fields travel only where SMTPUTF8 was asked
 	 * for; a message that did not ask is sent as it is. */
 	return job->smtputf8 && !utf8_is_ascii(job->data,
-	    smtp_header_len(job->data, job->size));
+	    header_block_len(job->data, job->size));
 }
 
 static void
