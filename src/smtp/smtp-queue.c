@@ -141,6 +141,19 @@ smtp_qdomain_hash(const char *name)
 	return h & (SMTP_QUEUE_BUCKETS - 1);
 }
 
+/* At the end of the round-robin list. */
+static void
+smtp_qdomain_append(struct smtp_queue *q, struct smtp_qdomain *d)
+{
+	d->next = NULL;
+	d->prev = q->domains_tail;
+	if (d->prev != NULL)
+		d->prev->next = d;
+	else
+		q->domains = d;
+	q->domains_tail = d;
+}
+
 /* The domain's entry, made if there is none. */
 static struct smtp_qdomain *
 smtp_qdomain_get(struct smtp_queue *q, const char *name)
@@ -155,12 +168,7 @@ smtp_qdomain_get(struct smtp_queue *q, const char *name)
 	d->name = xstrdup(name);
 	d->hnext = q->buckets[b];
 	q->buckets[b] = d;
-	d->prev = q->domains_tail;
-	if (d->prev != NULL)
-		d->prev->next = d;
-	else
-		q->domains = d;
-	q->domains_tail = d;
+	smtp_qdomain_append(q, d);
 	q->n_domains++;
 	return d;
 }
@@ -626,12 +634,7 @@ smtp_queue_dispatch(struct smtp_queue *q)
 		struct smtp_qdomain *d = q->domains;
 
 		smtp_qdomain_unlink_list(q, d);
-		d->prev = q->domains_tail;
-		if (d->prev != NULL)
-			d->prev->next = d;
-		else
-			q->domains = d;
-		q->domains_tail = d;
+		smtp_qdomain_append(q, d);
 		while (d->n_waiting > 0 &&
 		    d->sessions < cfg->queue_max_per_domain &&
 		    q->sessions < cfg->queue_max_connections)

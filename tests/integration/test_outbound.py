@@ -67,7 +67,10 @@ def sender_overrides(port):
             "log.level": "debug"}
 
 
-def submit(server, rcpts, subject="outbound", body="Hello from afar.\r\n"):
+def submit(server, rcpts, subject="outbound", body="Hello from afar.\r\n",
+           smtputf8=False):
+    """smtplib on the submission port: STARTTLS, AUTH, the message (with
+    MAIL ... SMTPUTF8 if asked)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -78,7 +81,8 @@ def submit(server, rcpts, subject="outbound", body="Hello from afar.\r\n"):
         s.starttls(context=ctx)
         s.ehlo("client.example.org")
         s.login(ALICE, PASSWORD)
-        s.sendmail(ALICE, rcpts, msg)
+        s.sendmail(ALICE, rcpts, msg,
+                   mail_options=["SMTPUTF8"] if smtputf8 else [])
 
 
 def queue_rows(server):
@@ -338,16 +342,17 @@ class SinkHandler(socketserver.StreamRequestHandler):
 
 
 class Sink(socketserver.ThreadingTCPServer):
+    """Serves HANDLER on ADDRESS in a thread until stop()."""
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, rcpt_replies):
+    def __init__(self, address, rcpt_replies, handler=SinkHandler):
         self.rcpt_replies = rcpt_replies
         self.connections = 0
         self.commands = []
         self.messages = []
         self.lock = threading.Lock()
-        super().__init__(address, SinkHandler)
+        super().__init__(address, handler)
         self.thread = threading.Thread(target=self.serve_forever,
                                        kwargs={"poll_interval": 0.1},
                                        daemon=True)

@@ -23,7 +23,6 @@ Every wait is bounded; the peers are stopped in finally.
 """
 import asyncio
 import re
-import smtplib
 import socket
 import socketserver
 import ssl
@@ -34,9 +33,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from conftest import PASSWORD, Server, run_cli
-from test_outbound import (ALICE, free_port_on, queue_rows, queue_show,
-                           sender_overrides, wait_dsn, wait_for)
+from conftest import Server, run_cli
+from test_outbound import (ALICE, Sink, free_port_on, queue_rows,
+                           queue_show, sender_overrides, submit, wait_dsn,
+                           wait_for)
 
 PLAIN, UTF8, BADTLS, SILENT, CHUNK = ("127.0.0.5", "127.0.0.6",
                                       "127.0.0.7", "127.0.0.8",
@@ -219,44 +219,14 @@ class ChunkHandler(socketserver.StreamRequestHandler):
                 self.reply("250 ok")
 
 
-class ChunkSink(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class ChunkSink(Sink):
     def __init__(self, address, chunk_replies=(None,)):
         self.chunk_replies = list(chunk_replies)
-        self.commands = []
         self.chunks = []
-        super().__init__(address, ChunkHandler)
-        self.thread = threading.Thread(target=self.serve_forever,
-                                       kwargs={"poll_interval": 0.1},
-                                       daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(address, None, ChunkHandler)
 
 
 # --- the sending side -----------------------------------------------------------
-
-def submit(server, rcpts, subject="outbound", body="Hello from afar.\r\n",
-           smtputf8=False):
-    """smtplib on the submission port: STARTTLS, AUTH, the message."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    msg = (f"From: Alice <{ALICE}>\r\nTo: {', '.join(rcpts)}\r\n"
-           f"Subject: {subject}\r\n\r\n{body}").encode()
-    with smtplib.SMTP("127.0.0.1", server.sub_port, timeout=10) as s:
-        s.ehlo("client.example.org")
-        s.starttls(context=ctx)
-        s.ehlo("client.example.org")
-        s.login(ALICE, PASSWORD)
-        s.sendmail(ALICE, rcpts, msg,
-                   mail_options=["SMTPUTF8"] if smtputf8 else [])
-
 
 def sendmail(inst, rcpt, subject, body="hi\n"):
     p = run_cli(["sendmail", "-C", inst.conf, "-f", ALICE, rcpt],
