@@ -109,8 +109,8 @@ dns_route_host_is_self(const struct dns_mx_host *h, const char *own_name,
 		for (size_t k = 0; k < n_own; k++) {
 			if (own[k].family != a->family)
 				continue;
-			if (a->family == AF_INET6 ?
-			    memcmp(&a->u.v6, &own[k].u.v6, sizeof(a->u.v6)) == 0 :
+			if (a->family == AF_INET6 ? memcmp(&a->u.v6,
+			    &own[k].u.v6, sizeof(a->u.v6)) == 0 :
 			    a->u.v4.s_addr == own[k].u.v4.s_addr)
 				return true;
 		}

@@ -72,7 +72,7 @@ struct smtp_qdomain {
 	struct smtp_qdomain *prev, *next;	/* q->domains, round robin */
 	struct smtp_qdomain *hnext;		/* its bucket */
 	char *name;
-	struct smtp_qjob *jobs;			/* every job, any state */
+	struct smtp_qjob *jobs;			/* all, in any state */
 	struct smtp_qjob *wait_head, *wait_tail;	/* the waiting ones */
 	size_t n_jobs, n_waiting;
 	unsigned sessions;
@@ -110,7 +110,7 @@ struct smtp_queue {
 	struct deliverq *dq;
 	struct smtp_client *client;
 	struct event *timer;		/* the [queue] interval scan */
-	struct event *wake;		/* a scan soon: something was queued */
+	struct event *wake;		/* a scan soon: mail was queued */
 	struct event *poll;		/* has another process written? */
 	int64_t data_version;
 	struct smtp_qdomain *domains, *domains_tail;

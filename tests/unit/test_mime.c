@@ -1270,7 +1270,7 @@ test_header_block_len(void **state)
 		{ "A: b\r\n", 6 },		/* no empty line: all of it */
 		{ "A: b", 4 },
 		{ "", 0 },
-		{ "A: b\r\n\r", 7 },		/* a CR alone is not an end */
+		{ "A: b\r\n\r", 7 },		/* a lone CR: no end */
 	};
 
 	(void)state;
