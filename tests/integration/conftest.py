@@ -166,6 +166,11 @@ DNS_ZONES = {
         "chunk.test. MX 10 mx.chunk.test.",
         "mx.chunk.test. A 127.0.0.10",
     ],
+    # A hostile server: replies beyond the client's limits.
+    "hostile.test": [
+        "hostile.test. MX 10 mx.hostile.test.",
+        "mx.hostile.test. A 127.0.0.11",
+    ],
     # MX that point back at the sending server (RFC 5321 5.1): by its
     # listen address (127.0.0.1), by its host name, and as a backup MX
     # between a dead exchange and the plain peer.

@@ -11,6 +11,7 @@ the test resolver's zones (conftest.DNS_ZONES) on the sending server's
 - silent.test (127.0.0.8): takes connections and never greets.
 - chunk.test (127.0.0.10): a small scripted server with CHUNKING and
   without PIPELINING (aiosmtpd has no BDAT): one chunk at a time.
+- hostile.test (127.0.0.11): replies beyond the client's limits.
 - loopaddr.test, loopname.test, selfbackup.test: MX that point back at
   the sending server (RFC 5321 5.1).
 
@@ -38,9 +39,9 @@ from test_outbound import (ALICE, Sink, free_port_on, queue_rows,
                            queue_show, sender_overrides, submit, wait_dsn,
                            wait_for)
 
-PLAIN, UTF8, BADTLS, SILENT, CHUNK = ("127.0.0.5", "127.0.0.6",
-                                      "127.0.0.7", "127.0.0.8",
-                                      "127.0.0.10")
+PLAIN, UTF8, BADTLS, SILENT, CHUNK, HOSTILE = (
+    "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.10",
+    "127.0.0.11")
 BDAT_CHUNK = 256 * 1024  # SMTP_CLIENT_BDAT_CHUNK
 HOLD_TIMEOUT = 30       # a peer holding a reply waits this long at most
 
@@ -563,6 +564,55 @@ def test_silent_peer_times_out_and_is_retried(sending):
         assert "timeout in state greeting" in log, log
     finally:
         lsock.close()
+
+
+class HostileHandler(socketserver.StreamRequestHandler):
+    """Connection 1: an EHLO reply of 150 lines (the client reads 100 of
+    one reply); 2: a 4000-byte reply line (it reads 2048); then a 5xx
+    greeting."""
+
+    def handle(self):
+        srv = self.server
+        with srv.lock:
+            n = srv.connections
+            srv.connections += 1
+        self.connection.settimeout(10)
+        if n >= 2:
+            self.wfile.write(b"554 5.3.2 go away\r\n")
+            return
+        self.wfile.write(b"220 hostile.test ESMTP\r\n")
+        self.rfile.readline(2048)
+        if n == 0:
+            self.wfile.write(b"250-hostile.test\r\n" +
+                             b"250-PIPELINING\r\n" * 149 + b"250 OK\r\n")
+        else:
+            self.wfile.write(b"250 " + b"x" * 4000 + b"\r\n")
+        self.rfile.readline(2048)     # until the client goes
+
+
+def test_replies_beyond_the_limits_are_refused(sending):
+    port = free_port_on(HOSTILE)
+    sink = Sink((HOSTILE, port), None, HostileHandler)
+    try:
+        sender = sending(port)
+        submit(sender, ["pat@hostile.test"], subject="hostile")
+        wait_for("three connections", lambda: sink.connections >= 3,
+                 server=sender)
+
+        def deferred():
+            rows = queue_rows(sender)
+            show = rows and queue_show(sender, rows[0][0])
+            return show and "greeting: 554 5.3.2 go away" in show
+        wait_for("the third error recorded", deferred, server=sender)
+    finally:
+        sink.stop()
+    log = sender.log()
+    assert "mx=mx.hostile.test ip=127.0.0.11 error=\"malformed reply\"" \
+        in log, log
+    assert "error=\"reply line too long\"" in log
+    # a 5xx greeting is no reason to fail the mail: the next address, and
+    # then later (RFC 5321 3.1)
+    assert "result=failed" not in log
 
 
 # --- MX back at ourselves --------------------------------------------------------
