@@ -38,6 +38,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/pool.h"
+#include "core/utf8.h"
 #include "mime/addr.h"
 #include "mime/header.h"
 #include "mime/mime-imap.h"
@@ -515,6 +516,15 @@ cli_sendmail(int argc, char **argv)
 		q.n_rcpts = sm.n_remote;
 		q.user_id = 0;
 		q.id_r = 0;
+		/* Local programs cannot say SMTPUTF8: it is found, as
+		 * Postfix's smtputf8_autodetect_classes does for sendmail,
+		 * from UTF-8 in the envelope or the header. */
+		q.smtputf8 = !utf8_is_ascii(sm.sender, strlen(sm.sender)) ||
+		    !utf8_is_ascii(out.data + q.data_offset,
+		    hlen - q.data_offset);
+		for (size_t i = 0; i < sm.n_remote && !q.smtputf8; i++)
+			q.smtputf8 = !utf8_is_ascii(sm.remote[i],
+			    strlen(sm.remote[i]));
 		d.queue = &q;
 	}
 	if (store_deliver(sm.store, &dp, 1, &error) < 0) {

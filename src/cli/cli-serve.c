@@ -174,6 +174,16 @@ serve_notify(void *ctx, int64_t user_id)
 	imap_server_notify(sv->imap, user_id);
 }
 
+/* A submission queued mail for other domains: deliver it now, not at the
+ * next [queue] interval. */
+static void
+serve_queued(void *ctx)
+{
+	struct serve *sv = ctx;
+
+	smtp_queue_wake(sv->queue);
+}
+
 int
 cli_serve(int argc, char **argv)
 {
@@ -327,6 +337,7 @@ cli_serve(int argc, char **argv)
 			log_error("serve queue error=\"%s\"", error);
 			goto out;
 		}
+		deliverq_set_queued(dq, serve_queued, &sv);
 	}
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);
 	sv.sigint = evsignal_new(sv.base, SIGINT, serve_signal_cb, &sv);

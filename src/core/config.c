@@ -175,6 +175,8 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(queue_max_connections), "20", 1, 10000, 0 },
 	{ "queue", "max_per_domain", CONFIG_TYPE_UINT,
 	    CONFIG_FIELD(queue_max_per_domain), "4", 1, 1000, 0 },
+	{ "queue", "max_per_connection", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(queue_max_per_connection), "100", 1, 10000, 0 },
 	{ "queue", "port", CONFIG_TYPE_UINT,
 	    CONFIG_FIELD(queue_port), "25", 1, 65535, 0 },
 	{ "queue", "connect_timeout", CONFIG_TYPE_DURATION,

@@ -94,8 +94,9 @@ struct config {
 	unsigned queue_retry_min;	/* first retry after, seconds */
 	unsigned queue_retry_max;	/* back-off doubles up to this */
 	unsigned queue_lifetime;	/* then a deferred recipient fails */
-	unsigned queue_max_connections;	/* deliveries at once, all domains */
-	unsigned queue_max_per_domain;	/* deliveries at once, one domain */
+	unsigned queue_max_connections;	/* connections at once, in all */
+	unsigned queue_max_per_domain;	/* connections to one domain */
+	unsigned queue_max_per_connection; /* messages per connection */
 	unsigned queue_port;		/* remote SMTP port, 25 */
 	unsigned queue_connect_timeout;	/* seconds to connect */
 	unsigned queue_timeout;		/* per reply (RFC 5321 4.5.3.2) */

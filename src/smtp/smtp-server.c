@@ -745,6 +745,9 @@ smtp_txn_store(struct smtp_conn *c, const char *mailbox)
 		d->queue.n_rcpts = t->n_remote;
 		d->queue.data_offset = t->return_path_len;
 		d->queue.user_id = c->user_id;
+		/* RFC 6531: the next hop must offer SMTPUTF8 if the message
+		 * needs it; the deliverer decides. */
+		d->queue.smtputf8 = t->params.smtputf8;
 		sd->queue = &d->queue;
 	}
 	c->delivery = d;

@@ -152,6 +152,52 @@ DNS_ZONES = {
         'helo.spf.test. A 127.0.0.1',
         'broken.spf.test. TXT "v=spf1 ip4:127.0.0.1/33 -all"',
     ],
+    # test_outbound_peers.py: aiosmtpd peers, each on its own address,
+    # on the sending server's [queue] port. plain: no CHUNKING, no
+    # PIPELINING, no SMTPUTF8; utf8: SMTPUTF8; badtls: a STARTTLS that
+    # breaks or is refused; silent: accepts connections, never greets.
+    "plain.test": [
+        "plain.test. MX 10 mx.plain.test.",
+        "mx.plain.test. A 127.0.0.5",
+    ],
+    "utf8.test": [
+        "utf8.test. MX 10 mx.utf8.test.",
+        "mx.utf8.test. A 127.0.0.6",
+    ],
+    "badtls.test": [
+        "badtls.test. MX 10 mx.badtls.test.",
+        "mx.badtls.test. A 127.0.0.7",
+    ],
+    "silent.test": [
+        "silent.test. MX 10 mx.silent.test.",
+        "mx.silent.test. A 127.0.0.8",
+    ],
+    # CHUNKING without PIPELINING (a small scripted server: aiosmtpd has
+    # no BDAT).
+    "chunk.test": [
+        "chunk.test. MX 10 mx.chunk.test.",
+        "mx.chunk.test. A 127.0.0.10",
+    ],
+    # A hostile server: replies beyond the client's limits.
+    "hostile.test": [
+        "hostile.test. MX 10 mx.hostile.test.",
+        "mx.hostile.test. A 127.0.0.11",
+    ],
+    # MX that point back at the sending server (RFC 5321 5.1): by its
+    # listen address (127.0.0.1), by its host name, and as a backup MX
+    # between a dead exchange and the plain peer.
+    "loopaddr.test": [
+        "loopaddr.test. MX 10 mx.loopaddr.test.",
+        "mx.loopaddr.test. A 127.0.0.1",
+    ],
+    "loopname.test": [
+        "loopname.test. MX 10 mail.example.test.",
+    ],
+    "selfbackup.test": [
+        "selfbackup.test. MX 10 mx-dead.backup.test.",
+        "selfbackup.test. MX 20 mail.example.test.",
+        "selfbackup.test. MX 30 mx.plain.test.",
+    ],
     # Reverse lookups of the addresses the tests use.
     "127.in-addr.arpa": [
         "1.0.0.127.in-addr.arpa. PTR loopback1.example.test.",
