@@ -717,7 +717,8 @@ smtp_submission_content(struct smtp_conn *c, struct smtp_txn *t,
 /* Stores the content durably in mailbox ("INBOX" or "Junk"); the reply
  * comes from smtp_delivery_done. */
 static void
-smtp_txn_store(struct smtp_conn *c, const char *mailbox)
+smtp_txn_store(struct smtp_conn *c, const char *mailbox,
+    const struct store_dmarc_row *dmarc)
 {
 	struct smtp_txn *t = c->txn;
 	const char *body = t->data.data + t->prefix_len;
@@ -734,6 +735,7 @@ smtp_txn_store(struct smtp_conn *c, const char *mailbox)
 	sd->users = t->users;
 	sd->n_users = t->n_users;
 	sd->mailbox = mailbox;
+	sd->dmarc = dmarc;
 	sd->internal_date = time(NULL);
 	sd->envelope_from = t->from.address;
 	sd->hdr_from = header_get(body, blen, "From", t->pool);
@@ -757,6 +759,71 @@ smtp_txn_store(struct smtp_conn *c, const char *mailbox)
 	c->state = SMTP_ST_WAIT;
 	evtimer_del(c->deadline);
 	deliverq_submit(c->server->deliverq, &d->job);
+}
+
+/* The DMARC evaluation as aggregate reports need it (RFC 7489 7.2), from
+ * pool; NULL when no policy was found. */
+static struct store_dmarc_row *
+smtp_dmarc_row(struct smtp_conn *c, const struct auth_check_result *r,
+    enum dmarc_policy act, struct pool *pool)
+{
+	struct store_dmarc_row *row;
+	struct buf dkim;
+	size_t i;
+
+	if (r->dmarc.status != DMARC_PASS && r->dmarc.status != DMARC_FAIL)
+		return NULL;
+	row = pool_alloc(pool, sizeof(*row));
+	row->time = time(NULL);
+	row->source_ip = pool_strdup(pool, c->peer);
+	row->header_from = pool_strdup(pool, r->dmarc.from_domain);
+	row->policy_domain = pool_strdup(pool, r->dmarc.policy_domain);
+	row->policy = dmarc_policy_name(r->dmarc.policy);
+	row->pct = r->dmarc.record.pct;
+	row->disposition = dmarc_policy_name(act);
+	row->dmarc = dmarc_status_name(r->dmarc.status);
+	/* At most DKIM_SIGS_MAX signatures of short domains: it fits. */
+	buf_init(&dkim, 4096);
+	for (i = 0; r->dkim != NULL && i < r->dkim->n_sigs; i++)
+		(void)buf_printf(&dkim, "%s%s=%s", i > 0 ? " " : "",
+		    r->dkim->sigs[i].domain != NULL ?
+		    r->dkim->sigs[i].domain : "-",
+		    dkim_status_name(r->dkim->sigs[i].status));
+	row->dkim = pool_strdup(pool, dkim.data != NULL ? dkim.data : "");
+	buf_release(&dkim);
+	row->spf_domain = pool_strdup(pool, r->spf != NULL &&
+	    r->spf->domain != NULL ? r->spf->domain : "");
+	row->spf = r->spf != NULL ? spf_status_name(r->spf->status) : "none";
+	return row;
+}
+
+/* A rejected message's DMARC row, written on its own. */
+struct smtp_dmarc_job {
+	struct deliverq_job job;
+	struct pool *pool;
+	const struct store_dmarc_row *row;
+};
+
+static int
+smtp_dmarc_job_run(struct store *store, struct deliverq_job *job)
+{
+	struct smtp_dmarc_job *dj = (struct smtp_dmarc_job *)job;
+	const char *error;
+
+	if (store_dmarc_record(store, dj->row, &error) < 0) {
+		log_error("smtp dmarc record error=\"%s\"", error);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_dmarc_job_done(struct deliverq_job *job)
+{
+	struct smtp_dmarc_job *dj = (struct smtp_dmarc_job *)job;
+
+	pool_free(&dj->pool);
+	free(dj);
 }
 
 /*
@@ -789,8 +856,17 @@ smtp_check_done(void *ctx, const struct auth_check_result *r)
 	if (smtp_txn_insert(c, t, r->header.data, r->header.len) < 0)
 		log_warning("conn=%s smtp message id=%s authentication-results "
 		    "not added: no room", c->id, t->id);
-	for (i = 0; r->dkim != NULL && i < r->dkim->n_sigs; i++)
-		pass += r->dkim->sigs[i].status == DKIM_PASS;
+	for (i = 0; r->dkim != NULL && i < r->dkim->n_sigs; i++) {
+		const struct dkim_sig_result *sig = &r->dkim->sigs[i];
+
+		pass += sig->status == DKIM_PASS;
+		log_escape(dom, sizeof(dom), sig->domain != NULL ?
+		    sig->domain : "-", sig->domain != NULL ?
+		    strlen(sig->domain) : 1);
+		log_escape(why, sizeof(why), sig->reason, strlen(sig->reason));
+		log_info("conn=%s smtp dkim id=%s result=%s d=%s reason=\"%s\"",
+		    c->id, t->id, dkim_status_name(sig->status), dom, why);
+	}
 	log_escape(why, sizeof(why), r->dmarc.reason, strlen(r->dmarc.reason));
 	log_escape(dom, sizeof(dom), r->dmarc.from_domain,
 	    strlen(r->dmarc.from_domain));
@@ -804,6 +880,13 @@ smtp_check_done(void *ctx, const struct auth_check_result *r)
 	    dmarc_policy_name(act), cfg->auth_dmarc_enforce ? "" :
 	    " (not enforced)", why);
 	if (act == DMARC_POLICY_REJECT) {
+		struct smtp_dmarc_job *dj = xcalloc(1, sizeof(*dj));
+
+		dj->pool = pool_new(1024);
+		dj->row = smtp_dmarc_row(c, r, act, dj->pool);
+		dj->job.run = smtp_dmarc_job_run;
+		dj->job.done = smtp_dmarc_job_done;
+		deliverq_submit(c->server->deliverq, &dj->job);
 		smtp_reply(c, "550 5.7.1 Message rejected by the DMARC policy "
 		    "of %s", dom);
 		smtp_txn_reset(c);
@@ -811,7 +894,7 @@ smtp_check_done(void *ctx, const struct auth_check_result *r)
 		return;
 	}
 	smtp_txn_store(c, act == DMARC_POLICY_QUARANTINE ? "Junk" :
-	    STORE_MAILBOX_INBOX);
+	    STORE_MAILBOX_INBOX, smtp_dmarc_row(c, r, act, t->pool));
 	smtp_conn_finish(c);
 }
 
@@ -862,7 +945,7 @@ smtp_txn_end_content(struct smtp_conn *c)
 		    c->server->dkim_verifier != NULL)
 			smtp_check_start(c);
 		else
-			smtp_txn_store(c, STORE_MAILBOX_INBOX);
+			smtp_txn_store(c, STORE_MAILBOX_INBOX, NULL);
 		return;
 	}
 	/* A full server is not the client's fault. */

@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -147,6 +147,10 @@ static const char store_schema[] =
  * 7: queue recipients may be 'failed' (the deliverer gave up on them).
  * 8: a queue entry says whether it was submitted with SMTPUTF8 (RFC 6531),
  *    which the deliverer needs to know for the next hop.
+ * 9: every DMARC evaluation of inbound mail, one row each, with what an
+ *    aggregate report (RFC 7489 7.2, appendix C) lists: source address,
+ *    From: domain, the policy published and applied, and the DKIM and
+ *    SPF results with their domains.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -250,6 +254,21 @@ static const char *const store_schema_migrations[] = {
 	/* 8: entries queued before knew nothing of SMTPUTF8: 0, and the
 	 * deliverer still sees non-ASCII addresses for itself. */
 	"ALTER TABLE queue ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;",
+
+	"CREATE TABLE dmarc_results ("
+	" id INTEGER PRIMARY KEY,"
+	" time INTEGER NOT NULL,"
+	" source_ip TEXT NOT NULL,"
+	" header_from TEXT NOT NULL,"
+	" policy_domain TEXT NOT NULL,"
+	" policy TEXT NOT NULL,"		/* p= or sp= that applied */
+	" pct INTEGER NOT NULL,"
+	" disposition TEXT NOT NULL,"		/* none, quarantine, reject */
+	" dmarc TEXT NOT NULL,"		/* pass, fail */
+	" dkim TEXT NOT NULL,"		/* "d=result ...", or "" */
+	" spf_domain TEXT NOT NULL,"
+	" spf TEXT NOT NULL);"
+	"CREATE INDEX dmarc_results_domain ON dmarc_results(policy_domain, time);",
 };
 
 static const char *const store_stmt_sql[STMT_COUNT] = {
@@ -2250,6 +2269,10 @@ store_deliver_one(struct store *store, struct store_delivery *d,
 		if (store_exec(store, STMT_ROLLBACK_TO, error_r) < 0)
 			goto fail;
 	}
+	/* In the same transaction: no fsync of its own. */
+	if (stored > 0 && d->dmarc != NULL &&
+	    store_dmarc_record(store, d->dmarc, error_r) < 0)
+		goto fail;
 	if (store_exec(store, STMT_RELEASE, error_r) < 0)
 		goto fail;
 	*stored_r = stored;

@@ -179,6 +179,8 @@ struct store_queue_entry {
 	int64_t id_r;			/* set by store_deliver: the queue id */
 };
 
+struct store_dmarc_row;
+
 /* One message to deliver to one or more users' mailbox. */
 struct store_delivery {
 	const char *data;	/* the complete message, as it is stored */
@@ -202,6 +204,8 @@ struct store_delivery {
 	const char *keywords;
 	/* Remote recipients to queue the message for, or NULL. */
 	struct store_queue_entry *queue;
+	/* The DMARC evaluation to record with it, or NULL. */
+	const struct store_dmarc_row *dmarc;
 	/* Result, set by store_deliver: 0 delivered, -1 failed. */
 	int result;
 	const char *error;	/* when result is -1; a static string */
@@ -695,5 +699,26 @@ int
 store_text_candidates(struct store *store, int64_t mailbox_id,
     const struct store_text_term *terms, size_t n_terms, uint32_t **uids_r,
     size_t *n_r, const char **error_r);
+
+/* One DMARC evaluation of an inbound message (RFC 7489 7.2): the rows
+ * aggregate reports are made of. Strings are not NULL. */
+struct store_dmarc_row {
+	time_t time;
+	const char *source_ip;
+	const char *header_from;
+	const char *policy_domain;
+	const char *policy;		/* "none", "quarantine", "reject" */
+	unsigned pct;
+	const char *disposition;	/* what was done */
+	const char *dmarc;		/* "pass", "fail" */
+	const char *dkim;		/* "d=result ..." of each signature */
+	const char *spf_domain;
+	const char *spf;		/* SPF result name */
+};
+
+/* Records row. Writes: the writer thread only. Returns 0 or -1. */
+int
+store_dmarc_record(struct store *store, const struct store_dmarc_row *row,
+    const char **error_r);
 
 #endif
