@@ -20,6 +20,8 @@ static const struct {
 	{ "mailbox", cli_mailbox, "list a user's mailboxes" },
 	{ "message", cli_message, "list or print stored messages" },
 	{ "dns", cli_dns, "look up MX routes and records with the server's resolver" },
+	{ "dkim", cli_dkim, "make and show DKIM keys, verify a message's signatures" },
+	{ "auth", cli_auth, "check a sender's SPF as inbound SMTP does" },
 	{ "queue", cli_queue, "list, show, delete or flush queued outbound mail" },
 	{ "sendmail", cli_sendmail, "submit a message from standard input" },
 };

@@ -3,7 +3,7 @@
  * queue (messages submitted for remote recipients) from the command line.
  *
  * `correio serve` delivers the queue (smtp/smtp-queue.c); flush makes
- * mail due now, and the server's next scan ([queue] interval) tries it.
+ * mail due now, and the server notices the write within a second.
  * Recipients it gave up on stay, state 'failed', until deleted.
  *
  * SECURITY: prints addresses and header fields that users wrote; control
@@ -37,8 +37,8 @@ static const char cli_queue_help[] =
 "recipients (comma-separated), the next attempt (UTC) and the last\n"
 "error ('-' if none). 'show' prints the envelope and the header of one\n"
 "message. 'delete' removes it without sending it. 'flush' makes every\n"
-"message (or one) due now: the running server tries it at its next\n"
-"queue scan. Recipients that failed for good stay listed (state\n"
+"message (or one) due now: the running server tries it within a\n"
+"second. Recipients that failed for good stay listed (state\n"
 "'failed' in 'show') until the message is deleted.\n"
 "  -c, --config FILE  the configuration (default: $CORREIO_CONFIG or\n"
 "                     " CLI_DEFAULT_CONFIG ")\n";
@@ -105,6 +105,8 @@ cli_queue_print_envelope(void *ctx, const struct store_queue_info *q)
 	cli_queue_time(q->created, when, sizeof(when));
 	printf("created: %s\n", when);
 	printf("size: %" PRIu64 "\n", q->size);
+	if (q->smtputf8)
+		printf("smtputf8: yes\n");
 	for (size_t i = 0; i < q->n_rcpts; i++) {
 		const struct store_queue_rcpt *r = &q->rcpts[i];
 

@@ -8,7 +8,8 @@
  * the others queued for the deliverer, in one durable write. Lines may end
  * in LF (they are stored with CRLF). Date:, Message-ID: and From: are
  * added when missing; with -t the recipients come from To:, Cc: and Bcc:
- * and Bcc: is removed.
+ * and Bcc: is removed. The message is signed with DKIM when its From:
+ * domain has keys (auth/dkim.h), like a message from submission.
  *
  * Options (the usual sendmail subset): -t, -f SENDER, -F NAME, -i and -oi
  * (a lone "." does not end the input), -C FILE (the config); -o* other
@@ -32,10 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/dkim.h"
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/pool.h"
+#include "core/utf8.h"
 #include "mime/addr.h"
 #include "mime/header.h"
 #include "mime/mime-imap.h"
@@ -252,6 +255,48 @@ sendmail_rcpt_arg(struct sendmail *sm, const char *arg)
 		sm->error = pool_printf(sm->pool, "no address in '%.64s'", arg);
 }
 
+/*
+ * Signs the message of out (from msg_off on) with the DKIM keys of its
+ * From: domain and puts the signatures at msg_off; *hlen_r (the end of the
+ * header) moves with them. Returns 0, or -1 with a message printed.
+ */
+static int
+sendmail_sign(struct buf *out, size_t msg_off, size_t *hlen_r)
+{
+	struct dkim_keys *keys;
+	struct buf sigs;
+	const char *error;
+	size_t old = out->len;
+	int n, ret = 0;
+
+	/* the current directory is the data directory (cli_open) */
+	if ((keys = dkim_keys_load(".", &error)) == NULL) {
+		cli_fail("sendmail: %s", error);
+		return -1;
+	}
+	buf_init(&sigs, 16 * 1024);
+	n = dkim_sign(keys, out->data + msg_off, out->len - msg_off,
+	    time(NULL), &sigs, &error);
+	if (n < 0) {
+		ret = -1;
+		cli_fail("sendmail: DKIM signing failed: %s", error);
+	} else if (n > 0) {
+		if (buf_append(out, sigs.data, sigs.len) < 0) {
+			ret = -1;
+			cli_fail("sendmail: message larger than "
+			    "max_message_size");
+		} else {
+			memmove(out->data + msg_off + sigs.len,
+			    out->data + msg_off, old - msg_off);
+			memcpy(out->data + msg_off, sigs.data, sigs.len);
+			*hlen_r += sigs.len;
+		}
+	}
+	buf_release(&sigs);
+	dkim_keys_free(&keys);
+	return ret;
+}
+
 int
 cli_sendmail(int argc, char **argv)
 {
@@ -269,7 +314,7 @@ cli_sendmail(int argc, char **argv)
 	const char *error, *hdr, *body;
 	char login[64], date[HEADER_DATE_SIZE], msgid[HEADER_MSGID_SIZE];
 	bool extract = false, dots = false, sep;
-	size_t hend, p, hlen;
+	size_t hend, p, hlen, msg_off;
 	int ch, ret = CLI_EXIT_FAIL, r = 0;
 
 	memset(&sm, 0, sizeof(sm));
@@ -405,6 +450,7 @@ cli_sendmail(int argc, char **argv)
 	}
 	r |= buf_printf(&out, "Received: by %s (Correio sendmail, uid %u)"
 	    "\r\n\t; %s\r\n", sm.config->hostname, (unsigned)getuid(), date);
+	msg_off = out.len;
 	hdr = in.data != NULL ? in.data : "";
 	if (header_count(hdr, hend, "From") == 0) {
 		if (full_name != NULL && full_name[0] != '\0') {
@@ -447,6 +493,10 @@ cli_sendmail(int argc, char **argv)
 		goto out;
 	}
 
+	/* DKIM-Signature fields go under the trace fields. */
+	if (sendmail_sign(&out, msg_off, &hlen) < 0)
+		goto out;
+
 	memset(&d, 0, sizeof(d));
 	d.data = out.data;
 	d.size = out.len;
@@ -466,6 +516,15 @@ cli_sendmail(int argc, char **argv)
 		q.n_rcpts = sm.n_remote;
 		q.user_id = 0;
 		q.id_r = 0;
+		/* Local programs cannot say SMTPUTF8: it is found, as
+		 * Postfix's smtputf8_autodetect_classes does for sendmail,
+		 * from UTF-8 in the envelope or the header. */
+		q.smtputf8 = !utf8_is_ascii(sm.sender, strlen(sm.sender)) ||
+		    !utf8_is_ascii(out.data + q.data_offset,
+		    hlen - q.data_offset);
+		for (size_t i = 0; i < sm.n_remote && !q.smtputf8; i++)
+			q.smtputf8 = !utf8_is_ascii(sm.remote[i],
+			    strlen(sm.remote[i]));
 		d.queue = &q;
 	}
 	if (store_deliver(sm.store, &dp, 1, &error) < 0) {

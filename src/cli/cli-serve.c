@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "auth/dkim.h"
 #include "cli/cli.h"
 #include "core/authlimit.h"
 #include "core/buf.h"
@@ -173,6 +174,16 @@ serve_notify(void *ctx, int64_t user_id)
 	imap_server_notify(sv->imap, user_id);
 }
 
+/* A submission queued mail for other domains: deliver it now, not at the
+ * next [queue] interval. */
+static void
+serve_queued(void *ctx)
+{
+	struct serve *sv = ctx;
+
+	smtp_queue_wake(sv->queue);
+}
+
 int
 cli_serve(int argc, char **argv)
 {
@@ -189,6 +200,7 @@ cli_serve(int argc, char **argv)
 	struct storeq *authq = NULL;
 	struct authlimit *authlimit = NULL;
 	struct dns *dns = NULL;
+	struct dkim_keys *dkim = NULL;
 	SSL_CTX *tls = NULL;
 	struct serve sv;
 	size_t n_over = 0;
@@ -297,6 +309,13 @@ cli_serve(int argc, char **argv)
 		log_error("serve store error=\"%s\"", error);
 		goto out;
 	}
+	/* Signing keys: read once, here; new keys need a restart. */
+	if ((dkim = dkim_keys_load(".", &error)) == NULL) {
+		log_error("serve dkim error=\"%s\"", error);
+		goto out;
+	}
+	log_info("serve dkim keys=%zu", dkim_keys_count(dkim));
+	smtp_server_set_dkim(sv.submission, dkim);
 	smtp_server_set_store(sv.smtp, store, dq, NULL);
 	smtp_server_set_store(sv.submission, store, dq, authq);
 	imap_server_set_store(sv.imap, store, dq, authq);
@@ -306,13 +325,19 @@ cli_serve(int argc, char **argv)
 	deliverq_set_indexer(dq, imap_search_index_text,
 	    IMAP_SEARCH_INDEX_VERSION);
 	sv.dq = dq;
+	/* One resolver for the deliverer and inbound SPF checks. */
+	if ((dns = dns_new(sv.base, cfg, &error)) == NULL) {
+		log_error("serve dns error=\"%s\"", error);
+		goto out;
+	}
+	smtp_server_set_dns(sv.smtp, dns);
 	if (cfg->queue_deliver) {
-		if ((dns = dns_new(sv.base, cfg, &error)) == NULL ||
-		    (sv.queue = smtp_queue_new(sv.base, cfg, store, dq, dns,
+		if ((sv.queue = smtp_queue_new(sv.base, cfg, store, dq, dns,
 		    &error)) == NULL) {
 			log_error("serve queue error=\"%s\"", error);
 			goto out;
 		}
+		deliverq_set_queued(dq, serve_queued, &sv);
 	}
 	sv.sigterm = evsignal_new(sv.base, SIGTERM, serve_signal_cb, &sv);
 	sv.sigint = evsignal_new(sv.base, SIGINT, serve_signal_cb, &sv);
@@ -349,13 +374,15 @@ out:
 	deliverq_free(&dq);
 	/* After the deliverq: its last result writes call back into it. */
 	smtp_queue_free(&sv.queue);
-	dns_free(&dns);
 	storeq_free(&authq);
 	imap_server_free(&sv.imap);
 	pop3_server_free(&sv.pop3);
 	smtp_server_free(&sv.smtp);
 	smtp_server_free(&sv.submission);
+	/* After the sessions: an SPF check cancels its query when freed. */
+	dns_free(&dns);
 	authlimit_free(&authlimit);
+	dkim_keys_free(&dkim);
 	store_close(&store);
 	if (sv.sigterm != NULL)
 		event_free(sv.sigterm);

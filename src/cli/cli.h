@@ -29,8 +29,10 @@ int cli_alias(int argc, char **argv);
 int cli_mailbox(int argc, char **argv);
 int cli_message(int argc, char **argv);
 int cli_dns(int argc, char **argv);
+int cli_dkim(int argc, char **argv);
 int cli_queue(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
+int cli_auth(int argc, char **argv);
 
 /* Prints "correio: MESSAGE" and returns CLI_EXIT_USAGE. */
 int

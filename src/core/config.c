@@ -58,6 +58,7 @@ enum config_type {
 	CONFIG_TYPE_HOSTNAME,	/* a syntactically valid domain name */
 	CONFIG_TYPE_PLAINTEXT,	/* enum config_plaintext: no, loopback */
 	CONFIG_TYPE_RESOLVER,	/* a string checked by config_resolver_check */
+	CONFIG_TYPE_BOOL,	/* bool: yes or no */
 };
 
 /* The key must have a non-empty value after the file and the overrides. */
@@ -145,6 +146,10 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(auth_block_time), "15m", 1, 24 * 3600, 0 },
 	{ "auth", "failure_delay", CONFIG_TYPE_DURATION,
 	    CONFIG_FIELD(auth_failure_delay), "2s", 0, 60, 0 },
+	/* RFC 7208 8.4: rejecting a fail is the receiver's choice; by
+	 * default the result only feeds DMARC and the spam score. */
+	{ "auth", "spf_reject_fail", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(auth_spf_reject_fail), "no", 0, 0, 0 },
 
 	{ "dns", "resolver", CONFIG_TYPE_RESOLVER,
 	    CONFIG_FIELD(dns_resolver), "", 0, 0, 0 },
@@ -166,6 +171,8 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(queue_max_connections), "20", 1, 10000, 0 },
 	{ "queue", "max_per_domain", CONFIG_TYPE_UINT,
 	    CONFIG_FIELD(queue_max_per_domain), "4", 1, 1000, 0 },
+	{ "queue", "max_per_connection", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(queue_max_per_connection), "100", 1, 10000, 0 },
 	{ "queue", "port", CONFIG_TYPE_UINT,
 	    CONFIG_FIELD(queue_port), "25", 1, 65535, 0 },
 	{ "queue", "connect_timeout", CONFIG_TYPE_DURATION,
@@ -766,6 +773,16 @@ config_key_set(struct config *config, const struct config_key *key,
 			return -1;
 		}
 		return 0;
+	case CONFIG_TYPE_BOOL:
+		if (strcmp(value, "yes") == 0) {
+			*(bool *)field = true;
+		} else if (strcmp(value, "no") == 0) {
+			*(bool *)field = false;
+		} else {
+			config_msg(msg, msglen, "must be yes or no");
+			return -1;
+		}
+		return 0;
 	case CONFIG_TYPE_LOGLEVEL:
 		if (log_level_parse(value, field) < 0) {
 			config_msg(msg, msglen, "must be one of debug, info, "
@@ -1123,6 +1140,7 @@ config_free(struct config **configp)
 		case CONFIG_TYPE_UINT:
 		case CONFIG_TYPE_LOGLEVEL:
 		case CONFIG_TYPE_PLAINTEXT:
+		case CONFIG_TYPE_BOOL:
 			break;
 		}
 	}

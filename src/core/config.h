@@ -12,6 +12,7 @@
 #ifndef CORE_CONFIG_H
 #define CORE_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -78,6 +79,8 @@ struct config {
 	unsigned auth_max_failures;	/* then the address is blocked */
 	unsigned auth_block_time;	/* seconds, default 15m */
 	unsigned auth_failure_delay;	/* seconds before a failure reply */
+	/* [auth] sender authentication of inbound mail */
+	bool auth_spf_reject_fail;	/* answer an SPF fail with 550 */
 
 	/* [dns] */
 	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas
@@ -90,8 +93,9 @@ struct config {
 	unsigned queue_retry_min;	/* first retry after, seconds */
 	unsigned queue_retry_max;	/* back-off doubles up to this */
 	unsigned queue_lifetime;	/* then a deferred recipient fails */
-	unsigned queue_max_connections;	/* deliveries at once, all domains */
-	unsigned queue_max_per_domain;	/* deliveries at once, one domain */
+	unsigned queue_max_connections;	/* connections at once, in all */
+	unsigned queue_max_per_domain;	/* connections to one domain */
+	unsigned queue_max_per_connection; /* messages per connection */
 	unsigned queue_port;		/* remote SMTP port, 25 */
 	unsigned queue_connect_timeout;	/* seconds to connect */
 	unsigned queue_timeout;		/* per reply (RFC 5321 4.5.3.2) */

@@ -44,3 +44,12 @@ utf8_valid(const char *s, size_t len)
 	}
 	return true;
 }
+
+bool
+utf8_is_ascii(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}

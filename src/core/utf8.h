@@ -16,4 +16,8 @@
 bool
 utf8_valid(const char *s, size_t len);
 
+/* Returns true if s[0..len) is all ASCII (no byte above 0x7f). */
+bool
+utf8_is_ascii(const char *s, size_t len);
+
 #endif

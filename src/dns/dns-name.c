@@ -61,6 +61,54 @@ dns_name_label_check(const char *label, size_t len, unsigned flags,
 }
 
 int
+dns_name_escape(const char *name, char *out, size_t outlen,
+    const char **error_r)
+{
+	size_t n = strlen(name), used = 0, label = 0;
+
+	if (outlen < DNS_NAME_TEXT_MAX) {
+		*error_r = "output buffer too small";
+		return -1;
+	}
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n == 0) {
+		*error_r = "empty name";
+		return -1;
+	}
+	if (n > DNS_NAME_MAX) {
+		*error_r = "name longer than 253 octets";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '.') {
+			if (label == 0) {
+				*error_r = "empty label";
+				return -1;
+			}
+			label = 0;
+			out[used++] = '.';
+			continue;
+		}
+		if (++label > DNS_LABEL_MAX) {
+			*error_r = "label longer than 63 octets";
+			return -1;
+		}
+		/* At most 4 bytes per octet of DNS_NAME_MAX octets: the
+		 * buffer of DNS_NAME_TEXT_MAX always has room. */
+		if (dns_name_octet_plain(c))
+			out[used++] = (char)tolower(c);
+		else
+			used += (size_t)snprintf(out + used, outlen - used,
+			    "\\%03u", c);
+	}
+	out[used] = '\0';
+	return 0;
+}
+
+int
 dns_name_normalize(const char *name, unsigned flags, char *out, size_t outlen,
     const char **error_r)
 {

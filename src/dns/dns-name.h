@@ -47,6 +47,21 @@ dns_name_normalize(const char *name, unsigned flags, char *out, size_t outlen,
     const char **error_r);
 
 /*
+ * Checks a name whose labels may hold any octet but NUL (RFC 2181 11;
+ * SPF macros put local parts and HELO names into names, RFC 7208 7.3) and
+ * writes it into out (outlen at least DNS_NAME_TEXT_MAX) in the text form
+ * libunbound reads: ASCII letters in lower case, letters, digits, '-' and
+ * '_' as they are, every other octet as "\DDD" (RFC 1035 5.1). A '.'
+ * always separates labels. One trailing dot is accepted. Labels are 1 to
+ * 63 octets, the name at most DNS_NAME_MAX octets without the trailing
+ * dot. No IDNA conversion: the octets are the labels.
+ * Returns 0, or -1 with *error_r set to a static message.
+ */
+int
+dns_name_escape(const char *name, char *out, size_t outlen,
+    const char **error_r);
+
+/*
  * Reads the uncompressed wire-format name at data[*pos] (len bytes in all)
  * and writes it as text into out (outlen at least DNS_NAME_TEXT_MAX):
  * labels joined by dots, no trailing dot, "." for the root; octets other

@@ -17,6 +17,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -81,6 +82,64 @@ dns_mx_sort(struct dns_mx *mx, size_t n, uint32_t (*uniform)(uint32_t n))
 		}
 		start = end;
 	}
+}
+
+/* Same host name, ignoring ASCII case and a final dot on either. */
+static bool
+dns_route_same_name(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 0 && a[la - 1] == '.')
+		la--;
+	if (lb > 0 && b[lb - 1] == '.')
+		lb--;
+	return la == lb && la > 0 && strncasecmp(a, b, la) == 0;
+}
+
+static bool
+dns_route_host_is_self(const struct dns_mx_host *h, const char *own_name,
+    const struct dns_addr *own, size_t n_own)
+{
+	if (own_name != NULL && dns_route_same_name(h->name, own_name))
+		return true;
+	for (size_t i = 0; i < h->n_addrs; i++) {
+		const struct dns_addr *a = &h->addrs[i];
+
+		for (size_t k = 0; k < n_own; k++) {
+			if (own[k].family != a->family)
+				continue;
+			if (a->family == AF_INET6 ? memcmp(&a->u.v6,
+			    &own[k].u.v6, sizeof(a->u.v6)) == 0 :
+			    a->u.v4.s_addr == own[k].u.v4.s_addr)
+				return true;
+		}
+	}
+	return false;
+}
+
+int
+dns_route_drop_self(struct dns_route *route, const char *own_name,
+    const struct dns_addr *own, size_t n_own)
+{
+	size_t cut, self;
+
+	for (self = 0; self < route->n_hosts; self++)
+		if (dns_route_host_is_self(&route->hosts[self], own_name, own,
+		    n_own))
+			break;
+	if (self == route->n_hosts)
+		return 0;
+	/* Equal preferences are shuffled: others of ours may come first. */
+	for (cut = 0; cut < route->n_hosts; cut++)
+		if (route->hosts[cut].preference >=
+		    route->hosts[self].preference)
+			break;
+	if (cut == 0)
+		return -1;
+	self = route->n_hosts - cut;
+	route->n_hosts = cut;
+	return (int)self;
 }
 
 void

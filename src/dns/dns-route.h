@@ -18,9 +18,10 @@
  *  - CNAMEs are followed by libunbound, for the domain and the exchanges.
  *  - UTF-8 domains are looked up as A-labels (IDNA 2008).
  *
- * Not done here, and left to the SMTP client: dropping the exchanges at or
- * after our own host name (RFC 5321 5.1, the "MX points at me" loop), and
- * choosing address families the machine can reach.
+ * Not done by the lookup: dropping the exchanges at or after our own
+ * preference (RFC 5321 5.1, the "MX points at me" loop), which the SMTP
+ * client does with dns_route_drop_self() and its own names and addresses,
+ * and choosing address families the machine can reach.
  *
  * SECURITY: the domain comes from an envelope address, and the answers
  * from the network: at most DNS_MX_HOSTS_MAX exchanges and
@@ -94,6 +95,23 @@ dns_route_cancel(struct dns_route_req **reqp);
 /* Frees a route; sets *routep to NULL. */
 void
 dns_route_free(struct dns_route **routep);
+
+/*
+ * RFC 5321 5.1: a host listed as an exchange of the domain must not
+ * deliver to itself, nor to exchanges it is preferred over; it delivers
+ * to more preferred ones only. An exchange is this host if its name is
+ * own_name (compared without case or a final dot) or one of its
+ * addresses is in own[0 .. n_own - 1].
+ *
+ * Returns -1 if the first exchange (the best preference) is this host:
+ * mail for the domain would loop back to it, and route is not changed.
+ * Otherwise returns how many exchanges were dropped from the end of
+ * route->hosts (those of this host's preference and after; 0 if this host
+ * is not listed). The implicit MX counts as preference 0.
+ */
+int
+dns_route_drop_self(struct dns_route *route, const char *own_name,
+    const struct dns_addr *own, size_t n_own);
 
 /*
  * The pieces, for the unit tests.

@@ -59,7 +59,7 @@ struct dns {
 struct dns_query {
 	struct dns *dns;
 	struct dns_query *prev, *next;
-	char name[DNS_NAME_MAX + 1];	/* normalized; "" if it was bad */
+	char name[DNS_NAME_TEXT_MAX];	/* normalized; "" if it was bad */
 	uint16_t rrtype;
 	bool in_ub;		/* libunbound has it (async_id is valid) */
 	int async_id;
@@ -419,6 +419,13 @@ struct dns_query *
 dns_query(struct dns *dns, const char *name, uint16_t rrtype,
     dns_query_callback *cb, void *ctx)
 {
+	return dns_query_flags(dns, name, rrtype, 0, cb, ctx);
+}
+
+struct dns_query *
+dns_query_flags(struct dns *dns, const char *name, uint16_t rrtype,
+    unsigned flags, dns_query_callback *cb, void *ctx)
+{
 	struct dns_query *q = xcalloc(1, sizeof(*q));
 	struct timeval tv = { 0, 0 };
 	const char *error;
@@ -440,8 +447,9 @@ dns_query(struct dns *dns, const char *name, uint16_t rrtype,
 	if (dns_type_name(rrtype) == NULL) {
 		q->early_status = DNS_ERROR;
 		q->early_error = "record type not supported";
-	} else if (dns_name_normalize(name, 0, q->name, sizeof(q->name),
-	    &error) < 0) {
+	} else if ((flags & DNS_QUERY_OCTETS) != 0 ?
+	    dns_name_escape(name, q->name, sizeof(q->name), &error) < 0 :
+	    dns_name_normalize(name, 0, q->name, sizeof(q->name), &error) < 0) {
 		q->name[0] = '\0';
 		q->early_status = DNS_BADNAME;
 		q->early_error = error;

@@ -150,6 +150,16 @@ struct dns_query *
 dns_query(struct dns *dns, const char *name, uint16_t rrtype,
     dns_query_callback *cb, void *ctx);
 
+/* Flags of dns_query_flags(). */
+#define DNS_QUERY_OCTETS 0x01	/* labels may hold any octet: the name is
+				 * checked and escaped by dns_name_escape()
+				 * instead of dns_name_normalize() (SPF) */
+
+/* dns_query() with flags (DNS_QUERY_*). */
+struct dns_query *
+dns_query_flags(struct dns *dns, const char *name, uint16_t rrtype,
+    unsigned flags, dns_query_callback *cb, void *ctx);
+
 /* Cancels the query: its callback is not called. Sets *queryp to NULL;
  * does nothing if it is NULL. Must not be used on a query whose callback
  * has been called. */

@@ -93,6 +93,24 @@ header_has(const char *msg, size_t len, const char *name)
 	return header_find(msg, len, name, &end) != NULL;
 }
 
+size_t
+header_block_len(const char *msg, size_t len)
+{
+	/* An empty line first: no header at all. */
+	if ((len > 0 && msg[0] == '\n') ||
+	    (len > 1 && msg[0] == '\r' && msg[1] == '\n'))
+		return 0;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (msg[i] != '\n')
+			continue;
+		if (msg[i + 1] == '\n')
+			return i + 1;
+		if (msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')
+			return i + 1;
+	}
+	return len;
+}
+
 int
 header_date(time_t t, char *buf, size_t size)
 {

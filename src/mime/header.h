@@ -35,6 +35,12 @@ header_has(const char *msg, size_t len, const char *name);
 int
 header_count(const char *msg, size_t len, const char *name);
 
+/* The length of the header block of msg: up to and including the line
+ * end before the empty line (CRLF or LF); 0 if msg starts with the empty
+ * line, len if there is none. */
+size_t
+header_block_len(const char *msg, size_t len);
+
 /* Room for header_date and header_message_id results. */
 #define HEADER_DATE_SIZE 64
 #define HEADER_MSGID_SIZE 320

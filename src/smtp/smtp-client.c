@@ -1,27 +1,41 @@
 /*
- * smtp-client.c - outbound SMTP: one session delivers one message to the
- * recipients of one domain.
+ * smtp-client.c - outbound SMTP: a session delivers messages to the
+ * recipients of one domain, one message after the other over the same
+ * connection while the queue has more for that domain.
  *
- * RFC 5321 (section 5 routing through dns_mx_route, 4.5.3.2 timeouts),
+ * RFC 5321 (section 5 routing through dns_mx_route, 4.5.3.2 timeouts,
+ * 5.1 the "MX points at me" loop, 4.1.1.5 RSET between messages),
  * RFC 3207 (STARTTLS: opportunistic, the certificate is not verified, so
  * it protects against passive listeners only), RFC 2920 (PIPELINING: MAIL
- * and every RCPT in one write), RFC 1870 (SIZE), RFC 6152 (8BITMIME).
+ * and every RCPT in one write), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
+ * RFC 6531 (SMTPUTF8), RFC 3030 (CHUNKING: BDAT when offered).
  *
  * Exchanges are tried by preference, each of their addresses in turn,
  * until one gives a greeting and takes EHLO or HELO; a failure before
  * MAIL (no connection, a timeout, a 4xx or 5xx greeting) moves on to the
- * next address (RFC 5321 5.1). Once MAIL is sent, the replies decide:
- * 2xx sent, 4xx (and a lost connection or timeout) temporary, 5xx
- * permanent.
+ * next address (RFC 5321 5.1). A failed TLS handshake is not a reason to
+ * give up on an address: opportunistic TLS (RFC 7435) tries the same
+ * address again in cleartext, as Postfix does; there is no setting that
+ * requires TLS yet. Once MAIL is sent, the replies decide: 2xx sent, 4xx
+ * (and a lost connection or timeout) temporary, 5xx permanent.
+ *
+ * After a message, the session asks the queue for the next one to the
+ * same domain (at most [queue] max_per_connection per connection) and
+ * sends RSET before its MAIL. A server that drops a reused connection, or
+ * answers 421, before the next message's content was sent has not failed
+ * that message: it gets a fresh connection, once.
  *
  * SECURITY: replies are hostile: lines are read with a limit, replies with
  * a line count limit, and their text is escaped before it is logged or
- * kept as an error. The message goes out dot-stuffed with CRLF line ends.
+ * kept as an error. The message goes out with CRLF line ends, dot-stuffed
+ * for DATA, counted exactly for BDAT.
  */
 #include "smtp/smtp-client.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +52,10 @@
 #include "core/line.h"
 #include "core/log.h"
 #include "core/tls.h"
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "dns/dns-route.h"
+#include "mime/header.h"
 
 enum smtp_cstate {
 	SMTP_CST_ROUTE,		/* waiting for the DNS route */
@@ -49,16 +65,18 @@ enum smtp_cstate {
 	SMTP_CST_HELO,
 	SMTP_CST_STARTTLS,
 	SMTP_CST_HANDSHAKE,	/* TLS handshake in progress */
+	SMTP_CST_RSET,		/* before the next message of a session */
 	SMTP_CST_MAIL,
 	SMTP_CST_RCPT,
 	SMTP_CST_DATA,
 	SMTP_CST_DOT,
+	SMTP_CST_BDAT,		/* replies to BDAT chunks */
 	SMTP_CST_QUIT,
 };
 
 static const char *const smtp_cstate_names[] = {
 	"route", "connect", "greeting", "ehlo", "helo", "starttls",
-	"handshake", "mail", "rcpt", "data", "dot", "quit",
+	"handshake", "rset", "mail", "rcpt", "data", "dot", "bdat", "quit",
 };
 
 struct smtp_csess {
@@ -71,7 +89,13 @@ struct smtp_csess {
 	size_t host_i, addr_i;	/* the next address to try */
 	struct bufferevent *bev;
 	bool tls;
+	bool no_tls;		/* this address failed TLS: cleartext */
+	bool tls_retry;		/* connect to the same address again */
 	bool in_txn;		/* MAIL sent: replies now decide */
+	bool in_data;		/* content sent: it may have arrived */
+	bool reused;		/* job is not its connection's first */
+	bool reconnected;	/* job already got a fresh connection */
+	unsigned conn_msgs;	/* messages begun on this connection */
 	unsigned ext;		/* SMTP_EXT_* of the last EHLO */
 	uint64_t size_max;	/* SIZE parameter, 0 if none */
 	size_t scanned;		/* line_next() position */
@@ -82,6 +106,11 @@ struct smtp_csess {
 	int mail_code;
 	char mail_reply[SMTP_CLIENT_ERROR_MAX];
 	size_t rcpt_i, n_accepted;
+	/* BDAT: the content not sent yet, and the replies to come */
+	struct evbuffer *body;
+	unsigned bdat_replies;
+	int bdat_code;		/* of the first failed chunk, 0 if none */
+	char bdat_reply[SMTP_CLIENT_ERROR_MAX];
 	char host[256];		/* the exchange now */
 	char ip[INET6_ADDRSTRLEN];
 	char tls_info[128];
@@ -96,11 +125,15 @@ struct smtp_client {
 	SSL_CTX *tls;
 	struct smtp_csess *sessions;
 	size_t n_active;
+	/* this host, for the "MX points at me" check */
+	struct dns_addr own[SMTP_CLIENT_OWN_MAX];
+	size_t n_own;
 };
 
 static void smtp_csess_try_next(struct smtp_csess *s, const char *why);
 static void smtp_csess_finish(struct smtp_csess *s);
 static void smtp_csess_connect_next(struct smtp_csess *s);
+static void smtp_csess_job_end(struct smtp_csess *s);
 
 static void
 smtp_csess_set_state(struct smtp_csess *s, enum smtp_cstate state)
@@ -134,6 +167,17 @@ smtp_csess_send(struct smtp_csess *s, const char *fmt, ...)
 }
 
 static void
+smtp_csess_body_free(struct smtp_csess *s)
+{
+	if (s->body != NULL) {
+		evbuffer_free(s->body);
+		s->body = NULL;
+	}
+	s->bdat_replies = 0;
+	s->bdat_code = 0;
+}
+
+static void
 smtp_csess_close_bev(struct smtp_csess *s)
 {
 	if (s->bev != NULL) {
@@ -146,6 +190,7 @@ smtp_csess_close_bev(struct smtp_csess *s)
 	s->size_max = 0;
 	s->scanned = 0;
 	memset(&s->r, 0, sizeof(s->r));
+	smtp_csess_body_free(s);
 }
 
 /* The result of a reply for a recipient. */
@@ -179,6 +224,39 @@ smtp_csess_resolve_rest(struct smtp_csess *s, int code, const char *text)
 		smtp_csess_resolve(s, &s->job->rcpts[i], code, text);
 }
 
+/* Every recipient that RCPT accepted gets the content's reply. */
+static void
+smtp_csess_resolve_accepted(struct smtp_csess *s, int code, const char *text)
+{
+	for (size_t i = 0; i < s->job->n_rcpts; i++)
+		if (s->job->rcpts[i].accepted)
+			smtp_csess_resolve(s, &s->job->rcpts[i], code, text);
+}
+
+/* Makes job the session's current one, with nothing of it done yet. */
+static void
+smtp_csess_job_begin(struct smtp_csess *s, struct smtp_client_job *job,
+    bool reused)
+{
+	s->job = job;
+	job->session_over = false;
+	for (size_t i = 0; i < job->n_rcpts; i++) {
+		job->rcpts[i].resolved = false;
+		job->rcpts[i].accepted = false;
+		job->rcpts[i].outcome = SMTP_CLIENT_TEMP;
+		job->rcpts[i].error[0] = '\0';
+	}
+	s->reused = reused;
+	s->reconnected = false;
+	s->in_txn = false;
+	s->in_data = false;
+	s->mail_failed = false;
+	s->rcpt_i = 0;
+	s->n_accepted = 0;
+	s->last_error[0] = '\0';
+	smtp_csess_body_free(s);
+}
+
 static void
 smtp_csess_later_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -209,6 +287,7 @@ smtp_csess_finish(struct smtp_csess *s)
 	    s->last_error : "connection lost");
 	smtp_csess_close_bev(s);
 	dns_route_free(&s->route);
+	s->job->session_over = true;
 	event_active(s->later, EV_TIMEOUT, 0);
 }
 
@@ -219,13 +298,19 @@ smtp_csess_quit(struct smtp_csess *s)
 	smtp_csess_set_state(s, SMTP_CST_QUIT);
 }
 
-static bool
-smtp_has_8bit(const char *data, size_t size)
+bool
+smtp_client_needs_utf8(const struct smtp_client_job *job)
 {
-	for (size_t i = 0; i < size; i++)
-		if ((unsigned char)data[i] >= 0x80)
+	if (!utf8_is_ascii(job->sender, strlen(job->sender)))
+		return true;
+	for (size_t i = 0; i < job->n_rcpts; i++)
+		if (!utf8_is_ascii(job->rcpts[i].address,
+		    strlen(job->rcpts[i].address)))
 			return true;
-	return false;
+	/* RFC 6532 header fields travel only where SMTPUTF8 was asked
+	 * for; a message that did not ask is sent as it is. */
+	return job->smtputf8 && !utf8_is_ascii(job->data,
+	    header_block_len(job->data, job->size));
 }
 
 static void
@@ -238,27 +323,44 @@ static void
 smtp_csess_start_mail(struct smtp_csess *s)
 {
 	struct smtp_client_job *job = s->job;
-	char params[64] = "";
-	int n = 0;
+	char params[64] = "", why[SMTP_CLIENT_ERROR_MAX];
+	bool utf8 = smtp_client_needs_utf8(job);
+	size_t n = 0;
+	int r;
 
+	s->conn_msgs++;
 	if ((s->ext & SMTP_EXT_SIZE) != 0 && s->size_max > 0 &&
 	    job->size > s->size_max) {
-		char why[SMTP_CLIENT_ERROR_MAX];
-
 		(void)snprintf(why, sizeof(why), "552 5.3.4 message size %zu "
 		    "exceeds the limit of %s (%llu)", job->size, s->host,
 		    (unsigned long long)s->size_max);
 		smtp_csess_resolve_rest(s, 552, why);
-		smtp_csess_quit(s);
+		smtp_csess_job_end(s);
 		return;
 	}
-	if ((s->ext & SMTP_EXT_SIZE) != 0)
-		n = snprintf(params, sizeof(params), " SIZE=%zu", job->size);
-	if (n >= 0 && (size_t)n < sizeof(params) &&
-	    (s->ext & SMTP_EXT_8BITMIME) != 0 &&
-	    smtp_has_8bit(job->data, job->size))
-		(void)snprintf(params + n, sizeof(params) - (size_t)n,
-		    " BODY=8BITMIME");
+	/* RFC 6531: without the extension at the next hop, such a message
+	 * cannot be sent there at all (no downgrade): a permanent failure,
+	 * X.6.7 "non-ASCII addresses not permitted" as Postfix has it. */
+	if (utf8 && (s->ext & SMTP_EXT_SMTPUTF8) == 0) {
+		(void)snprintf(why, sizeof(why), "550 5.6.7 SMTPUTF8 is "
+		    "required for this message, but %s [%s] does not offer "
+		    "it", s->host, s->ip);
+		smtp_csess_resolve_rest(s, 550, why);
+		smtp_csess_job_end(s);
+		return;
+	}
+	if ((s->ext & SMTP_EXT_SIZE) != 0) {
+		r = snprintf(params, sizeof(params), " SIZE=%zu", job->size);
+		n = r > 0 && (size_t)r < sizeof(params) ? (size_t)r : 0;
+	}
+	if ((s->ext & SMTP_EXT_8BITMIME) != 0 &&
+	    !utf8_is_ascii(job->data, job->size)) {
+		r = snprintf(params + n, sizeof(params) - n, " BODY=8BITMIME");
+		n += r > 0 && (size_t)r < sizeof(params) - n ? (size_t)r : 0;
+	}
+	/* Asked for whenever the submitter did. */
+	if ((s->ext & SMTP_EXT_SMTPUTF8) != 0 && (utf8 || job->smtputf8))
+		(void)snprintf(params + n, sizeof(params) - n, " SMTPUTF8");
 	s->in_txn = true;
 	s->mail_failed = false;
 	s->rcpt_i = 0;
@@ -271,13 +373,16 @@ smtp_csess_start_mail(struct smtp_csess *s)
 	smtp_csess_set_state(s, SMTP_CST_MAIL);
 }
 
-/* The message, dot-stuffed (RFC 5321 4.5.2), with CRLF line ends, and
- * the final dot. */
+/*
+ * The message with CRLF line ends (a bare LF gets its CR), appended to
+ * out; dot-stuffed for DATA (RFC 5321 4.5.2), not for BDAT (RFC 3030 2:
+ * a chunk's octets are counted, not scanned).
+ */
 static void
-smtp_csess_send_body(struct smtp_csess *s)
+smtp_csess_copy_body(const struct smtp_client_job *job, struct evbuffer *out,
+    bool stuff)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-	const char *p = s->job->data, *end = p + s->job->size;
+	const char *p = job->data, *end = p + job->size;
 
 	while (p < end) {
 		const char *lf = memchr(p, '\n', (size_t)(end - p));
@@ -286,13 +391,65 @@ smtp_csess_send_body(struct smtp_csess *s)
 
 		if (len > 0 && p[len - 1] == '\r')
 			len--;
-		if (len > 0 && p[0] == '.')
+		if (stuff && len > 0 && p[0] == '.')
 			evbuffer_add(out, ".", 1);
 		evbuffer_add(out, p, len);
 		evbuffer_add(out, "\r\n", 2);
 		p = lf != NULL ? lf + 1 : end;
 	}
-	evbuffer_add(out, ".\r\n", 3);
+}
+
+/* Sends the next BDAT chunk, or all of them when the server pipelines
+ * (RFC 3030 2, and its example 4.2: chunks may then go without waiting
+ * for each reply, once MAIL's and RCPT's replies are in). */
+static void
+smtp_csess_send_bdat(struct smtp_csess *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	do {
+		size_t left = evbuffer_get_length(s->body);
+		size_t n = left < SMTP_CLIENT_BDAT_CHUNK ? left :
+		    SMTP_CLIENT_BDAT_CHUNK;
+
+		smtp_csess_send(s, "BDAT %zu%s\r\n", n, n == left ?
+		    " LAST" : "");
+		(void)evbuffer_remove_buffer(s->body, out, n);
+		s->bdat_replies++;
+	} while (evbuffer_get_length(s->body) > 0 &&
+	    (s->ext & SMTP_EXT_PIPELINING) != 0);
+}
+
+/* RCPT is done with recipients accepted: the content, by BDAT when the
+ * server offers CHUNKING, else by DATA. */
+static void
+smtp_csess_start_content(struct smtp_csess *s)
+{
+	size_t len;
+
+	if ((s->ext & SMTP_EXT_CHUNKING) == 0) {
+		smtp_csess_send(s, "DATA\r\n");
+		smtp_csess_set_state(s, SMTP_CST_DATA);
+		return;
+	}
+	s->body = evbuffer_new();
+	if (s->body == NULL) {
+		smtp_csess_resolve_rest(s, 451, "451 4.3.0 out of memory");
+		smtp_csess_quit(s);
+		return;
+	}
+	smtp_csess_copy_body(s->job, s->body, false);
+	len = evbuffer_get_length(s->body);
+	log_info("queue=%lld smtp-client mx=%s ip=%s content=bdat size=%zu "
+	    "chunks=%zu", (long long)s->job->queue_id, s->host, s->ip, len,
+	    len == 0 ? (size_t)1 : (len - 1) / SMTP_CLIENT_BDAT_CHUNK + 1);
+	s->in_data = true;
+	s->bdat_code = 0;
+	s->bdat_replies = 0;
+	/* RFC 5321 4.5.3.2.6's 10 minutes, for the last chunk's reply. */
+	smtp_csess_timeouts(s, s->cl->cfg->queue_data_timeout);
+	smtp_csess_send_bdat(s);
+	smtp_csess_set_state(s, SMTP_CST_BDAT);
 }
 
 static void smtp_csess_event_cb(struct bufferevent *bev, short what,
@@ -322,11 +479,63 @@ smtp_csess_starttls(struct smtp_csess *s)
 	s->bev = tlsbev;
 	s->tls = true;
 	s->scanned = 0;
+	smtp_csess_set_state(s, SMTP_CST_HANDSHAKE);
 	bufferevent_setcb(s->bev, smtp_csess_read_cb, NULL,
 	    smtp_csess_event_cb, s);
 	smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
+	/* Bytes the server sent after its 220 are already there: the
+	 * handshake may fail inside this call, and the event callback
+	 * then moves on (a new connection). Nothing of s after it. */
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	smtp_csess_set_state(s, SMTP_CST_HANDSHAKE);
+}
+
+/*
+ * The handshake failed (an alert, garbage, a close, a timeout): the same
+ * address again, in cleartext (RFC 7435 opportunistic security; Postfix
+ * does the same). Nothing was sent yet, so nothing can be delivered twice.
+ */
+static void
+smtp_csess_tls_fallback(struct smtp_csess *s, const char *why)
+{
+	log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s tls=failed "
+	    "error=\"%s\" fallback=cleartext", (long long)s->job->queue_id,
+	    s->job->domain, s->host, s->ip, why);
+	(void)snprintf(s->last_error, sizeof(s->last_error), "%s %s: %s",
+	    s->host, s->ip, why);
+	smtp_csess_close_bev(s);
+	s->tls_retry = true;
+	smtp_csess_connect_next(s);
+}
+
+/*
+ * The current job is over, its recipients resolved, and the connection
+ * is still good: the next message to the domain over it, after RSET, or
+ * QUIT. The next job is taken before this one's done runs, so that the
+ * queue hands it to this connection rather than to a new one.
+ */
+static void
+smtp_csess_job_end(struct smtp_csess *s)
+{
+	struct smtp_client_job *job = s->job, *next = NULL;
+
+	smtp_csess_resolve_rest(s, 451, "451 4.3.0 no reply for this "
+	    "recipient");
+	smtp_csess_body_free(s);
+	if (job->next != NULL &&
+	    s->conn_msgs < s->cl->cfg->queue_max_per_connection)
+		next = job->next(job);
+	if (next == NULL) {
+		smtp_csess_quit(s);
+		return;
+	}
+	smtp_csess_job_begin(s, next, true);
+	job->done(job);
+	log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s reuse "
+	    "message=%u", (long long)next->queue_id, next->domain, s->host,
+	    s->ip, s->conn_msgs + 1);
+	/* RFC 5321 4.1.1.5: a clean state, whatever the last one left. */
+	smtp_csess_send(s, "RSET\r\n");
+	smtp_csess_set_state(s, SMTP_CST_RSET);
 }
 
 /* A complete reply: act on it by state. */
@@ -338,6 +547,14 @@ smtp_csess_reply(struct smtp_csess *s)
 	bool ok = code >= 200 && code < 300;
 	char why[SMTP_CLIENT_ERROR_MAX + 32];
 
+	/* A server closing a reused connection (too many messages, say)
+	 * before this message's content: a fresh connection for it. */
+	if (code == 421 && s->reused && !s->in_data &&
+	    (s->state == SMTP_CST_RSET || s->state == SMTP_CST_MAIL ||
+	    s->state == SMTP_CST_RCPT)) {
+		smtp_csess_try_next(s, s->reply);
+		return;
+	}
 	switch (s->state) {
 	case SMTP_CST_GREETING:
 		if (code != 220) {
@@ -356,7 +573,8 @@ smtp_csess_reply(struct smtp_csess *s)
 			smtp_csess_set_state(s, SMTP_CST_HELO);
 			return;
 		}
-		if ((s->ext & SMTP_EXT_STARTTLS) != 0 && !s->tls) {
+		if ((s->ext & SMTP_EXT_STARTTLS) != 0 && !s->tls &&
+		    !s->no_tls) {
 			smtp_csess_send(s, "STARTTLS\r\n");
 			smtp_csess_set_state(s, SMTP_CST_STARTTLS);
 			return;
@@ -375,13 +593,21 @@ smtp_csess_reply(struct smtp_csess *s)
 		if (code != 220) {
 			/* Opportunistic: go on in the clear. */
 			log_info("queue=%lld smtp-client mx=%s ip=%s "
-			    "starttls=refused reply=\"%s\"",
+			    "starttls=refused reply=\"%s\" fallback=cleartext",
 			    (long long)job->queue_id, s->host, s->ip,
 			    s->reply);
 			smtp_csess_start_mail(s);
 			return;
 		}
 		smtp_csess_starttls(s);
+		return;
+	case SMTP_CST_RSET:
+		if (!ok) {
+			(void)snprintf(why, sizeof(why), "RSET: %s", s->reply);
+			smtp_csess_try_next(s, why);
+			return;
+		}
+		smtp_csess_start_mail(s);
 		return;
 	case SMTP_CST_MAIL:
 		s->mail_code = code;
@@ -391,7 +617,7 @@ smtp_csess_reply(struct smtp_csess *s)
 			s->mail_failed = true;
 			if ((s->ext & SMTP_EXT_PIPELINING) == 0) {
 				smtp_csess_resolve_rest(s, code, s->reply);
-				smtp_csess_quit(s);
+				smtp_csess_job_end(s);
 				return;
 			}
 		} else if ((s->ext & SMTP_EXT_PIPELINING) == 0) {
@@ -419,35 +645,60 @@ smtp_csess_reply(struct smtp_csess *s)
 		if (s->mail_failed) {
 			smtp_csess_resolve_rest(s, s->mail_code,
 			    s->mail_reply);
-			smtp_csess_quit(s);
+			smtp_csess_job_end(s);
 			return;
 		}
 		if (s->n_accepted == 0) {
-			smtp_csess_quit(s);
+			smtp_csess_job_end(s);
 			return;
 		}
-		smtp_csess_send(s, "DATA\r\n");
-		smtp_csess_set_state(s, SMTP_CST_DATA);
+		smtp_csess_start_content(s);
 		return;
 	}
 	case SMTP_CST_DATA:
 		if (code != 354) {
 			smtp_csess_resolve_rest(s, code, s->reply);
-			smtp_csess_quit(s);
+			smtp_csess_job_end(s);
 			return;
 		}
-		smtp_csess_send_body(s);
+		log_info("queue=%lld smtp-client mx=%s ip=%s content=data "
+		    "size=%zu", (long long)job->queue_id, s->host, s->ip,
+		    job->size);
+		smtp_csess_copy_body(job, bufferevent_get_output(s->bev),
+		    true);
+		evbuffer_add(bufferevent_get_output(s->bev), ".\r\n", 3);
+		s->in_data = true;
 		/* RFC 5321 4.5.3.2.6: 10 minutes for the reply to the dot. */
 		smtp_csess_timeouts(s, s->cl->cfg->queue_data_timeout);
 		smtp_csess_set_state(s, SMTP_CST_DOT);
 		return;
 	case SMTP_CST_DOT:
 		smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
-		for (size_t i = 0; i < job->n_rcpts; i++)
-			if (job->rcpts[i].accepted)
-				smtp_csess_resolve(s, &job->rcpts[i], code,
-				    s->reply);
-		smtp_csess_quit(s);
+		smtp_csess_resolve_accepted(s, code, s->reply);
+		smtp_csess_job_end(s);
+		return;
+	case SMTP_CST_BDAT:
+		/* RFC 3030 2: a failed chunk fails the transaction; the
+		 * first failure is the one that counts. */
+		if (!ok && s->bdat_code == 0) {
+			s->bdat_code = code;
+			(void)snprintf(s->bdat_reply, sizeof(s->bdat_reply),
+			    "%s", s->reply);
+		}
+		if (--s->bdat_replies > 0)
+			return;
+		/* RFC 3030 2: no chunk after a failed one. */
+		if (s->bdat_code == 0 && evbuffer_get_length(s->body) > 0) {
+			smtp_csess_send_bdat(s);
+			return;
+		}
+		smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
+		if (s->bdat_code != 0)
+			smtp_csess_resolve_accepted(s, s->bdat_code,
+			    s->bdat_reply);
+		else
+			smtp_csess_resolve_accepted(s, code, s->reply);
+		smtp_csess_job_end(s);
 		return;
 	case SMTP_CST_QUIT:
 		smtp_csess_finish(s);
@@ -465,6 +716,17 @@ int
 smtp_reply_line(struct smtp_reply *r, bool ehlo, const char *line,
     size_t len)
 {
+	static const struct {
+		const char *kw;
+		size_t len;
+		unsigned ext;
+	} kws[] = {
+		{ "STARTTLS", 8, SMTP_EXT_STARTTLS },
+		{ "PIPELINING", 10, SMTP_EXT_PIPELINING },
+		{ "8BITMIME", 8, SMTP_EXT_8BITMIME },
+		{ "CHUNKING", 8, SMTP_EXT_CHUNKING },
+		{ "SMTPUTF8", 8, SMTP_EXT_SMTPUTF8 },
+	};
 	int code;
 	bool last;
 
@@ -491,13 +753,11 @@ smtp_reply_line(struct smtp_reply *r, bool ehlo, const char *line,
 		const char *kw = line + 4;
 		size_t kwlen = len - 4;
 
-		if (kwlen == 8 && strncasecmp(kw, "STARTTLS", 8) == 0)
-			r->ext |= SMTP_EXT_STARTTLS;
-		else if (kwlen == 10 && strncasecmp(kw, "PIPELINING", 10) == 0)
-			r->ext |= SMTP_EXT_PIPELINING;
-		else if (kwlen == 8 && strncasecmp(kw, "8BITMIME", 8) == 0)
-			r->ext |= SMTP_EXT_8BITMIME;
-		else if (kwlen >= 4 && strncasecmp(kw, "SIZE", 4) == 0 &&
+		for (size_t i = 0; i < sizeof(kws) / sizeof(kws[0]); i++)
+			if (kwlen == kws[i].len &&
+			    strncasecmp(kw, kws[i].kw, kws[i].len) == 0)
+				r->ext |= kws[i].ext;
+		if (kwlen >= 4 && strncasecmp(kw, "SIZE", 4) == 0 &&
 		    (kwlen == 4 || kw[4] == ' ')) {
 			uint64_t v = 0;
 
@@ -553,8 +813,8 @@ smtp_csess_read_cb(struct bufferevent *bev, void *arg)
 			enum smtp_cstate before = s->state;
 
 			smtp_csess_reply(s);
-			/* The session may be over, or TLS started: input
-			 * left behind STARTTLS's reply is dropped. */
+			/* The session may be over, or TLS started, or a new
+			 * connection made: input left behind is dropped. */
 			if (s->bev == NULL || s->state == SMTP_CST_HANDSHAKE ||
 			    before == SMTP_CST_QUIT || s->bev != bev)
 				return;
@@ -586,8 +846,9 @@ smtp_csess_event_cb(struct bufferevent *bev, short what, void *arg)
 			smtp_csess_set_state(s, SMTP_CST_EHLO);
 			return;
 		}
-		log_info("queue=%lld smtp-client mx=%s ip=%s connected",
-		    (long long)s->job->queue_id, s->host, s->ip);
+		log_info("queue=%lld smtp-client mx=%s ip=%s connected%s",
+		    (long long)s->job->queue_id, s->host, s->ip,
+		    s->no_tls ? " tls=skipped" : "");
 		smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
 		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 		smtp_csess_set_state(s, SMTP_CST_GREETING);
@@ -617,12 +878,19 @@ smtp_csess_event_cb(struct bufferevent *bev, short what, void *arg)
 		(void)snprintf(why, sizeof(why), "connection closed in state "
 		    "%s", smtp_cstate_names[s->state]);
 	}
+	if (s->state == SMTP_CST_HANDSHAKE) {
+		smtp_csess_tls_fallback(s, why);
+		return;
+	}
 	smtp_csess_try_next(s, why);
 }
 
 /*
- * Moves on after a failure: before MAIL, to the next address; after it,
- * the session is over and recipients without a result are deferred.
+ * Moves on after a failure. A reused connection that fails before the
+ * current message's content went out gets the message a fresh
+ * connection, once, from the first exchange. Otherwise: before MAIL, the
+ * next address; after it, the session is over and recipients without a
+ * result are deferred.
  */
 static void
 smtp_csess_try_next(struct smtp_csess *s, const char *why)
@@ -636,20 +904,45 @@ smtp_csess_try_next(struct smtp_csess *s, const char *why)
 	    s->host, s->ip[0] != '\0' ? " " : "", s->ip, why) < 0)
 		s->last_error[0] = '\0';
 	smtp_csess_close_bev(s);
-	if (s->in_txn || s->route == NULL) {
+	if (s->route == NULL) {
+		smtp_csess_finish(s);
+		return;
+	}
+	if (s->reused && !s->in_data && !s->reconnected) {
+		log_info("queue=%lld smtp-client domain=%s reconnect "
+		    "reason=\"reused connection lost\"",
+		    (long long)s->job->queue_id, s->job->domain);
+		s->reused = false;
+		s->reconnected = true;
+		s->in_txn = false;
+		s->host_i = 0;
+		s->addr_i = 0;
+		for (size_t i = 0; i < s->job->n_rcpts; i++)
+			s->job->rcpts[i].accepted = false;
+		smtp_csess_connect_next(s);
+		return;
+	}
+	if (s->in_txn) {
 		smtp_csess_finish(s);
 		return;
 	}
 	smtp_csess_connect_next(s);
 }
 
-/* Connects to the next address of the route, or ends the session when
- * none is left (recipients deferred with the last error). */
+/* Connects to the next address of the route (the same one again after a
+ * failed TLS handshake), or ends the session when none is left
+ * (recipients deferred with the last error). */
 static void
 smtp_csess_connect_next(struct smtp_csess *s)
 {
 	struct smtp_client *cl = s->cl;
+	bool cleartext = s->tls_retry;
 
+	s->tls_retry = false;
+	if (cleartext) {
+		assert(s->addr_i > 0);
+		s->addr_i--;
+	}
 	while (s->host_i < s->route->n_hosts) {
 		const struct dns_mx_host *h = &s->route->hosts[s->host_i];
 		const struct dns_addr *a;
@@ -664,6 +957,8 @@ smtp_csess_connect_next(struct smtp_csess *s)
 			continue;
 		}
 		a = &h->addrs[s->addr_i++];
+		s->no_tls = cleartext;
+		cleartext = false;
 		memset(&ss, 0, sizeof(ss));
 		if (a->family == AF_INET6) {
 			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
@@ -687,6 +982,9 @@ smtp_csess_connect_next(struct smtp_csess *s)
 		    BEV_OPT_CLOSE_ON_FREE);
 		if (s->bev == NULL)
 			break;
+		s->conn_msgs = 0;
+		s->in_txn = false;
+		s->in_data = false;
 		bufferevent_setcb(s->bev, smtp_csess_read_cb, NULL,
 		    smtp_csess_event_cb, s);
 		/* The write timeout bounds the connect. */
@@ -718,7 +1016,9 @@ static void
 smtp_csess_route_cb(void *ctx, struct dns_route *route)
 {
 	struct smtp_csess *s = ctx;
+	struct smtp_client *cl = s->cl;
 	char why[SMTP_CLIENT_ERROR_MAX];
+	int dropped;
 
 	s->route_req = NULL;
 	s->route = route;
@@ -738,7 +1038,96 @@ smtp_csess_route_cb(void *ctx, struct dns_route *route)
 		    "addrs=%zu", (long long)s->job->queue_id, s->job->domain,
 		    route->hosts[i].name, route->hosts[i].preference,
 		    route->hosts[i].n_addrs);
+	/* RFC 5321 5.1: never to ourselves, nor to exchanges we are
+	 * preferred over. As the best exchange, we would only send the
+	 * mail back to us: a loop (5.4.6, Postfix's wording). */
+	dropped = dns_route_drop_self(route, cl->cfg->hostname, cl->own,
+	    cl->n_own);
+	if (dropped < 0) {
+		(void)snprintf(why, sizeof(why), "550 5.4.6 mail for %s loops "
+		    "back to myself (MX %s)", s->job->domain,
+		    route->hosts[0].name);
+		log_info("queue=%lld smtp-client domain=%s mx=%s error=\"mail "
+		    "loops back to myself\"", (long long)s->job->queue_id,
+		    s->job->domain, route->hosts[0].name);
+		smtp_csess_resolve_rest(s, 550, why);
+		smtp_csess_finish(s);
+		return;
+	}
+	if (dropped > 0)
+		log_info("queue=%lld smtp-client domain=%s self-mx "
+		    "dropped=%d kept=%zu", (long long)s->job->queue_id,
+		    s->job->domain, dropped, route->n_hosts);
 	smtp_csess_connect_next(s);
+}
+
+/* This host's addresses: the [smtp] listen addresses, or every local
+ * interface's for a wildcard one. */
+static void
+smtp_client_own_addrs(struct smtp_client *cl)
+{
+	const struct config_listen *l = &cl->cfg->smtp_listen;
+	struct ifaddrs *ifs = NULL;
+	bool wildcard = false;
+
+	for (size_t i = 0; i < l->count && cl->n_own < SMTP_CLIENT_OWN_MAX;
+	    i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)
+		    &l->addrs[i];
+		struct dns_addr *a = &cl->own[cl->n_own];
+
+		if (sa->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 =
+			    (const struct sockaddr_in6 *)sa;
+
+			if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) {
+				wildcard = true;
+				continue;
+			}
+			a->family = AF_INET6;
+			a->u.v6 = sin6->sin6_addr;
+		} else if (sa->sa_family == AF_INET) {
+			const struct sockaddr_in *sin =
+			    (const struct sockaddr_in *)sa;
+
+			if (sin->sin_addr.s_addr == htonl(INADDR_ANY)) {
+				wildcard = true;
+				continue;
+			}
+			a->family = AF_INET;
+			a->u.v4 = sin->sin_addr;
+		} else {
+			continue;
+		}
+		cl->n_own++;
+	}
+	if (!wildcard)
+		return;
+	if (getifaddrs(&ifs) < 0) {
+		log_warning("smtp-client cannot list local addresses: %s",
+		    strerror(errno));
+		return;
+	}
+	for (struct ifaddrs *p = ifs; p != NULL &&
+	    cl->n_own < SMTP_CLIENT_OWN_MAX; p = p->ifa_next) {
+		struct dns_addr *a = &cl->own[cl->n_own];
+
+		if (p->ifa_addr == NULL)
+			continue;
+		if (p->ifa_addr->sa_family == AF_INET6) {
+			a->family = AF_INET6;
+			a->u.v6 = ((const struct sockaddr_in6 *)
+			    (const void *)p->ifa_addr)->sin6_addr;
+		} else if (p->ifa_addr->sa_family == AF_INET) {
+			a->family = AF_INET;
+			a->u.v4 = ((const struct sockaddr_in *)
+			    (const void *)p->ifa_addr)->sin_addr;
+		} else {
+			continue;
+		}
+		cl->n_own++;
+	}
+	freeifaddrs(ifs);
 }
 
 struct smtp_client *
@@ -763,6 +1152,7 @@ smtp_client_new(struct event_base *base, const struct config *cfg,
 	cl->cfg = cfg;
 	cl->dns = dns;
 	cl->tls = ctx;
+	smtp_client_own_addrs(cl);
 	return cl;
 }
 
@@ -772,15 +1162,9 @@ smtp_client_deliver(struct smtp_client *cl, struct smtp_client_job *job)
 	struct smtp_csess *s = xcalloc(1, sizeof(*s));
 
 	s->cl = cl;
-	s->job = job;
 	s->reply = s->r.first;
 	s->later = event_new(cl->base, -1, 0, smtp_csess_later_cb, s);
-	for (size_t i = 0; i < job->n_rcpts; i++) {
-		job->rcpts[i].resolved = false;
-		job->rcpts[i].accepted = false;
-		job->rcpts[i].outcome = SMTP_CLIENT_TEMP;
-		job->rcpts[i].error[0] = '\0';
-	}
+	smtp_csess_job_begin(s, job, false);
 	s->next = cl->sessions;
 	if (s->next != NULL)
 		s->next->prev = s;

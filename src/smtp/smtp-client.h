@@ -1,11 +1,13 @@
 /*
- * smtp-client.h - the outbound SMTP client: delivers one message to the
+ * smtp-client.h - the outbound SMTP client: delivers messages to the
  * recipients of one domain (RFC 5321 section 5 routing, STARTTLS when
- * offered, PIPELINING, SIZE, 8BITMIME), on the libevent loop.
+ * offered, PIPELINING, SIZE, 8BITMIME, SMTPUTF8, CHUNKING), on the
+ * libevent loop. One session may carry several messages to the same
+ * domain, one after the other, with RSET between them.
  *
- * The caller (smtp-queue.c) owns the job and the message; the client
- * fills in each recipient's outcome and calls done exactly once, from the
- * loop, never from inside smtp_client_deliver().
+ * The caller (smtp-queue.c) owns the jobs and their messages; the client
+ * fills in each recipient's outcome and calls a job's done exactly once,
+ * from the loop, never from inside smtp_client_deliver().
  *
  * SECURITY: DNS answers and remote replies are untrusted: replies are
  * read with a line limit and a line count limit, and escaped before they
@@ -46,6 +48,11 @@ struct smtp_client_rcpt {
 	bool accepted;		/* RCPT got 2xx in this session */
 };
 
+/* BDAT chunks are this long at most (RFC 3030 sets no limit). */
+#define SMTP_CLIENT_BDAT_CHUNK (256 * 1024)
+/* Own addresses for the "MX points at me" check, at most. */
+#define SMTP_CLIENT_OWN_MAX 64
+
 struct smtp_client_job {
 	int64_t queue_id;	/* for logs */
 	const char *sender;	/* "" for <> */
@@ -54,8 +61,21 @@ struct smtp_client_job {
 	size_t n_rcpts;		/* 1 .. SMTP_CLIENT_RCPTS_MAX */
 	const char *data;	/* the message, from its data offset */
 	size_t size;
+	bool smtputf8;		/* submitted with SMTPUTF8 (RFC 6531) */
+	/* Runs once every recipient has its outcome. */
 	void (*done)(struct smtp_client_job *job);
+	/*
+	 * May be NULL. When job is over and its connection could carry
+	 * another message (fewer than [queue] max_per_connection so far),
+	 * the client asks for the next job to the same domain, before
+	 * job's done runs. Returns a job the client then owns like one
+	 * given to smtp_client_deliver(), or NULL: the session ends.
+	 */
+	struct smtp_client_job *(*next)(struct smtp_client_job *job);
 	void *ctx;
+	/* Set by the client before done: true if the session ended with
+	 * this job (its connection is closed; no next job will be asked). */
+	bool session_over;
 };
 
 /* EHLO keywords that matter to the client (RFC 5321 4.1.1.1). */
@@ -63,6 +83,8 @@ struct smtp_client_job {
 #define SMTP_EXT_PIPELINING	0x02
 #define SMTP_EXT_SIZE		0x04
 #define SMTP_EXT_8BITMIME	0x08
+#define SMTP_EXT_CHUNKING	0x10	/* RFC 3030 */
+#define SMTP_EXT_SMTPUTF8	0x20	/* RFC 6531 */
 
 /* A reply being read, line by line. Zero it before the first reply. */
 struct smtp_reply {
@@ -87,18 +109,32 @@ smtp_reply_line(struct smtp_reply *r, bool ehlo, const char *line,
     size_t len);
 
 /*
+ * RFC 6531: whether job can only go to a server that offers SMTPUTF8:
+ * a non-ASCII envelope address, or, for a message submitted with
+ * SMTPUTF8, a non-ASCII byte in its header. A message that was submitted
+ * with SMTPUTF8 but needs none of it may still go to an older server, as
+ * Postfix does.
+ */
+bool
+smtp_client_needs_utf8(const struct smtp_client_job *job);
+
+/*
  * Creates the client of base; dns is the loop's resolver. cfg must
- * outlive it. Returns NULL with *error_r set on failure.
+ * outlive it. This host's own names and addresses, for RFC 5321 5.1's
+ * "MX points at me" check, are [server] hostname and the [smtp] listen
+ * addresses (every local interface's for a wildcard). Returns NULL with
+ * *error_r set on failure.
  */
 struct smtp_client *
 smtp_client_new(struct event_base *base, const struct config *cfg,
     struct dns *dns, const char **error_r);
 
-/* Starts delivering job; its done callback runs later, from the loop. */
+/* Starts a session for job; its done callback runs later, from the
+ * loop, and the session may take further jobs through job->next. */
 void
 smtp_client_deliver(struct smtp_client *cl, struct smtp_client_job *job);
 
-/* Deliveries in progress. */
+/* Sessions open. */
 size_t
 smtp_client_active(const struct smtp_client *cl);
 

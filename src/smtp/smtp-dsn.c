@@ -49,21 +49,6 @@ smtp_dsn_status(const char *reply, const char *def, char *buf, size_t size)
 	return buf;
 }
 
-/* The header of msg: up to and including the empty line, or all of it. */
-static size_t
-smtp_dsn_header_len(const char *msg, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (msg[i] != '\n')
-			continue;
-		if (msg[i + 1] == '\n')
-			return i + 1;
-		if (msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')
-			return i + 1;
-	}
-	return len;
-}
-
 int
 smtp_dsn_build(struct buf *out, const char *hostname, const char *sender,
     time_t arrival, const struct smtp_dsn_rcpt *rcpts, size_t n,
@@ -116,7 +101,7 @@ smtp_dsn_build(struct buf *out, const char *hostname, const char *sender,
 		    date);
 	r |= buf_printf(out, "\r\n--%s\r\n"
 	    "Content-Type: text/rfc822-headers\r\n\r\n", boundary);
-	hlen = smtp_dsn_header_len(msg, len);
+	hlen = header_block_len(msg, len);
 	if (hlen > SMTP_DSN_HEADERS_MAX) {
 		hlen = SMTP_DSN_HEADERS_MAX;
 		while (hlen > 0 && msg[hlen - 1] != '\n')

@@ -2,14 +2,15 @@
  * smtp-queue.h - the queue runner of `correio serve`: delivers the
  * outbound queue (store.h) with the SMTP client (smtp-client.h).
  *
- * A timer reads the due recipients ([queue] interval) with the loop's
- * store connection, groups them by message and domain, and starts one
- * delivery per group within [queue] max_connections (all domains) and
- * max_per_domain. Results are written by the store's writer thread
- * (deliverq run jobs): sent recipients leave the queue, temporary
- * failures are deferred with exponential back-off from retry_min to
- * retry_max, and permanent ones (or temporary ones older than lifetime)
- * are marked failed.
+ * A scan ([queue] interval, or smtp_queue_wake) reads the due recipients
+ * with the loop's store connection and groups them by message and
+ * domain; the groups wait by domain for a connection, within [queue]
+ * max_connections (all domains) and max_per_domain, and a connection
+ * carries up to max_per_connection of them. Results are written by the
+ * store's writer thread (deliverq run jobs): sent recipients leave the
+ * queue, temporary failures are deferred with exponential back-off from
+ * retry_min to retry_max, and permanent ones (or temporary ones older
+ * than lifetime) are marked failed.
  */
 #ifndef SMTP_SMTP_QUEUE_H
 #define SMTP_SMTP_QUEUE_H
@@ -30,6 +31,14 @@ struct smtp_queue *
 smtp_queue_new(struct event_base *base, const struct config *cfg,
     struct store *store, struct deliverq *dq, struct dns *dns,
     const char **error_r);
+
+/*
+ * Something was queued (the writer committed it): scan at the next turn
+ * of the loop. Calls before that scan runs share it. q may be NULL (no
+ * runner: [queue] deliver = 0).
+ */
+void
+smtp_queue_wake(struct smtp_queue *q);
 
 /*
  * Stops scanning and aborts the deliveries in progress (their recipients

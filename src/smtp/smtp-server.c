@@ -15,8 +15,11 @@
  * reaches the user); local recipients are delivered, the others queued
  * in the store for the deliverer, in the same durable write, before 250.
  * Date: and Message-ID: are added when the message has none (RFC 6409
- * 8.2, 8.3). Failed logins are counted per peer address with IMAP's and
- * POP3's (core/authlimit.h) and answered late.
+ * 8.2, 8.3), then DKIM-Signature fields when the From: domain has keys
+ * (auth/dkim.h; on the loop: an RSA-2048 signature takes about a
+ * millisecond, the body hash is linear in the size). Failed logins are
+ * counted per peer address with IMAP's and POP3's (core/authlimit.h) and
+ * answered late.
  *
  * A session is a state machine driven by its input: every complete command
  * line is dispatched through smtp_cmds[]; DATA and BDAT switch to reading
@@ -26,6 +29,14 @@
  * SMTP smuggling: only <CRLF>.<CRLF> ends DATA. A bare LF or bare CR
  * anywhere in DATA makes the message fail with 550 5.6.0 once it ends, so
  * <LF>.<LF> or <CR>.<CR> can neither end a message nor start another.
+ *
+ * Inbound sessions check SPF (RFC 7208, auth/spf.h) when MAIL arrives:
+ * the MAIL FROM domain, or the HELO name for MAIL FROM:<>, against the
+ * client's address. The session waits for the result, like for a
+ * password check (pipelined commands stay in the input buffer, in
+ * order), keeps it in the transaction (smtp_txn_spf()) and logs it; with
+ * [auth] spf_reject_fail a fail is answered 550 5.7.23 (RFC 7372) with
+ * the domain's explanation, and a temperror 451 4.4.3.
  *
  * Commands that arrive after STARTTLS in the same packet are discarded
  * (RFC 3207 4.2, CVE-2011-0411). Every command must be complete within
@@ -60,7 +71,9 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "auth/dkim.h"
 #include "auth/sasl.h"
+#include "auth/spf.h"
 #include "core/authlimit.h"
 #include "core/buf.h"
 #include "core/line.h"
@@ -69,6 +82,7 @@
 #include "core/pool.h"
 #include "core/tls.h"
 #include "core/xalloc.h"
+#include "dns/dns.h"
 #include "mime/addr.h"
 #include "mime/header.h"
 #include "mime/mime-imap.h"
@@ -97,6 +111,7 @@ enum smtp_state {
 	SMTP_ST_STARTTLS,	/* flushing 220 before the TLS handshake */
 	SMTP_ST_AUTH,		/* reading a SASL response (after 334) */
 	SMTP_ST_AUTH_WAIT,	/* a password check, or a failure's delay */
+	SMTP_ST_SPF,		/* MAIL waits for its SPF check */
 };
 
 static const char *const smtp_state_names[] = {
@@ -107,6 +122,7 @@ static const char *const smtp_state_names[] = {
 	[SMTP_ST_STARTTLS] = "starttls",
 	[SMTP_ST_AUTH] = "auth",
 	[SMTP_ST_AUTH_WAIT] = "auth-wait",
+	[SMTP_ST_SPF] = "spf",
 };
 
 /* Where an AUTH exchange is. */
@@ -125,6 +141,9 @@ struct smtp_server {
 	struct deliverq *deliverq;
 	struct storeq *storeq;		/* password checks (submission) */
 	struct authlimit *authlimit;	/* failed logins (submission) */
+	const struct dkim_keys *dkim;	/* signing keys (submission) */
+	struct spf_dns spf_dns;		/* inbound: SPF checks, if set */
+	bool spf;
 	SSL_CTX *tls;
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX * 4];
 	bool listener_tls[CONFIG_LISTEN_MAX * 4];	/* implicit TLS */
@@ -150,6 +169,10 @@ struct smtp_txn {
 	int64_t *users;			/* distinct local users reached */
 	size_t n_users;
 	unsigned rcpt_attempts;
+	/* Inbound: the SPF result of MAIL FROM (or of HELO for <>), from the
+	 * transaction's pool; NULL when nothing was checked (submission, no
+	 * resolver). Read it with smtp_txn_spf(). */
+	struct spf_result *spf_result;
 
 	/* Content, with the trace header prefix in front. */
 	struct buf data;
@@ -204,6 +227,7 @@ struct smtp_conn {
 	enum smtp_auth_step auth_step;
 	char *auth_login_user;		/* LOGIN's user name, malloc'ed */
 	struct smtp_auth_job *auth;	/* while a password is checked */
+	struct spf_check *spf;		/* while MAIL's SPF is checked */
 	struct event *auth_timer;	/* delays a failure's reply */
 	char *helo;			/* NULL until HELO/EHLO; malloc'ed */
 	bool esmtp;
@@ -270,6 +294,8 @@ smtp_conn_close(struct smtp_conn *c, const char *reason)
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->deadline);
+	/* No reply will be sent for MAIL any more. */
+	spf_check_free(&c->spf);
 }
 
 /* A reply for a client mistake; too many of them end the session. */
@@ -322,6 +348,17 @@ static void
 smtp_txn_reset(struct smtp_conn *c)
 {
 	smtp_txn_free(&c->txn);
+}
+
+/*
+ * The SPF result of the transaction (RFC 7208 2.6), for logs, DMARC
+ * (RFC 7489 4.2) and Authentication-Results (RFC 8601 2.7.2), or NULL if
+ * SPF was not checked. Lives as long as the transaction.
+ */
+static const struct spf_result *
+smtp_txn_spf(const struct smtp_txn *t)
+{
+	return t->spf_result;
 }
 
 /* Writes Return-Path (RFC 5321 4.4) and Received (4.4, RFC 3848) into
@@ -456,12 +493,14 @@ smtp_delivery_done(struct deliverq_job *job)
 	log_escape(to, sizeof(to), rcpts.data != NULL ? rcpts.data : "", rcpts.len);
 	buf_release(&rcpts);
 	log_info("conn=%s smtp message id=%s peer=%s%s%s from=<%s> to=%s "
-	    "size=%zu result=%s%s%s queued=%lld", c->id, t->id, c->peer,
+	    "size=%zu result=%s%s%s queued=%lld spf=%s", c->id, t->id, c->peer,
 	    c->user != NULL ? " user=" : "", c->user != NULL ? c->user : "",
 	    from, to, t->data.len - t->prefix_len,
 	    ok ? "250" : "451", ok ? "" : " error=",
 	    ok ? "" : job->delivery.error,
-	    ok && t->n_remote > 0 ? (long long)d->queue.id_r : 0LL);
+	    ok && t->n_remote > 0 ? (long long)d->queue.id_r : 0LL,
+	    smtp_txn_spf(t) != NULL ?
+	    spf_status_name(smtp_txn_spf(t)->status) : "-");
 	if (!c->closing) {
 		if (ok && t->n_remote > 0)
 			smtp_reply(c, "250 2.0.0 Ok: queued as %lld (id %s)",
@@ -568,6 +607,47 @@ smtp_txn_insert(struct smtp_conn *c, struct smtp_txn *t, const char *h,
 }
 
 /*
+ * Signs the message with the keys of its From: domain (RFC 6376), after
+ * the fields added above so that they are signed too; the signatures go
+ * on top of the message, under the trace fields. Returns 0, or -1 with
+ * the reply sent and *reason_r set.
+ */
+static int
+smtp_submission_sign(struct smtp_conn *c, struct smtp_txn *t,
+    const char **reason_r)
+{
+	const char *error;
+	struct buf sigs;
+	int n, r = 0;
+
+	if (dkim_keys_count(c->server->dkim) == 0)
+		return 0;
+	buf_init(&sigs, 16 * 1024);
+	n = dkim_sign(c->server->dkim, t->data.data + t->prefix_len,
+	    t->data.len - t->prefix_len, time(NULL), &sigs, &error);
+	if (n > 0)
+		r = smtp_txn_insert(c, t, sigs.data, sigs.len);
+	buf_release(&sigs);
+	if (n < 0) {
+		log_error("conn=%s smtp message id=%s dkim sign error=\"%s\"",
+		    c->id, t->id, error);
+		*reason_r = "dkim-sign-error";
+		smtp_reply(c, "451 4.3.0 Internal error signing the message");
+		return -1;
+	}
+	if (r != 0) {
+		*reason_r = "too-big";
+		smtp_error(c, "552 5.3.4 Message size exceeds fixed maximum "
+		    "message size");
+		return -1;
+	}
+	if (n > 0)
+		log_debug("conn=%s smtp message id=%s dkim signatures=%d",
+		    c->id, t->id, n);
+	return 0;
+}
+
+/*
  * Submission content rules (RFC 6409 8): every From: address must be the
  * user's own, and Date: and Message-ID: are added if missing. Returns 0,
  * or -1 with the reply sent and *reason_r set.
@@ -620,7 +700,7 @@ smtp_submission_content(struct smtp_conn *c, struct smtp_txn *t,
 		    "message size");
 		return -1;
 	}
-	return 0;
+	return smtp_submission_sign(c, t, reason_r);
 }
 
 /* The content is complete: answer an error, or store it durably. */
@@ -676,6 +756,9 @@ smtp_txn_end_content(struct smtp_conn *c)
 			d->queue.n_rcpts = t->n_remote;
 			d->queue.data_offset = t->return_path_len;
 			d->queue.user_id = c->user_id;
+			/* RFC 6531: the next hop must offer SMTPUTF8 if the
+			 * message needs it; the deliverer decides. */
+			d->queue.smtputf8 = t->params.smtputf8;
 			sd->queue = &d->queue;
 		}
 		c->delivery = d;
@@ -854,9 +937,10 @@ smtp_auth_run(struct store *store, struct storeq_job *job)
 	OPENSSL_cleanse(a->password, a->password_len);
 }
 
-/* Back on the loop: the session resumes with its commands. */
+/* Back on the loop after a wait (a password check, SPF): the session
+ * resumes with its commands. */
 static void
-smtp_auth_resume(struct smtp_conn *c)
+smtp_conn_resume(struct smtp_conn *c)
 {
 	c->state = SMTP_ST_CMD;
 	if (c->shutdown && !c->closing) {
@@ -914,7 +998,7 @@ smtp_auth_done(struct storeq_job *job)
 		smtp_reply(c, "235 2.7.0 Authentication successful");
 	}
 	smtp_auth_job_free(a);
-	smtp_auth_resume(c);
+	smtp_conn_resume(c);
 }
 
 /* The delay of a failed login is over. */
@@ -925,7 +1009,7 @@ smtp_auth_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (!c->closing)
 		smtp_reply(c, "535 5.7.8 Authentication credentials invalid");
-	smtp_auth_resume(c);
+	smtp_conn_resume(c);
 }
 
 /* Checks a user name and password on a worker; the session waits. */
@@ -1186,6 +1270,87 @@ smtp_parse_error_reply(struct smtp_conn *c, enum smtp_parse_error err,
 	}
 }
 
+/* MAIL's SPF check is over: keep the result, apply the policy, answer
+ * MAIL and go on with the commands that waited. */
+static void
+smtp_spf_done(void *ctx, const struct spf_result *result)
+{
+	struct smtp_conn *c = ctx;
+	struct smtp_txn *t = c->txn;
+	const struct config *cfg = c->server->config;
+	char from[LOG_ESCAPE_MAX], mech[LOG_ESCAPE_MAX], why[LOG_ESCAPE_MAX];
+	const char *reply = "250", *detail;
+	const struct spf_result *r;
+
+	/* result goes with the check: keep the transaction's copy. */
+	r = t->spf_result = spf_result_copy(t->pool, result);
+	spf_check_free(&c->spf);
+	detail = r->problem != NULL ? r->problem :
+	    r->mechanism != NULL ? r->mechanism : "";
+	if (cfg->auth_spf_reject_fail && r->status == SPF_FAIL)
+		reply = "550";
+	else if (cfg->auth_spf_reject_fail && r->status == SPF_TEMPERROR)
+		reply = "451";
+	log_escape(from, sizeof(from), t->from.address,
+	    strlen(t->from.address));
+	log_escape(mech, sizeof(mech), detail, strlen(detail));
+	log_escape(why, sizeof(why), r->explanation != NULL ?
+	    r->explanation : "", r->explanation != NULL ?
+	    strlen(r->explanation) : 0);
+	log_info("conn=%s smtp spf peer=%s from=<%s> identity=%s domain=%s "
+	    "result=%s reason=\"%s\"%s%s%s reply=%s", c->id, c->peer, from,
+	    spf_identity_name(r->identity), t->spf_result->domain,
+	    spf_status_name(r->status), mech, r->explanation != NULL ?
+	    " explanation=\"" : "", why, r->explanation != NULL ? "\"" : "",
+	    reply);
+	if (reply[0] == '5') {
+		/* RFC 7208 8.4 and RFC 7372 3.2; the explanation is the
+		 * sender domain's own words (printable, cut by spf.c). */
+		if (r->explanation != NULL)
+			smtp_reply(c, "550 5.7.23 %s", r->explanation);
+		else
+			smtp_reply(c, "550 5.7.23 SPF validation failed: %s "
+			    "does not allow %s to send its mail",
+			    t->spf_result->domain, c->peer);
+		smtp_txn_reset(c);
+	} else if (reply[0] == '4') {
+		smtp_reply(c, "451 4.4.3 SPF check failed temporarily, try "
+		    "again later");
+		smtp_txn_reset(c);
+	} else {
+		smtp_reply(c, "250 2.1.0 Ok");
+	}
+	smtp_conn_resume(c);
+}
+
+/* Inbound: checks SPF for the new transaction t; MAIL is answered when
+ * the result is in (smtp_spf_done). */
+static void
+smtp_spf_start(struct smtp_conn *c, struct smtp_txn *t)
+{
+	struct smtp_server *s = c->server;
+	struct spf_request req = {
+		.ip = c->peer,
+		.mail_from = t->from.null ? "" : t->from.address,
+		.helo = c->helo,
+		.hostname = s->config->hostname,
+	};
+	const char *error;
+
+	c->spf = spf_check_start(s->base, &s->spf_dns, &req, smtp_spf_done, c,
+	    &error);
+	if (c->spf == NULL) {
+		/* Not an IP peer (cannot happen on TCP): nothing to check. */
+		log_error("conn=%s smtp spf peer=%s error=\"%s\"", c->id,
+		    c->peer, error);
+		smtp_reply(c, "250 2.1.0 Ok");
+		return;
+	}
+	/* The check has its own time limit (SPF_TIMEOUT_DEFAULT). */
+	c->state = SMTP_ST_SPF;
+	evtimer_del(c->deadline);
+}
+
 static void
 smtp_cmd_mail(struct smtp_conn *c, const char *args)
 {
@@ -1254,6 +1419,12 @@ smtp_cmd_mail(struct smtp_conn *c, const char *args)
 	c->txn = t;
 	log_escape(esc, sizeof(esc), t->from.address, strlen(t->from.address));
 	log_debug("conn=%s smtp mail from=<%s>", c->id, esc);
+	/* Not submission: its users are authenticated, not checked. */
+	if (c->server->mode == SMTP_MODE_INBOUND && c->server->spf &&
+	    c->user == NULL) {
+		smtp_spf_start(c, t);
+		return;
+	}
 	smtp_reply(c, "250 2.1.0 Ok");
 }
 
@@ -1666,6 +1837,7 @@ smtp_conn_process(struct smtp_conn *c)
 		case SMTP_ST_WAIT:
 		case SMTP_ST_STARTTLS:
 		case SMTP_ST_AUTH_WAIT:
+		case SMTP_ST_SPF:
 			return;
 		case SMTP_ST_DATA:
 			if (smtp_data_process(c, in) == 0)
@@ -1731,6 +1903,7 @@ smtp_conn_free(struct smtp_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	s->n_conns--;
+	spf_check_free(&c->spf);	/* cancels its DNS query */
 	smtp_txn_free(&c->txn);
 	free(c->helo);
 	free(c->user);
@@ -1929,10 +2102,11 @@ smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	} else if (what & BEV_EVENT_EOF) {
 		/* The peer is done sending, but may still read (a half-close
 		 * after QUIT): answer what it sent, then close. A message
-		 * being stored still gets its reply. */
+		 * being stored, or a MAIL being checked, still gets its
+		 * reply (the resume closes the session). */
 		c->peer_eof = true;
 		bufferevent_disable(bev, EV_READ);
-		if (c->state != SMTP_ST_WAIT) {
+		if (c->state != SMTP_ST_WAIT && c->state != SMTP_ST_SPF) {
 			smtp_conn_process(c);
 			smtp_conn_close(c, "disconnected");
 		}
@@ -2067,12 +2241,27 @@ smtp_server_new(struct event_base *base, const struct config *config,
 }
 
 void
+smtp_server_set_dns(struct smtp_server *s, struct dns *dns)
+{
+	if (s->mode != SMTP_MODE_INBOUND || dns == NULL)
+		return;
+	spf_dns_init(&s->spf_dns, dns);
+	s->spf = true;
+}
+
+void
 smtp_server_set_store(struct smtp_server *s, struct store *store,
     struct deliverq *deliverq, struct storeq *storeq)
 {
 	s->store = store;
 	s->deliverq = deliverq;
 	s->storeq = storeq;
+}
+
+void
+smtp_server_set_dkim(struct smtp_server *s, const struct dkim_keys *keys)
+{
+	s->dkim = keys;
 }
 
 int

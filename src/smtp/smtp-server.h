@@ -22,6 +22,8 @@ struct store;
 struct deliverq;
 struct storeq;
 struct authlimit;
+struct dkim_keys;
+struct dns;
 struct smtp_server;
 
 enum smtp_mode {
@@ -48,6 +50,16 @@ smtp_server_new(struct event_base *base, const struct config *config,
 void
 smtp_server_set_store(struct smtp_server *server, struct store *store,
     struct deliverq *deliverq, struct storeq *storeq);
+
+/* Submission: signs the mail of the domains that have keys in keys (may
+ * be NULL: no signing), which must outlive the server. */
+void
+smtp_server_set_dkim(struct smtp_server *server, const struct dkim_keys *keys);
+/* Inbound: checks SPF (RFC 7208) of every MAIL with dns, which must
+ * outlive the server ([auth] spf_reject_fail is the policy). Without it,
+ * nothing is checked. Does nothing for submission. */
+void
+smtp_server_set_dns(struct smtp_server *server, struct dns *dns);
 
 /* Binds the addresses of l, with implicit TLS (RFC 8314) or not. Returns
  * 0 or -1 with *error_r set. */

@@ -21,6 +21,8 @@ struct deliverq {
 	struct pool *pool;	/* worker thread only, for prepare */
 	deliverq_notify_fn *notify;
 	void *notify_ctx;
+	deliverq_queued_fn *queued;
+	void *queued_ctx;
 	store_text_fn *index_text;	/* for the idle hook */
 	int64_t index_version;
 	bool index_checked;		/* worker thread only */
@@ -86,6 +88,10 @@ deliverq_done(void *ctx, struct batchq_item *item)
 	if (job->run != NULL && job->result == 0 && job->notify_user != 0 &&
 	    q->notify != NULL)
 		q->notify(q->notify_ctx, job->notify_user);
+	if (job->run == NULL && job->delivery.result == 0 &&
+	    job->delivery.queue != NULL && job->delivery.queue->n_rcpts > 0 &&
+	    q->queued != NULL)
+		q->queued(q->queued_ctx);
 	job->done(job);
 }
 
@@ -101,6 +107,14 @@ deliverq_set_notify(struct deliverq *q, deliverq_notify_fn *notify,
 {
 	q->notify = notify;
 	q->notify_ctx = ctx;
+}
+
+void
+deliverq_set_queued(struct deliverq *q, deliverq_queued_fn *queued,
+    void *ctx)
+{
+	q->queued = queued;
+	q->queued_ctx = ctx;
 }
 
 /* The worker's spare time: the full-text index catches up. */

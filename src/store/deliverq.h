@@ -56,6 +56,10 @@ typedef void deliverq_prepare_fn(struct store_delivery *d, struct pool *pool);
  * sessions learn of new mail and of other protocols' changes this way). */
 typedef void deliverq_notify_fn(void *ctx, int64_t user_id);
 
+/* Called on the loop thread when a delivery that also queued mail for
+ * remote recipients is committed (the outbound queue runner wakes). */
+typedef void deliverq_queued_fn(void *ctx);
+
 /* Opens a store connection on data_dir for the worker and starts it. */
 struct deliverq *
 deliverq_new(struct event_base *base, const char *data_dir,
@@ -71,6 +75,11 @@ deliverq_set_prepare(struct deliverq *q, deliverq_prepare_fn *prepare);
 /* Sets the notify hook; NULL removes it. */
 void
 deliverq_set_notify(struct deliverq *q, deliverq_notify_fn *notify,
+    void *ctx);
+
+/* Sets the queued hook; NULL removes it. */
+void
+deliverq_set_queued(struct deliverq *q, deliverq_queued_fn *queued,
     void *ctx);
 
 /* Lets the worker fill the full-text index with extract when it has

@@ -1,5 +1,5 @@
 /*
- * store-queue.c - the outbound queue of the embedded store (schema 6):
+ * store-queue.c - the outbound queue of the embedded store (schemas 6-8):
  * messages waiting for the deliverer, and their recipients (see store.h).
  *
  * A queue row points at a blob like a message row does; the blob is
@@ -32,7 +32,8 @@ store_queue_insert(struct store *store, struct store_queue_entry *q,
 	    store_bind_text(stmt, 3, q->sender != NULL ? q->sender : "") !=
 	    SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 4, q->user_id) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 5, (int64_t)now) != SQLITE_OK)
+	    sqlite3_bind_int64(stmt, 5, (int64_t)now) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 6, q->smtputf8 ? 1 : 0) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(stmt);
@@ -156,7 +157,8 @@ store_queue_list(struct store *store, int64_t id,
 	if (store_tx_begin(store, false, error_r) < 0)
 		return -1;
 	stmt = store_stmt_once(store, "SELECT q.id, q.sender, q.created,"
-	    " b.size, q.user_id FROM queue q JOIN blobs b ON b.id = q.blob_id"
+	    " b.size, q.user_id, q.smtputf8 FROM queue q"
+	    " JOIN blobs b ON b.id = q.blob_id"
 	    " WHERE ?1 = 0 OR q.id = ?1 ORDER BY q.id", error_r);
 	if (stmt == NULL) {
 		store_tx_rollback(store);
@@ -178,6 +180,7 @@ store_queue_list(struct store *store, int64_t id,
 			info.created = (time_t)sqlite3_column_int64(stmt, 2);
 			info.size = (uint64_t)sqlite3_column_int64(stmt, 3);
 			info.user_id = sqlite3_column_int64(stmt, 4);
+			info.smtputf8 = sqlite3_column_int(stmt, 5) != 0;
 			if (store_queue_read_rcpts(store, info.id, &r,
 			    error_r) < 0) {
 				store_queue_rcpts_free(&r);
@@ -374,7 +377,7 @@ store_queue_due(struct store *store, time_t now, size_t limit,
 	if (store_tx_begin(store, false, error_r) < 0)
 		return -1;
 	stmt = store_stmt_once(store, "SELECT r.queue_id, q.sender, q.created,"
-	    " r.domain, r.address, r.attempts FROM queue_rcpts r"
+	    " r.domain, r.address, r.attempts, q.smtputf8 FROM queue_rcpts r"
 	    " JOIN queue q ON q.id = r.queue_id"
 	    " WHERE r.next_attempt <= ?1 AND r.state IN ('pending', 'deferred')"
 	    " ORDER BY r.queue_id, r.domain, r.id LIMIT ?2", error_r);
@@ -399,6 +402,7 @@ store_queue_due(struct store *store, time_t now, size_t limit,
 			s = (const char *)sqlite3_column_text(stmt, 4);
 			d.address = s != NULL ? s : "";
 			d.attempts = (unsigned)sqlite3_column_int64(stmt, 5);
+			d.smtputf8 = sqlite3_column_int(stmt, 6) != 0;
 			if (cb(ctx, &d) < 0) {
 				rc = SQLITE_DONE;
 				break;

@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -145,6 +145,8 @@ static const char store_schema[] =
  *    domain, state, attempts, next attempt time and last error. Queue ids
  *    are AUTOINCREMENT: an id the admin saw is never another message's.
  * 7: queue recipients may be 'failed' (the deliverer gave up on them).
+ * 8: a queue entry says whether it was submitted with SMTPUTF8 (RFC 6531),
+ *    which the deliverer needs to know for the next hop.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -244,6 +246,10 @@ static const char *const store_schema_migrations[] = {
 	"ALTER TABLE queue_rcpts7 RENAME TO queue_rcpts;"
 	"CREATE INDEX queue_rcpts_due ON queue_rcpts(next_attempt);"
 	"CREATE INDEX queue_rcpts_domain ON queue_rcpts(domain, queue_id);",
+
+	/* 8: entries queued before knew nothing of SMTPUTF8: 0, and the
+	 * deliverer still sees non-ASCII addresses for itself. */
+	"ALTER TABLE queue ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;",
 };
 
 static const char *const store_stmt_sql[STMT_COUNT] = {
@@ -317,7 +323,7 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	    " (SELECT 1 FROM queue WHERE blob_id = ?1) RETURNING name",
 	[STMT_QUEUE_INSERT] =
 	    "INSERT INTO queue (blob_id, data_offset, sender, user_id,"
-	    " created) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    " created, smtputf8) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[STMT_QUEUE_RCPT_INSERT] =
 	    "INSERT OR IGNORE INTO queue_rcpts (queue_id, address, domain,"
 	    " next_attempt) VALUES (?1, ?2, ?3, ?4)",
@@ -752,6 +758,25 @@ store_pragma(struct store *store, const char *sql, const char *expect,
 	}
 	sqlite3_finalize(stmt);
 	return ret;
+}
+
+int
+store_data_version(struct store *store, int64_t *version_r,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((stmt = store_stmt_once(store, "PRAGMA data_version",
+	    error_r)) == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*version_r = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return store_db_error(store, error_r, "data_version");
+	return 0;
 }
 
 /* Creates the schema on first use, or checks its version. Two processes

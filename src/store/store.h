@@ -53,6 +53,15 @@ store_open(const char *data_dir, struct store **store_r, const char **error_r);
 void
 store_close(struct store **storep);
 
+/*
+ * SQLite's data_version of this connection: it changes when another
+ * connection (another process, or this process's writer thread) commits.
+ * Cheap; lets a reader notice writes it did not make. Returns 0 or -1.
+ */
+int
+store_data_version(struct store *store, int64_t *version_r,
+    const char **error_r);
+
 /* --- domains --- */
 
 int
@@ -164,6 +173,9 @@ struct store_queue_entry {
 	 * sends the message from here. */
 	size_t data_offset;
 	int64_t user_id;		/* the submitting user, 0 if none */
+	/* Submitted with SMTPUTF8 (RFC 6531), or found to need it: the
+	 * deliverer asks the next hop for it. */
+	bool smtputf8;
 	int64_t id_r;			/* set by store_deliver: the queue id */
 };
 
@@ -242,6 +254,7 @@ struct store_queue_info {
 	time_t created;
 	uint64_t size;			/* of the stored message */
 	int64_t user_id;		/* who submitted it, 0 if unknown */
+	bool smtputf8;			/* see store_queue_entry */
 	const struct store_queue_rcpt *rcpts;
 	size_t n_rcpts;
 };
@@ -287,6 +300,7 @@ struct store_queue_due {
 	const char *domain;		/* lower case */
 	const char *address;
 	unsigned attempts;
+	bool smtputf8;			/* see store_queue_entry */
 };
 
 /*

@@ -140,6 +140,64 @@ DNS_ZONES = {
         "reject.test. MX 10 mx.reject.test.",
         "mx.reject.test. A 127.0.0.4",
     ],
+    # SPF (test_spf.py); the test clients connect from 127.0.0.1.
+    "spf.test": [
+        'pass.spf.test. TXT "v=spf1 ip4:192.0.2.0/24 ip4:127.0.0.0/8 -all"',
+        'fail.spf.test. TXT "v=spf1 ip4:192.0.2.1 exp=exp.spf.test -all"',
+        'exp.spf.test. TXT "%{d} does not send mail from %{i}"',
+        'bare.spf.test. TXT "v=spf1 -all"',
+        'soft.spf.test. TXT "v=spf1 ~all"',
+        'include.spf.test. TXT "v=spf1 include:pass.spf.test -all"',
+        'helo.spf.test. TXT "v=spf1 a -all"',
+        'helo.spf.test. A 127.0.0.1',
+        'broken.spf.test. TXT "v=spf1 ip4:127.0.0.1/33 -all"',
+    ],
+    # test_outbound_peers.py: aiosmtpd peers, each on its own address,
+    # on the sending server's [queue] port. plain: no CHUNKING, no
+    # PIPELINING, no SMTPUTF8; utf8: SMTPUTF8; badtls: a STARTTLS that
+    # breaks or is refused; silent: accepts connections, never greets.
+    "plain.test": [
+        "plain.test. MX 10 mx.plain.test.",
+        "mx.plain.test. A 127.0.0.5",
+    ],
+    "utf8.test": [
+        "utf8.test. MX 10 mx.utf8.test.",
+        "mx.utf8.test. A 127.0.0.6",
+    ],
+    "badtls.test": [
+        "badtls.test. MX 10 mx.badtls.test.",
+        "mx.badtls.test. A 127.0.0.7",
+    ],
+    "silent.test": [
+        "silent.test. MX 10 mx.silent.test.",
+        "mx.silent.test. A 127.0.0.8",
+    ],
+    # CHUNKING without PIPELINING (a small scripted server: aiosmtpd has
+    # no BDAT).
+    "chunk.test": [
+        "chunk.test. MX 10 mx.chunk.test.",
+        "mx.chunk.test. A 127.0.0.10",
+    ],
+    # A hostile server: replies beyond the client's limits.
+    "hostile.test": [
+        "hostile.test. MX 10 mx.hostile.test.",
+        "mx.hostile.test. A 127.0.0.11",
+    ],
+    # MX that point back at the sending server (RFC 5321 5.1): by its
+    # listen address (127.0.0.1), by its host name, and as a backup MX
+    # between a dead exchange and the plain peer.
+    "loopaddr.test": [
+        "loopaddr.test. MX 10 mx.loopaddr.test.",
+        "mx.loopaddr.test. A 127.0.0.1",
+    ],
+    "loopname.test": [
+        "loopname.test. MX 10 mail.example.test.",
+    ],
+    "selfbackup.test": [
+        "selfbackup.test. MX 10 mx-dead.backup.test.",
+        "selfbackup.test. MX 20 mail.example.test.",
+        "selfbackup.test. MX 30 mx.plain.test.",
+    ],
     # Reverse lookups of the addresses the tests use.
     "127.in-addr.arpa": [
         "1.0.0.127.in-addr.arpa. PTR loopback1.example.test.",
@@ -205,20 +263,17 @@ def unbound_config(tmpdir, address, port, zones):
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def dns_server(tmp_path_factory):
-    """The tests' private resolver; yields "IP@PORT" (also DNS_RESOLVER).
-    Stopped by its pid at the end of the session."""
-    global DNS_RESOLVER
+def unbound_start(tmpdir, zones):
+    """Starts a private unbound serving ZONES in TMPDIR; returns (proc,
+    "IP@PORT"). Stop it with unbound_stop(proc)."""
     unbound = shutil.which("unbound") or "/usr/sbin/unbound"
     if not os.access(unbound, os.X_OK):
         pytest.exit("unbound is not installed (scripts/install-deps)", 2)
-    tmpdir = tmp_path_factory.mktemp("unbound")
     proc = None
     for attempt in range(3):
         port = dns_free_port(DNS_ADDRESS)
         conf = tmpdir / "unbound.conf"
-        conf.write_text(unbound_config(tmpdir, DNS_ADDRESS, port, DNS_ZONES))
+        conf.write_text(unbound_config(tmpdir, DNS_ADDRESS, port, zones))
         check = subprocess.run([unbound + "-checkconf", str(conf)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, timeout=CLI_TIMEOUT)
@@ -236,15 +291,28 @@ def dns_server(tmp_path_factory):
         proc = None
     assert proc is not None, "the test unbound did not start: " + \
         (tmpdir / f"unbound-{port}.log").read_text(errors="replace")
-    DNS_RESOLVER = f"{DNS_ADDRESS}@{port}"
-    yield DNS_RESOLVER
-    DNS_RESOLVER = None
+    return proc, f"{DNS_ADDRESS}@{port}"
+
+
+def unbound_stop(proc):
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dns_server(tmp_path_factory):
+    """The tests' private resolver; yields "IP@PORT" (also DNS_RESOLVER).
+    Stopped by its pid at the end of the session."""
+    global DNS_RESOLVER
+    proc, DNS_RESOLVER = unbound_start(tmp_path_factory.mktemp("unbound"),
+                                       DNS_ZONES)
+    yield DNS_RESOLVER
+    DNS_RESOLVER = None
+    unbound_stop(proc)
 
 
 def dns_wait_ready(proc, address, port):

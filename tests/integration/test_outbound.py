@@ -17,6 +17,7 @@ A recipient given up on gets the sender a DSN (RFC 3464) in the INBOX.
 Every wait is bounded; the test's own servers are shut down in finally.
 """
 import os
+import re
 import smtplib
 import socket
 import socketserver
@@ -66,7 +67,10 @@ def sender_overrides(port):
             "log.level": "debug"}
 
 
-def submit(server, rcpts, subject="outbound", body="Hello from afar.\r\n"):
+def submit(server, rcpts, subject="outbound", body="Hello from afar.\r\n",
+           smtputf8=False):
+    """smtplib on the submission port: STARTTLS, AUTH, the message (with
+    MAIL ... SMTPUTF8 if asked)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -77,7 +81,8 @@ def submit(server, rcpts, subject="outbound", body="Hello from afar.\r\n"):
         s.starttls(context=ctx)
         s.ehlo("client.example.org")
         s.login(ALICE, PASSWORD)
-        s.sendmail(ALICE, rcpts, msg)
+        s.sendmail(ALICE, rcpts, msg,
+                   mail_options=["SMTPUTF8"] if smtputf8 else [])
 
 
 def queue_rows(server):
@@ -147,24 +152,91 @@ def outbound(remote_template, instance, tmp_path):
 
 
 def test_delivered_to_remote_correio_over_starttls(outbound):
+    """The remote Correio offers CHUNKING: BDAT, so nothing is
+    dot-stuffed and nothing must be un-stuffed."""
     sender, remote, _ = outbound
     submit(sender, [REMOTE_USER], subject="over the wire",
-           body="Line one.\r\n.leading dot\r\n")
+           body="Line one.\r\n.leading dot\r\n..two dots\r\n")
     wait_for("the remote INBOX", lambda: remote.inst.count(REMOTE_USER) == 1,
              server=sender)
     rows = remote.inst.messages(REMOTE_USER)
     assert ALICE in rows[0][2] and rows[0][4] == "over the wire"
     stored = remote.inst.get(REMOTE_USER, rows[0][0])
-    # dot-stuffing undone by the remote; the sender's Return-Path line
-    # was not sent (the remote adds its own)
-    assert b"\r\n.leading dot\r\n" in stored
+    assert b"\r\n.leading dot\r\n..two dots\r\n" in stored
+    # the sender's Return-Path line was not sent (the remote adds its own)
     assert stored.count(b"Return-Path:") == 1
-    # received over TLS: the remote's Received header names the cipher
-    assert b"TLSv1." in stored.split(b"\r\n\r\n", 1)[0]
     wait_for("an empty queue", lambda: queue_rows(sender) == [], server=sender)
     log = sender.log()
     assert "mx=mx.remote.test ip=127.0.0.2 tls version=TLSv1." in log, log
+    assert "mx=mx.remote.test ip=127.0.0.2 content=bdat" in log, log
+    assert "content=data" not in log
     assert f"to=<{REMOTE_USER}>" in log and "result=sent" in log
+
+
+def test_every_hop_is_recorded(outbound):
+    """The remote's Received header names our host, our address and the
+    TLS version and cipher; our log line for the delivery names the
+    exchange, its address, the same TLS version and cipher, and the
+    reply."""
+    sender, remote, _ = outbound
+    submit(sender, [REMOTE_USER], subject="traced")
+    wait_for("the remote INBOX", lambda: remote.inst.count(REMOTE_USER) == 1,
+             server=sender)
+    stored = remote.inst.get(REMOTE_USER, 1)
+    head = stored.split(b"\r\n\r\n", 1)[0].decode()
+    received = re.findall(r"^Received: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*",
+                          head, re.M)
+    # the first Received is the remote's: it took it from us
+    hop = " ".join(received[0].split())
+    m = re.match(r"Received: from mail\.example\.test \(\[127\.0\.0\.1\]\)"
+                 r" by mx\.remote\.test \(Correio\) with ESMTPS id \S+"
+                 r" \(version=(TLSv1\.[23]) cipher=(\S+) bits=\d+/\d+\)"
+                 rf" for <{re.escape(REMOTE_USER)}>; ", hop)
+    assert m, received
+    version, cipher = m.groups()
+    # and the second is ours, from the submission
+    assert "by mail.example.test (Correio) with ESMTPSA" in \
+        " ".join(received[1].split()), received
+    wait_for("an empty queue", lambda: queue_rows(sender) == [], server=sender)
+    line = [l for l in sender.log().splitlines()
+            if f"smtp-client to=<{REMOTE_USER}>" in l]
+    assert len(line) == 1, line
+    assert (f"domain=remote.test mx=mx.remote.test ip=127.0.0.2 "
+            f"tls=\"version={version} cipher={cipher} ") in line[0], line
+    assert re.search(r'result=sent reply="250 2\.0\.0 Ok: delivered as '
+                     r'\S+"$', line[0]), line
+
+
+def test_big_message_in_several_chunks(outbound):
+    """Above SMTP_CLIENT_BDAT_CHUNK (256 KiB): several BDAT chunks,
+    pipelined, and the remote stores every byte."""
+    sender, remote, _ = outbound
+    body = "".join(f"line {i:06d} " + "x" * 60 + "\r\n" for i in range(9000))
+    submit(sender, [REMOTE_USER], subject="big", body=body)
+    wait_for("the remote INBOX", lambda: remote.inst.count(REMOTE_USER) == 1,
+             server=sender)
+    stored = remote.inst.get(REMOTE_USER, 1)
+    assert stored.endswith(b"\r\n\r\n" + body.encode())
+    log = sender.log()
+    m = re.search(r"content=bdat size=(\d+) chunks=(\d+)", log)
+    assert m and int(m.group(2)) == (int(m.group(1)) - 1) // 262144 + 1 \
+        and int(m.group(2)) >= 3, m and m.group(0)
+
+
+def test_sendmail_to_a_remote_address(outbound):
+    """A local program's message, end to end: sendmail queues it, the
+    running server notices the write and delivers it."""
+    sender, remote, _ = outbound
+    p = run_cli(["sendmail", "-C", sender.inst.conf, "-f", ALICE,
+                 REMOTE_USER], input="Subject: cron says hi\n\nall done\n")
+    assert p.returncode == 0, p.stderr
+    wait_for("the remote INBOX", lambda: remote.inst.count(REMOTE_USER) == 1,
+             server=sender)
+    rows = remote.inst.messages(REMOTE_USER)
+    assert rows[0][4] == "cron says hi"
+    stored = remote.inst.get(REMOTE_USER, rows[0][0])
+    assert stored.endswith(b"\r\n\r\nall done\r\n")
+    wait_for("an empty queue", lambda: queue_rows(sender) == [], server=sender)
 
 
 def test_first_mx_dead_second_alive(outbound):
@@ -270,16 +342,17 @@ class SinkHandler(socketserver.StreamRequestHandler):
 
 
 class Sink(socketserver.ThreadingTCPServer):
+    """Serves HANDLER on ADDRESS in a thread until stop()."""
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, rcpt_replies):
+    def __init__(self, address, rcpt_replies, handler=SinkHandler):
         self.rcpt_replies = rcpt_replies
         self.connections = 0
         self.commands = []
         self.messages = []
         self.lock = threading.Lock()
-        super().__init__(address, SinkHandler)
+        super().__init__(address, handler)
         self.thread = threading.Thread(target=self.serve_forever,
                                        kwargs={"poll_interval": 0.1},
                                        daemon=True)

@@ -27,6 +27,50 @@
 #include "dns/dns-private.h"
 #include "dns/dns-route.h"
 
+/* --- dns_name_escape (SPF names of any octets) --------------------------- */
+
+static void
+test_name_escape(void **state)
+{
+	char out[DNS_NAME_TEXT_MAX], name[300];
+	const char *error = NULL;
+
+	(void)state;
+	assert_int_equal(dns_name_escape("Foo.Example.ORG.", out, sizeof(out),
+	    &error), 0);
+	assert_string_equal(out, "foo.example.org");
+	/* RFC 2181 11: any octet; escaped as \DDD for libunbound. */
+	assert_int_equal(dns_name_escape("macro%percent  space.ex_ample.com",
+	    out, sizeof(out), &error), 0);
+	assert_string_equal(out, "macro\\037percent\\032\\032space.ex_ample.com");
+	assert_int_equal(dns_name_escape("a\\b:c/d\xc3\xa9.test", out,
+	    sizeof(out), &error), 0);
+	assert_string_equal(out, "a\\092b\\058c\\047d\\195\\169.test");
+	/* Limits: labels of 1 to 63 octets, names of 253. */
+	assert_int_equal(dns_name_escape("", out, sizeof(out), &error), -1);
+	assert_int_equal(dns_name_escape(".", out, sizeof(out), &error), -1);
+	assert_int_equal(dns_name_escape("a..b", out, sizeof(out), &error), -1);
+	assert_string_equal(error, "empty label");
+	assert_int_equal(dns_name_escape(".a", out, sizeof(out), &error), -1);
+	memset(name, 'a', 63);
+	strcpy(name + 63, ".test");
+	assert_int_equal(dns_name_escape(name, out, sizeof(out), &error), 0);
+	memset(name, 'a', 64);
+	strcpy(name + 64, ".test");
+	assert_int_equal(dns_name_escape(name, out, sizeof(out), &error), -1);
+	assert_string_equal(error, "label longer than 63 octets");
+	/* 253 octets of escapes fill the buffer exactly. */
+	for (size_t i = 0; i < 253; i++)
+		name[i] = (char)(i % 64 == 63 ? '.' : ' ');
+	name[253] = '\0';
+	assert_int_equal(dns_name_escape(name, out, sizeof(out), &error), 0);
+	assert_true(strlen(out) < sizeof(out));
+	name[253] = ' ';
+	name[254] = '\0';
+	assert_int_equal(dns_name_escape(name, out, sizeof(out), &error), -1);
+	assert_int_equal(dns_name_escape("a.b", out, 100, &error), -1);
+}
+
 /* --- dns_name_normalize -------------------------------------------------- */
 
 static int
@@ -582,6 +626,81 @@ test_mx_null(void **state)
 	assert_true(dns_mx_is_null(mx, 1));
 }
 
+/* --- dns_route_drop_self ------------------------------------------------- */
+
+static struct dns_addr
+v4(const char *text)
+{
+	struct dns_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, text, &a.u.v4), 1);
+	return a;
+}
+
+static struct dns_addr
+v6(const char *text)
+{
+	struct dns_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, text, &a.u.v6), 1);
+	return a;
+}
+
+/* RFC 5321 5.1: never to ourselves, nor to those we are preferred to. */
+static void
+test_route_drop_self(void **state)
+{
+	struct dns_addr a1 = v4("192.0.2.1"), a2 = v4("192.0.2.2"),
+	    a3 = v6("2001:db8::3"), a4 = v4("192.0.2.4");
+	struct dns_addr own[2] = { v4("192.0.2.3"), v6("2001:db8::3") };
+	struct dns_mx_host hosts[4] = {
+		{ "mx1.example", 10, DNS_OK, NULL, 1, &a1 },
+		{ "mx2.example", 20, DNS_OK, NULL, 1, &a2 },
+		{ "backup.example", 20, DNS_OK, NULL, 1, &a3 },
+		{ "mx4.example", 30, DNS_OK, NULL, 1, &a4 },
+	};
+	struct dns_route r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.hosts = hosts;
+	/* we are backup (by address, IPv6): 20 and 30 go, the equal 20
+	 * before us too */
+	r.n_hosts = 4;
+	assert_int_equal(dns_route_drop_self(&r, "me.example", own, 2), 3);
+	assert_int_equal(r.n_hosts, 1);
+	assert_string_equal(r.hosts[0].name, "mx1.example");
+	/* not listed: nothing changes */
+	r.n_hosts = 4;
+	assert_int_equal(dns_route_drop_self(&r, "me.example", own, 1), 0);
+	assert_int_equal(r.n_hosts, 4);
+	assert_int_equal(dns_route_drop_self(&r, NULL, NULL, 0), 0);
+	/* by name, without case or a final dot */
+	assert_int_equal(dns_route_drop_self(&r, "MX4.Example.", NULL, 0), 1);
+	assert_int_equal(r.n_hosts, 3);
+	/* the best exchange is us: a loop, and the route is kept */
+	r.n_hosts = 4;
+	assert_int_equal(dns_route_drop_self(&r, "mx1.example.", NULL, 0),
+	    -1);
+	assert_int_equal(r.n_hosts, 4);
+	own[0] = a1;
+	assert_int_equal(dns_route_drop_self(&r, "x", own, 1), -1);
+	/* an exchange without addresses is still us by name */
+	hosts[1].n_addrs = 0;
+	hosts[1].addrs = NULL;
+	assert_int_equal(dns_route_drop_self(&r, "mx2.example", NULL, 0), 3);
+	/* an empty own name matches nothing */
+	r.n_hosts = 4;
+	assert_int_equal(dns_route_drop_self(&r, "", NULL, 0), 0);
+	/* an IPv4 address does not match an IPv6 one of the same bytes */
+	own[0] = v6("::c000:204");
+	assert_int_equal(dns_route_drop_self(&r, "x", own, 1), 0);
+}
+
 /* --- on a loop, with a forwarder that never answers ---------------------- */
 
 struct loop_state {
@@ -723,6 +842,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_escape),
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_name_invalid),
 		cmocka_unit_test(test_name_limits),
@@ -736,6 +856,7 @@ main(void)
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_mx_sort),
 		cmocka_unit_test(test_mx_null),
+		cmocka_unit_test(test_route_drop_self),
 		cmocka_unit_test(test_loop_cancel_timeout),
 	};
 

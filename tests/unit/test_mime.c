@@ -1255,6 +1255,30 @@ test_header_count(void **state)
 	pool_free(&hp);
 }
 
+static void
+test_header_block_len(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+	} cases[] = {
+		{ "A: b\r\n\r\nbody", 6 },
+		{ "A: b\n\nbody", 5 },
+		{ "A: b\r\nC: d\r\n\r\n", 12 },
+		{ "\r\nbody", 0 },		/* no header at all */
+		{ "\nbody", 0 },
+		{ "A: b\r\n", 6 },		/* no empty line: all of it */
+		{ "A: b", 4 },
+		{ "", 0 },
+		{ "A: b\r\n\r", 7 },		/* a lone CR: no end */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(header_block_len(cases[i].in,
+		    strlen(cases[i].in)), cases[i].len);
+}
+
 int
 main(void)
 {
@@ -1262,6 +1286,7 @@ main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_addr_walk),
 		cmocka_unit_test(test_header_count),
+		cmocka_unit_test(test_header_block_len),
 		cmocka_unit_test(test_rfc_examples),
 		cmocka_unit_test(test_offsets),
 		cmocka_unit_test(test_content_type),

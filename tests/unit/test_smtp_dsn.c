@@ -1,7 +1,7 @@
 /*
  * test_smtp_dsn.c - the outbound side's parsers: reply lines (with EHLO
- * keywords), RFC 3463 status extraction, and the layout of an RFC 3464
- * report.
+ * keywords), which messages need SMTPUTF8, RFC 3463 status extraction,
+ * and the layout of an RFC 3464 report.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,6 +50,21 @@ test_reply_lines(void **state)
 	assert_int_equal(test_line(&r, true, "250 SIZE\r\n"), 1);
 	assert_int_equal(r.ext, SMTP_EXT_SIZE);
 	assert_int_equal(r.size_max, 0);
+	/* CHUNKING and SMTPUTF8 (RFC 3030, RFC 6531); no partial match */
+	assert_int_equal(test_line(&r, true, "250-mx\r\n"), 0);
+	assert_int_equal(test_line(&r, true, "250-chunking\r\n"), 0);
+	assert_int_equal(test_line(&r, true, "250-SMTPUTF8X\r\n"), 0);
+	assert_int_equal(test_line(&r, true, "250 CHUNK\r\n"), 1);
+	assert_int_equal(r.ext, SMTP_EXT_CHUNKING);
+	assert_int_equal(test_line(&r, true, "250-mx\r\n"), 0);
+	assert_int_equal(test_line(&r, true, "250 SMTPUTF8\r\n"), 1);
+	assert_int_equal(r.ext, SMTP_EXT_SMTPUTF8);
+	/* not from the first line, nor outside EHLO */
+	assert_int_equal(test_line(&r, true, "250 CHUNKING\r\n"), 1);
+	assert_int_equal(r.ext, 0);
+	assert_int_equal(test_line(&r, false, "250-mx\r\n"), 0);
+	assert_int_equal(test_line(&r, false, "250 CHUNKING\r\n"), 1);
+	assert_int_equal(r.ext, 0);
 	/* peer text is escaped */
 	assert_int_equal(test_line(&r, false, "550 \"x\\\x01\r\n"), 1);
 	assert_string_equal(r.first, "550 \\x22x\\x5c\\x01");
@@ -91,6 +106,57 @@ test_reply_malformed(void **state)
 	assert_int_equal(test_line(&r, true,
 	    "250 SIZE 99999999999999999999999999999"), 1);
 	assert_true(r.size_max > 0);
+}
+
+/* RFC 6531: which messages only a server with SMTPUTF8 may take. */
+static void
+test_needs_utf8(void **state)
+{
+	struct smtp_client_rcpt rcpts[2];
+	struct smtp_client_job job;
+	const char *ascii = "Subject: plain\r\n\r\nbody \xc3\xa9\r\n";
+	const char *hdr = "Subject: caf\xc3\xa9\r\n\r\nbody\r\n";
+	const char *lf = "Subject: plain\n\ncaf\xc3\xa9\n";
+
+	(void)state;
+	memset(&job, 0, sizeof(job));
+	memset(rcpts, 0, sizeof(rcpts));
+	rcpts[0].address = "a@example.org";
+	rcpts[1].address = "b@example.org";
+	job.sender = "";
+	job.rcpts = rcpts;
+	job.n_rcpts = 2;
+	/* 8-bit body only: never (that is 8BITMIME's business) */
+	job.data = ascii;
+	job.size = strlen(ascii);
+	assert_false(smtp_client_needs_utf8(&job));
+	job.smtputf8 = true;
+	assert_false(smtp_client_needs_utf8(&job));
+	job.data = lf;
+	job.size = strlen(lf);
+	assert_false(smtp_client_needs_utf8(&job));
+	/* a UTF-8 header: only when submitted with SMTPUTF8 */
+	job.data = hdr;
+	job.size = strlen(hdr);
+	assert_true(smtp_client_needs_utf8(&job));
+	job.smtputf8 = false;
+	assert_false(smtp_client_needs_utf8(&job));
+	/* a UTF-8 address: always, wherever it is */
+	job.data = ascii;
+	job.size = strlen(ascii);
+	rcpts[1].address = "jos\xc3\xa9@example.org";
+	assert_true(smtp_client_needs_utf8(&job));
+	rcpts[1].address = "b@example.org";
+	job.sender = "\xc3\xa9@example.test";
+	assert_true(smtp_client_needs_utf8(&job));
+	/* no header end at all: the whole message is header */
+	job.sender = "";
+	job.smtputf8 = true;
+	job.data = "X: \xc3\xa9";
+	job.size = strlen(job.data);
+	assert_true(smtp_client_needs_utf8(&job));
+	job.size = 0;
+	assert_false(smtp_client_needs_utf8(&job));
 }
 
 static void
@@ -161,6 +227,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reply_lines),
 		cmocka_unit_test(test_reply_malformed),
+		cmocka_unit_test(test_needs_utf8),
 		cmocka_unit_test(test_dsn_status),
 		cmocka_unit_test(test_dsn_build),
 	};

@@ -357,7 +357,7 @@ test_open_creates(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
-	assert_int_equal(test_db_int(fx, "PRAGMA user_version"), 7);
+	assert_int_equal(test_db_int(fx, "PRAGMA user_version"), 8);
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM sqlite_schema"
 	    " WHERE name = 'blob_text'"), 1);
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM"
@@ -1623,6 +1623,80 @@ test_queue(void **state)
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM queue_rcpts"), 0);
 }
 
+static int
+test_due_cb(void *ctx, const struct store_queue_due *due)
+{
+	int *flags = ctx;
+
+	/* bit 0: the ASCII entry's flag, bit 1: the UTF-8 one's */
+	if (strcmp(due->address, "plain@remote.example") == 0)
+		*flags |= due->smtputf8 ? 1 : 0;
+	else if (strcmp(due->address, "jos\xc3\xa9@remote.example") == 0)
+		*flags |= due->smtputf8 ? 2 : 0;
+	else
+		fail_msg("unexpected due address %s", due->address);
+	*flags |= 4;
+	return 0;
+}
+
+static int
+test_utf8_list_cb(void *ctx, const struct store_queue_info *q)
+{
+	int *n_utf8 = ctx;
+
+	*n_utf8 += q->smtputf8 ? 1 : 0;
+	return 0;
+}
+
+/* Schema 8: a queue entry keeps its SMTPUTF8 flag for the deliverer; and
+ * a connection's data_version moves with another connection's commit
+ * (the queue runner notices sendmail that way), not with its own. */
+static void
+test_queue_smtputf8_and_data_version(void **state)
+{
+	struct fixture *fx = *state;
+	const char *error = NULL;
+	const char *plain[] = { "plain@remote.example" };
+	const char *utf8[] = { "jos\xc3\xa9@remote.example" };
+	struct store_queue_entry q1 = { 0 }, q2 = { 0 };
+	struct store_delivery d1 = { 0 }, d2 = { 0 };
+	struct store_delivery *batch[2] = { &d1, &d2 };
+	struct store *other = NULL;
+	int64_t v1, v2, v3;
+	int flags = 0, n_utf8 = 0;
+
+	assert_int_equal(store_data_version(fx->store, &v1, &error), 0);
+	assert_int_equal(store_open(fx->data, &other, &error), 0);
+	q1.sender = "alice@example.com";
+	q1.rcpts = plain;
+	q1.n_rcpts = 1;
+	q2 = q1;
+	q2.rcpts = utf8;
+	q2.smtputf8 = true;
+	d1.data = "Subject: x\r\n\r\nhi\r\n";
+	d1.size = strlen(d1.data);
+	d1.mailbox = "INBOX";
+	d1.envelope_from = "alice@example.com";
+	d1.queue = &q1;
+	d2 = d1;
+	d2.queue = &q2;
+	/* written by the other connection, as sendmail would */
+	assert_int_equal(store_deliver(other, batch, 2, &error), 0);
+	assert_int_equal(store_data_version(fx->store, &v2, &error), 0);
+	assert_true(v2 != v1);
+	assert_int_equal(store_queue_due(fx->store, time(NULL) + 1, 10,
+	    test_due_cb, &flags, &error), 0);
+	assert_int_equal(flags, 2 | 4);
+	assert_int_equal(store_queue_list(fx->store, 0, test_utf8_list_cb,
+	    &n_utf8, &error), 0);
+	assert_int_equal(n_utf8, 1);
+	/* its own reads and writes do not move it */
+	assert_int_equal(store_queue_delete(fx->store, q1.id_r, &error), 0);
+	assert_int_equal(store_data_version(fx->store, &v3, &error), 0);
+	assert_true(v3 == v2);
+	store_close(&other);
+}
+
 int
 main(void)
 {
@@ -1662,6 +1736,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_message_sizes, test_setup,
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_open_dot, test_setup,
+		    test_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_queue_smtputf8_and_data_version, test_setup,
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_queue, test_setup,
 		    test_teardown),
