@@ -34,6 +34,7 @@ struct auth_check {
 
 	char *authserv_id;
 	bool from_ok;			/* one From: domain, in from */
+	bool from_absent;		/* no From: author at all */
 	char from[256];
 	const char *from_why;		/* when !from_ok */
 	struct auth_check_result result;
@@ -81,10 +82,13 @@ auth_check_from_domain(const char *msg, size_t len, char *out, size_t outlen,
 	struct pool *pool;
 	const char *value;
 
-	if (header_count(msg, len, "From") != 1) {
-		*why_r = header_count(msg, len, "From") == 0 ?
-		    "no From: field" : "more than one From: field";
-		return -1;
+	if (header_count(msg, len, "From") == 0) {
+		*why_r = "no From: field";
+		return AUTH_CHECK_FROM_NONE;
+	}
+	if (header_count(msg, len, "From") > 1) {
+		*why_r = "more than one From: field";
+		return AUTH_CHECK_FROM_AMBIGUOUS;
 	}
 	memset(&fs, 0, sizeof(fs));
 	pool = pool_new(1024);
@@ -93,17 +97,13 @@ auth_check_from_domain(const char *msg, size_t len, char *out, size_t outlen,
 		(void)mime_addr_list_foreach(value, strlen(value),
 		    auth_from_one, &fs);
 	pool_free(&pool);
-	if (fs.n == 0 || fs.bad) {
-		*why_r = "no usable address in From:";
-		return -1;
-	}
 	if (fs.several) {
 		*why_r = "From: names more than one domain";
-		return -1;
+		return AUTH_CHECK_FROM_AMBIGUOUS;
 	}
-	if (strlen(fs.domain) >= outlen) {
-		*why_r = "From: domain too long";
-		return -1;
+	if (fs.n == 0 || fs.bad || strlen(fs.domain) >= outlen) {
+		*why_r = "no usable address in From:";
+		return AUTH_CHECK_FROM_NONE;
 	}
 	memcpy(out, fs.domain, strlen(fs.domain) + 1);
 	return 0;
@@ -185,7 +185,7 @@ auth_check_finish(struct auth_check *ck)
 {
 	struct auth_check_result *r = &ck->result;
 
-	if (!ck->from_ok)
+	if (!ck->from_ok && !ck->from_absent)
 		r->disposition = DMARC_POLICY_QUARANTINE;
 	else if (r->dmarc.status == DMARC_FAIL)
 		r->disposition = r->dmarc.disposition;
@@ -218,7 +218,11 @@ auth_check_step(struct auth_check *ck)
 	if (!ck->spf_done || !ck->dkim_done)
 		return;
 	if (!ck->from_ok) {
-		r->dmarc.status = DMARC_PERMERROR;
+		/* Without a From: address there is no author to
+		 * impersonate: no policy applies (RFC 7489 6.6.1 leaves it
+		 * to the receiver). */
+		r->dmarc.status = ck->from_absent ? DMARC_NONE :
+		    DMARC_PERMERROR;
 		(void)snprintf(r->dmarc.reason, sizeof(r->dmarc.reason), "%s",
 		    ck->from_why);
 		auth_check_finish(ck);
@@ -274,8 +278,17 @@ auth_check_start(struct event_base *base, struct dns *dns,
 	ck->ctx = ctx;
 	ck->authserv_id = xstrdup(req->authserv_id);
 	buf_init(&ck->result.header, AUTH_CHECK_HEADER_MAX);
-	ck->from_ok = auth_check_from_domain(req->msg, req->len, ck->from,
-	    sizeof(ck->from), &ck->from_why) == 0;
+	switch (auth_check_from_domain(req->msg, req->len, ck->from,
+	    sizeof(ck->from), &ck->from_why)) {
+	case 0:
+		ck->from_ok = true;
+		break;
+	case AUTH_CHECK_FROM_NONE:
+		ck->from_absent = true;
+		break;
+	default:
+		break;
+	}
 
 	ck->result.spf = req->spf;
 	ck->spf_done = true;

@@ -9,11 +9,12 @@
  * does.
  *
  * SECURITY: the message is hostile. The From: domain is read from exactly
- * one From: field; a message with none, with several From: fields, or
- * whose From: names more than one domain cannot be matched to one DMARC
- * policy (RFC 7489 6.6.1): dmarc=permerror, and the message is treated
- * as quarantined, so that an extra From: cannot be used to slip past a
- * reject policy.
+ * one From: field; a message with several From: fields, or whose From:
+ * names more than one domain, cannot be matched to one DMARC policy
+ * (RFC 7489 6.6.1): dmarc=permerror, and the message is treated as
+ * quarantined, so that an extra From: cannot be used to slip past a
+ * reject policy. A message without a From: address (no field, or none
+ * that parses) has no author to impersonate: dmarc=none.
  */
 #ifndef AUTH_AUTH_CHECK_H
 #define AUTH_AUTH_CHECK_H
@@ -86,9 +87,14 @@ auth_check_start(struct event_base *base, struct dns *dns,
 void
 auth_check_cancel(struct auth_check **checkp);
 
+/* auth_check_from_domain() failures. */
+#define AUTH_CHECK_FROM_NONE (-1)	/* no From: address */
+#define AUTH_CHECK_FROM_AMBIGUOUS (-2)	/* several fields or domains */
+
 /*
  * The From: domain of msg, lower-cased, into out (outlen bytes). Returns
- * 0, or -1 with *why_r set when there is no single From: domain.
+ * 0, or AUTH_CHECK_FROM_NONE or AUTH_CHECK_FROM_AMBIGUOUS with *why_r
+ * set.
  */
 int
 auth_check_from_domain(const char *msg, size_t len, char *out, size_t outlen,

@@ -856,6 +856,10 @@ smtp_check_done(void *ctx, const struct auth_check_result *r)
 	if (smtp_txn_insert(c, t, r->header.data, r->header.len) < 0)
 		log_warning("conn=%s smtp message id=%s authentication-results "
 		    "not added: no room", c->id, t->id);
+	else
+		/* Ours, like Return-Path and Received: not counted in the
+		 * size the client sent. */
+		t->prefix_len += r->header.len;
 	for (i = 0; r->dkim != NULL && i < r->dkim->n_sigs; i++) {
 		const struct dkim_sig_result *sig = &r->dkim->sigs[i];
 

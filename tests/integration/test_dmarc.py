@@ -330,3 +330,17 @@ def test_client_leaving_or_shutdown_during_the_check(start_server):
     assert srv.count(ALICE) == 0 and srv.count(ALICE, "Junk") == 0
     # Both sessions were closed while their content was being checked.
     assert srv.log().count("state=check") == 2, srv.log()
+
+
+def test_message_without_from_address_is_not_judged(srv):
+    """No From: at all, or none that parses: no author to impersonate,
+    dmarc=none, INBOX (only an ambiguous From: goes to Junk)."""
+    for subject, frm in (("no from", None),
+                         ("group from", "From: undisclosed-recipients:;")):
+        msg = message("x@dmarc-reject.test", subject)
+        head, body = msg.split(b"\r\n", 1)
+        msg = body if frm is None else frm.encode() + b"\r\n" + body
+        assert send(srv, "bounce@dmarc-reject.test", msg) is None
+        _, ar = stored(srv, "INBOX", subject)
+        assert "dmarc=none" in ar, ar
+    assert srv.count(ALICE, "Junk") == 0
