@@ -81,11 +81,13 @@ dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *rec,
 
 	while (p < end) {
 		const char *name, *value, *semi;
-		size_t nlen, vlen;
+		size_t nlen, vlen, left;
 
 		while (p < end && dmarc_wsp(*p))
 			p++;
-		semi = memchr(p, ';', (size_t)(end - p));
+		/* As an offset from the start: gcc -O3 cannot see p <= end. */
+		left = len - (size_t)(p - txt);
+		semi = left > 0 ? memchr(p, ';', left) : NULL;
 		if (semi == NULL)
 			semi = end;
 		/* tag: name *WSP "=" *WSP value *WSP */
