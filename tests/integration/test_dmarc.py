@@ -330,3 +330,24 @@ def test_client_leaving_or_shutdown_during_the_check(start_server):
     assert srv.count(ALICE) == 0 and srv.count(ALICE, "Junk") == 0
     # Both sessions were closed while their content was being checked.
     assert srv.log().count("state=check") == 2, srv.log()
+
+
+def test_many_hostile_dkim_signatures_do_not_hide_the_results(srv):
+    """Ten signatures (DKIM_SIGS_MAX) whose reported values are as long
+    as they may be (d= and s= of 253 octets, a= and b= of quotes, each
+    escaped twice) still leave room for the whole field: the DMARC and
+    SPF failures stay in it, not a bare "none"."""
+    name = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(name) == 253
+    quotes = '"' * 64
+    sig = (f"DKIM-Signature: v=1; a={quotes};\r\n"
+           f"\tb={quotes[:12]}; h=from;\r\n"
+           f"\td={name};\r\n"
+           f"\ts={name}\r\n").encode()
+    assert send(srv, "x@dmarc-none.test",
+                message("x@dmarc-none.test", "many signatures",
+                        sig * 10)) is None
+    _, ar = stored(srv, "INBOX", "many signatures")
+    assert ar.count("dkim=permerror") == 10, ar
+    assert "spf=fail" in ar, ar
+    assert "dmarc=fail" in ar and "header.from=dmarc-none.test" in ar, ar
