@@ -23,8 +23,11 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "auth/authres.h"
+#include "auth/dkim.h"
 #include "auth/dmarc.h"
 #include "core/buf.h"
+#include "dns/dns-name.h"
 
 struct dkim_verifier;
 struct dkim_verify_result;
@@ -33,9 +36,15 @@ struct event_base;
 struct spf_dns;
 struct spf_result;
 
-/* The Authentication-Results field we write: a few resinfos, each value
- * cut to AUTHRES_VALUE_MAX. */
-#define AUTH_CHECK_HEADER_MAX 8192
+/* The Authentication-Results field we write, at its longest: the field
+ * name, our authserv-id (a host name), "; none" CRLF, and a resinfo for
+ * SPF, DMARC and each of DKIM_SIGS_MAX signatures, all of whose values
+ * the sender may choose (about 27 KB). Inbound SMTP keeps this much room
+ * on top of the message; a field that did not fit would have to be
+ * replaced by "none", which would hide a failure. */
+#define AUTH_CHECK_HEADER_MAX (sizeof("Authentication-Results: ") + \
+    DNS_NAME_MAX + sizeof("; none\r\n") + \
+    (DKIM_SIGS_MAX + 2) * AUTHRES_RESINFO_MAX)
 /* From: addresses looked at for their domain. */
 #define AUTH_CHECK_FROM_MAX 100
 

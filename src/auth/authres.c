@@ -4,6 +4,7 @@
  */
 #include "auth/authres.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -153,15 +154,22 @@ authres_is_ours(const char *value, size_t len, const char *authserv_id)
 	if (i >= len)
 		return false;
 	if (value[i] == '"') {
-		/* A quoted authserv-id: compare its content, without
-		 * quoted-pairs (a host name needs none). */
-		start = ++i;
-		while (i < len && value[i] != '"' && value[i] != '\\')
-			i++;
-		if (i >= len || value[i] != '"')
-			return false;
-		return i - start == idlen &&
-		    strncasecmp(value + start, authserv_id, idlen) == 0;
+		/* A quoted authserv-id: compare what it stands for. A host
+		 * name needs no quoted-pair, but "mx.ex\ample.org" is
+		 * mx.example.org to whoever unquotes it (RFC 5322 3.2.4),
+		 * so a forged field cannot hide behind one. */
+		size_t k = 0;
+		bool same = true;
+
+		for (i++; i < len && value[i] != '"'; i++) {
+			if (value[i] == '\\' && ++i >= len)
+				return false;
+			if (k >= idlen || tolower((unsigned char)value[i]) !=
+			    tolower((unsigned char)authserv_id[k]))
+				same = false;
+			k++;
+		}
+		return i < len && same && k == idlen;
 	}
 	start = i;
 	while (i < len && (unsigned char)value[i] > 0x20 &&

@@ -29,6 +29,17 @@ struct buf;
 /* A value (a reason, an address, a domain) is cut after this many
  * bytes. */
 #define AUTHRES_VALUE_MAX 200
+/* What one value can take once written: a quoted string in which every
+ * byte is escaped (authres_prop). */
+#define AUTHRES_VALUE_OUT_MAX (2 * AUTHRES_VALUE_MAX + 2)
+/* Method, result and property names are ours, and short. */
+#define AUTHRES_NAME_MAX 32
+/* Properties of one resinfo (dkim: header.d, .s, .a, .b). */
+#define AUTHRES_PROPS_MAX 4
+/* The most one resinfo can take: ";" CRLF TAB "method=result", a reason
+ * and AUTHRES_PROPS_MAX properties, each " name=VALUE". */
+#define AUTHRES_RESINFO_MAX (4 + 2 * AUTHRES_NAME_MAX + 1 + \
+    (1 + AUTHRES_PROPS_MAX) * (2 + AUTHRES_NAME_MAX + AUTHRES_VALUE_OUT_MAX))
 /* Comment nesting accepted while reading an authserv-id. */
 #define AUTHRES_COMMENT_DEPTH_MAX 8
 

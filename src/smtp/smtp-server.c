@@ -308,6 +308,20 @@ smtp_conn_close(struct smtp_conn *c, const char *reason)
 	auth_check_cancel(&c->check);
 }
 
+/*
+ * Is the session waiting for a result that will resume it and reply (a
+ * delivery, MAIL's SPF check, the checks of the content)? A peer that
+ * half-closed meanwhile still gets that reply, and the resume closes the
+ * session; closing now would cancel the wait and leave the command, maybe
+ * a message pipelined with BDAT, unanswered.
+ */
+static bool
+smtp_conn_waiting(const struct smtp_conn *c)
+{
+	return c->state == SMTP_ST_WAIT || c->state == SMTP_ST_SPF ||
+	    c->state == SMTP_ST_CHECK;
+}
+
 /* A reply for a client mistake; too many of them end the session. */
 static void
 smtp_error(struct smtp_conn *c, const char *fmt, ...)
@@ -534,7 +548,7 @@ smtp_delivery_done(struct deliverq_job *job)
 		smtp_conn_process(c);
 	}
 	/* The peer half-closed while it waited: what it sent is answered. */
-	if (c->peer_eof && !c->closing)
+	if (c->peer_eof && !c->closing && !smtp_conn_waiting(c))
 		smtp_conn_close(c, "disconnected");
 	smtp_conn_finish(c);
 }
@@ -1138,7 +1152,7 @@ smtp_conn_resume(struct smtp_conn *c)
 		smtp_deadline_arm(c, c->server->config->smtp_timeout);
 		smtp_conn_process(c);
 	}
-	if (c->peer_eof && !c->closing)
+	if (c->peer_eof && !c->closing && !smtp_conn_waiting(c))
 		smtp_conn_close(c, "disconnected");
 	smtp_conn_finish(c);
 }
@@ -2295,10 +2309,10 @@ smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		 * reply (the resume closes the session). */
 		c->peer_eof = true;
 		bufferevent_disable(bev, EV_READ);
-		if (c->state != SMTP_ST_WAIT && c->state != SMTP_ST_SPF &&
-		    c->state != SMTP_ST_CHECK) {
+		if (!smtp_conn_waiting(c)) {
 			smtp_conn_process(c);
-			smtp_conn_close(c, "disconnected");
+			if (!smtp_conn_waiting(c))
+				smtp_conn_close(c, "disconnected");
 		}
 	} else if (what & BEV_EVENT_ERROR) {
 		unsigned long e = bufferevent_get_openssl_error(bev);

@@ -344,3 +344,51 @@ def test_message_without_from_address_is_not_judged(srv):
         _, ar = stored(srv, "INBOX", subject)
         assert "dmarc=none" in ar, ar
     assert srv.count(ALICE, "Junk") == 0
+def test_many_hostile_dkim_signatures_do_not_hide_the_results(srv):
+    """Ten signatures (DKIM_SIGS_MAX) whose reported values are as long
+    as they may be (d= and s= of 253 octets, a= and b= of quotes, each
+    escaped twice) still leave room for the whole field: the DMARC and
+    SPF failures stay in it, not a bare "none"."""
+    name = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(name) == 253
+    quotes = '"' * 64
+    sig = (f"DKIM-Signature: v=1; a={quotes};\r\n"
+           f"\tb={quotes[:12]}; h=from;\r\n"
+           f"\td={name};\r\n"
+           f"\ts={name}\r\n").encode()
+    assert send(srv, "x@dmarc-none.test",
+                message("x@dmarc-none.test", "many signatures",
+                        sig * 10)) is None
+    _, ar = stored(srv, "INBOX", "many signatures")
+    assert ar.count("dkim=permerror") == 10, ar
+    assert "spf=fail" in ar, ar
+    assert "dmarc=fail" in ar and "header.from=dmarc-none.test" in ar, ar
+
+
+def test_half_closed_pipelining_client_gets_every_reply(start_server):
+    """A client that pipelines MAIL, RCPT, BDAT LAST (RFC 3030) and QUIT,
+    then half-closes: EOF comes while MAIL waits for SPF, and the check of
+    the content starts when that wait is over. Every command is still
+    answered, and the message is stored (the resolver never replies, so
+    SPF and DMARC end in temperror after dns.timeout)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mute:
+        mute.bind(("127.0.0.1", 0))
+        srv = start_server(**{"dns.resolver":
+                              f"127.0.0.1@{mute.getsockname()[1]}",
+                              "dns.timeout": "1s"})
+        msg = message("x@dmarc-none.test", "half closed")
+        with socket.create_connection(("127.0.0.1", srv.port),
+                                      timeout=30) as s:
+            f = s.makefile("rb")
+            assert f.readline().startswith(b"220")
+            s.sendall(b"EHLO client.example.org\r\n"
+                      b"MAIL FROM:<x@dmarc-none.test>\r\n"
+                      b"RCPT TO:<" + ALICE.encode() + b">\r\n" +
+                      b"BDAT %d LAST\r\n" % len(msg) + msg + b"QUIT\r\n")
+            s.shutdown(socket.SHUT_WR)
+            replies = [line for line in f.read().split(b"\r\n") if line]
+            f.close()
+    final = [r for r in replies if not r.startswith(b"250-")]
+    assert [r[:3] for r in final] == [b"250", b"250", b"250", b"250",
+                                      b"221"], replies
+    assert srv.count(ALICE) == 1

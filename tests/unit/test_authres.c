@@ -98,6 +98,13 @@ test_is_ours(void **state)
 	assert_false(ours(" (never closed mx.example.org; none"));
 	assert_false(ours(" ((((((((((deep)))))))))) mx.example.org; none"));
 	assert_false(ours(" \"mx.example.org"));
+	/* A quoted-pair stands for its character (RFC 5322 3.2.4): a
+	 * reader that unquotes sees our name. */
+	assert_true(ours(" \"mx.ex\\ample.org\"; dmarc=pass"));
+	assert_true(ours(" \"\\m\\x\\.example.org\"; none"));
+	assert_false(ours(" \"mx.example.org\\\"; none"));
+	assert_false(ours(" \"mx.example.or\\g.\"; none"));
+	assert_false(ours(" \"mx.example.org\\"));
 }
 
 static void
@@ -110,6 +117,7 @@ test_strip(void **state)
 	    "authentication-results :\r\n"
 	    "\t(forged) mx.example.org;\r\n"
 	    "\tdmarc=pass\r\n"
+	    "Authentication-Results: \"mx.exa\\mple.org\"; dmarc=pass\r\n"
 	    "Subject: hi\r\n"
 	    "\r\n"
 	    "Authentication-Results: mx.example.org; in the body\r\n";

@@ -1300,6 +1300,47 @@ test_two_connections(void **state)
 	store_close(&other);
 }
 
+/* A delivery records its DMARC evaluation in the same transaction (schema
+ * 9); a delivery that stores nothing records nothing. */
+static void
+test_dmarc_row(void **state)
+{
+	struct fixture *fx = *state;
+	const struct store_dmarc_row row = {
+		.time = 1700000000, .source_ip = "192.0.2.1",
+		.header_from = "sub.example.org",
+		.policy_domain = "example.org", .policy = "quarantine",
+		.pct = 100, .disposition = "quarantine", .dmarc = "fail",
+		.dkim = "", .spf_domain = "example.org", .spf = "fail",
+	};
+	static const char body[] = "Subject: a\r\n\r\nx\r\n";
+	struct store_delivery d, *batch[1] = { &d };
+	const char *error = NULL;
+	int64_t alice, nobody = 999999;
+
+	assert_int_equal(store_domain_add(fx->store, "example.com", &error), 0);
+	test_add_user(fx, "alice@example.com");
+	alice = test_user_id(fx, "alice@example.com");
+	memset(&d, 0, sizeof(d));
+	d.data = body;
+	d.size = strlen(body);
+	d.users = &alice;
+	d.n_users = 1;
+	d.mailbox = "Junk";
+	d.internal_date = 1700000000;
+	d.envelope_from = "";
+	d.dmarc = &row;
+	assert_int_equal(store_deliver(fx->store, batch, 1, &error), 0);
+	assert_int_equal(d.result, 0);
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM dmarc_results"
+	    " WHERE header_from = 'sub.example.org' AND policy_domain ="
+	    " 'example.org' AND disposition = 'quarantine' AND pct = 100"), 1);
+	d.users = &nobody;
+	assert_int_equal(store_deliver(fx->store, batch, 1, &error), 0);
+	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM dmarc_results"),
+	    1);
+}
+
 /* store_open(".") after chdir, as the server does */
 static void
 test_open_dot(void **state)
@@ -1736,6 +1777,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_expunge_uids, test_setup,
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_message_sizes, test_setup,
+		    test_teardown),
+		cmocka_unit_test_setup_teardown(test_dmarc_row, test_setup,
 		    test_teardown),
 		cmocka_unit_test_setup_teardown(test_open_dot, test_setup,
 		    test_teardown),
