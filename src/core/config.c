@@ -186,6 +186,9 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(queue_timeout), "5m", 1, 3600, 0 },
 	{ "queue", "data_timeout", CONFIG_TYPE_DURATION,
 	    CONFIG_FIELD(queue_data_timeout), "10m", 1, 7200, 0 },
+	/* Postfix's smtp_connection_cache_time_limit is 2s too */
+	{ "queue", "connection_idle", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(queue_connection_idle), "2s", 0, 300, 0 },
 
 	{ "tls", "cert", CONFIG_TYPE_PATH,
 	    CONFIG_FIELD(tls_cert), "", 0, 0, 0 },

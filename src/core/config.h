@@ -101,6 +101,7 @@ struct config {
 	unsigned queue_connect_timeout;	/* seconds to connect */
 	unsigned queue_timeout;		/* per reply (RFC 5321 4.5.3.2) */
 	unsigned queue_data_timeout;	/* for the reply to the final dot */
+	unsigned queue_connection_idle;	/* an idle connection kept, 0: no */
 
 	/* [tls] */
 	char *tls_cert;		/* PEM chain; empty: no TLS */

@@ -25,6 +25,14 @@
  * answers 421, before the next message's content was sent has not failed
  * that message: it gets a fresh connection, once.
  *
+ * With nothing waiting for the domain, the connection stays open and
+ * idle for [queue] connection_idle (a connection cache, as Postfix's
+ * smtp_connection_cache_time_limit), so that mail trickling in one
+ * message at a time shares it: smtp_client_deliver() hands the next job
+ * to the domain to it, RSET first. The idle time running out, or the
+ * server closing the connection (EOF, a 421), ends it; a server that
+ * closed it unnoticed is the "reused connection lost" case above.
+ *
  * SECURITY: replies are hostile: lines are read with a limit, replies with
  * a line count limit, and their text is escaped before it is logged or
  * kept as an error. The message goes out with CRLF line ends, dot-stuffed
@@ -72,16 +80,20 @@ enum smtp_cstate {
 	SMTP_CST_DOT,
 	SMTP_CST_BDAT,		/* replies to BDAT chunks */
 	SMTP_CST_QUIT,
+	SMTP_CST_IDLE,		/* no job: waiting for one to its domain */
 };
 
 static const char *const smtp_cstate_names[] = {
 	"route", "connect", "greeting", "ehlo", "helo", "starttls",
 	"handshake", "rset", "mail", "rcpt", "data", "dot", "bdat", "quit",
+	"idle",
 };
 
 struct smtp_csess {
 	struct smtp_client *cl;
-	struct smtp_client_job *job;
+	struct smtp_client_job *job;	/* NULL when idle, or QUIT after */
+	int64_t queue_id;	/* of the last job, for logs */
+	char domain[256];	/* of the jobs, for logs and idle reuse */
 	struct smtp_csess *prev, *next;
 	enum smtp_cstate state;
 	struct dns_route_req *route_req;
@@ -139,7 +151,7 @@ static void
 smtp_csess_set_state(struct smtp_csess *s, enum smtp_cstate state)
 {
 	log_debug("queue=%lld domain=%s smtp-client state %s -> %s",
-	    (long long)s->job->queue_id, s->job->domain,
+	    (long long)s->queue_id, s->domain,
 	    smtp_cstate_names[s->state], smtp_cstate_names[state]);
 	s->state = state;
 }
@@ -239,6 +251,9 @@ smtp_csess_job_begin(struct smtp_csess *s, struct smtp_client_job *job,
     bool reused)
 {
 	s->job = job;
+	s->queue_id = job->queue_id;
+	if (snprintf(s->domain, sizeof(s->domain), "%s", job->domain) < 0)
+		s->domain[0] = '\0';
 	job->session_over = false;
 	for (size_t i = 0; i < job->n_rcpts; i++) {
 		job->rcpts[i].resolved = false;
@@ -275,7 +290,8 @@ smtp_csess_later_cb(evutil_socket_t fd, short what, void *arg)
 	cl->n_active--;
 	event_free(s->later);
 	free(s);
-	job->done(job);
+	if (job != NULL)
+		job->done(job);
 }
 
 /* Ends the session: anything unresolved is deferred; done runs from the
@@ -283,11 +299,15 @@ smtp_csess_later_cb(evutil_socket_t fd, short what, void *arg)
 static void
 smtp_csess_finish(struct smtp_csess *s)
 {
-	smtp_csess_resolve_rest(s, 451, s->last_error[0] != '\0' ?
-	    s->last_error : "connection lost");
+	if (s->job != NULL) {
+		smtp_csess_resolve_rest(s, 451, s->last_error[0] != '\0' ?
+		    s->last_error : "connection lost");
+		s->job->session_over = true;
+	}
 	smtp_csess_close_bev(s);
 	dns_route_free(&s->route);
-	s->job->session_over = true;
+	/* Not idle any more: smtp_client_deliver() must not take it. */
+	s->state = SMTP_CST_QUIT;
 	event_active(s->later, EV_TIMEOUT, 0);
 }
 
@@ -507,6 +527,53 @@ smtp_csess_tls_fallback(struct smtp_csess *s, const char *why)
 	smtp_csess_connect_next(s);
 }
 
+/* Whether the current job was accepted for every recipient: only such
+ * a connection is kept idle. After a failure the session ends as it did
+ * without the cache, so that a retry (of a deferral, say: greylisting,
+ * a server in trouble) gets a fresh connection. */
+static bool
+smtp_csess_all_sent(const struct smtp_csess *s)
+{
+	for (size_t i = 0; i < s->job->n_rcpts; i++)
+		if (s->job->rcpts[i].outcome != SMTP_CLIENT_SENT)
+			return false;
+	return true;
+}
+
+/* The connection carries s->job, after an earlier one. */
+static void
+smtp_csess_reuse(struct smtp_csess *s)
+{
+	log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s reuse "
+	    "message=%u", (long long)s->queue_id, s->domain, s->host,
+	    s->ip, s->conn_msgs + 1);
+	/* RFC 5321 4.1.1.5: a clean state, whatever the last one left. */
+	smtp_csess_send(s, "RSET\r\n");
+	smtp_csess_set_state(s, SMTP_CST_RSET);
+}
+
+/*
+ * Nothing waits for the domain: the connection stays open without a job
+ * for [queue] connection_idle (the read timeout), for
+ * smtp_client_deliver() to hand it the next one. The job is done with
+ * session_over set, since the queue does not count idle connections.
+ * The job's done may hand this connection a job at once.
+ */
+static void
+smtp_csess_idle(struct smtp_csess *s)
+{
+	struct smtp_client_job *job = s->job;
+
+	s->job = NULL;
+	job->session_over = true;
+	smtp_csess_timeouts(s, s->cl->cfg->queue_connection_idle);
+	smtp_csess_set_state(s, SMTP_CST_IDLE);
+	log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s idle "
+	    "seconds=%u", (long long)s->queue_id, s->domain, s->host, s->ip,
+	    s->cl->cfg->queue_connection_idle);
+	job->done(job);
+}
+
 /*
  * The current job is over, its recipients resolved, and the connection
  * is still good: the next message to the domain over it, after RSET, or
@@ -524,18 +591,20 @@ smtp_csess_job_end(struct smtp_csess *s)
 	if (job->next != NULL &&
 	    s->conn_msgs < s->cl->cfg->queue_max_per_connection)
 		next = job->next(job);
+	if (next == NULL && job->next != NULL &&
+	    s->cl->cfg->queue_connection_idle > 0 &&
+	    s->conn_msgs < s->cl->cfg->queue_max_per_connection &&
+	    smtp_csess_all_sent(s)) {
+		smtp_csess_idle(s);
+		return;
+	}
 	if (next == NULL) {
 		smtp_csess_quit(s);
 		return;
 	}
 	smtp_csess_job_begin(s, next, true);
 	job->done(job);
-	log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s reuse "
-	    "message=%u", (long long)next->queue_id, next->domain, s->host,
-	    s->ip, s->conn_msgs + 1);
-	/* RFC 5321 4.1.1.5: a clean state, whatever the last one left. */
-	smtp_csess_send(s, "RSET\r\n");
-	smtp_csess_set_state(s, SMTP_CST_RSET);
+	smtp_csess_reuse(s);
 }
 
 /* A complete reply: act on it by state. */
@@ -703,6 +772,13 @@ smtp_csess_reply(struct smtp_csess *s)
 	case SMTP_CST_QUIT:
 		smtp_csess_finish(s);
 		return;
+	case SMTP_CST_IDLE:
+		/* RFC 5321 3.8: a 421 while idle; nothing to answer. */
+		log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s idle "
+		    "closed reply=\"%s\"", (long long)s->queue_id, s->domain,
+		    s->host, s->ip, s->reply);
+		smtp_csess_finish(s);
+		return;
 	case SMTP_CST_ROUTE:
 	case SMTP_CST_CONNECT:
 	case SMTP_CST_HANDSHAKE:
@@ -854,6 +930,22 @@ smtp_csess_event_cb(struct bufferevent *bev, short what, void *arg)
 		smtp_csess_set_state(s, SMTP_CST_GREETING);
 		return;
 	}
+	if (s->state == SMTP_CST_IDLE && (what & BEV_EVENT_TIMEOUT) != 0) {
+		/* The idle time is over: QUIT (timeouts disabled reading). */
+		smtp_csess_timeouts(s, s->cl->cfg->queue_timeout);
+		smtp_csess_quit(s);
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		return;
+	}
+	if (s->state == SMTP_CST_IDLE || (s->job == NULL &&
+	    s->state == SMTP_CST_QUIT)) {
+		/* Closed by the server while idle, or after our QUIT. */
+		log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s idle "
+		    "closed", (long long)s->queue_id, s->domain, s->host,
+		    s->ip);
+		smtp_csess_finish(s);
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) != 0) {
 		(void)snprintf(why, sizeof(why), "timeout in state %s",
 		    smtp_cstate_names[s->state]);
@@ -895,6 +987,14 @@ smtp_csess_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 smtp_csess_try_next(struct smtp_csess *s, const char *why)
 {
+	if (s->job == NULL) {
+		/* Idle, or QUIT after it: no message to move on with. */
+		log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s idle "
+		    "error=\"%s\"", (long long)s->queue_id, s->domain, s->host,
+		    s->ip, why);
+		smtp_csess_finish(s);
+		return;
+	}
 	if (s->bev != NULL || s->state != SMTP_CST_ROUTE)
 		log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s "
 		    "error=\"%s\"", (long long)s->job->queue_id,
@@ -1156,10 +1256,46 @@ smtp_client_new(struct event_base *base, const struct config *cfg,
 	return cl;
 }
 
+/*
+ * An idle connection to job's domain takes it. Otherwise, with as many
+ * connections open as [queue] max_connections allows, an idle one to
+ * another domain is closed (QUIT) to make room: idle connections are
+ * not counted by the queue.
+ */
+static bool
+smtp_client_take_idle(struct smtp_client *cl, struct smtp_client_job *job)
+{
+	struct smtp_csess *other = NULL;
+
+	for (struct smtp_csess *s = cl->sessions; s != NULL; s = s->next) {
+		if (s->state != SMTP_CST_IDLE)
+			continue;
+		if (strcmp(s->domain, job->domain) != 0) {
+			other = s;
+			continue;
+		}
+		smtp_csess_job_begin(s, job, true);
+		smtp_csess_timeouts(s, cl->cfg->queue_timeout);
+		/* A read timeout disables reading; harmless otherwise. */
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		smtp_csess_reuse(s);
+		return true;
+	}
+	if (other != NULL && cl->n_active >= cl->cfg->queue_max_connections) {
+		smtp_csess_timeouts(other, cl->cfg->queue_timeout);
+		smtp_csess_quit(other);
+	}
+	return false;
+}
+
 void
 smtp_client_deliver(struct smtp_client *cl, struct smtp_client_job *job)
 {
-	struct smtp_csess *s = xcalloc(1, sizeof(*s));
+	struct smtp_csess *s;
+
+	if (smtp_client_take_idle(cl, job))
+		return;
+	s = xcalloc(1, sizeof(*s));
 
 	s->cl = cl;
 	s->reply = s->r.first;

@@ -74,7 +74,9 @@ struct smtp_client_job {
 	struct smtp_client_job *(*next)(struct smtp_client_job *job);
 	void *ctx;
 	/* Set by the client before done: true if the session ended with
-	 * this job (its connection is closed; no next job will be asked). */
+	 * this job (its connection is closed, or idle in the client's
+	 * cache, which the queue does not count; no next job will be
+	 * asked). */
 	bool session_over;
 };
 
@@ -129,17 +131,22 @@ struct smtp_client *
 smtp_client_new(struct event_base *base, const struct config *cfg,
     struct dns *dns, const char **error_r);
 
-/* Starts a session for job; its done callback runs later, from the
- * loop, and the session may take further jobs through job->next. */
+/* Starts a session for job, or hands job to an idle connection to its
+ * domain ([queue] connection_idle); its done callback runs later, from
+ * the loop, and the session may take further jobs through job->next.
+ * Idle connections are not counted by the caller: when a new connection
+ * would make more than [queue] max_connections open, an idle one to
+ * another domain is closed. */
 void
 smtp_client_deliver(struct smtp_client *cl, struct smtp_client_job *job);
 
-/* Sessions open. */
+/* Sessions open, idle ones included. */
 size_t
 smtp_client_active(const struct smtp_client *cl);
 
 /* Aborts every delivery in progress (their done callbacks are not
- * called) and frees the client; sets *clp to NULL. */
+ * called), closes the idle connections, and frees the client; sets
+ * *clp to NULL. */
 void
 smtp_client_free(struct smtp_client **clp);
 

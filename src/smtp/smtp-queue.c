@@ -10,7 +10,9 @@
  * counted per domain ([queue] max_per_domain) and in all
  * (max_connections); a connection that delivered a job takes the next
  * waiting one of its domain (smtp_queue_next), so that a burst of mail
- * to one domain goes over few connections.
+ * to one domain goes over few connections. With none waiting, the
+ * connection stays open for [queue] connection_idle in the client, which
+ * hands it the next job to its domain; the runner counts it as closed.
  *
  * Scans run every [queue] interval, at once when the writer committed a
  * queue entry of this process (smtp_queue_wake: submission, a DSN), and
