@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -59,6 +60,8 @@ enum config_type {
 	CONFIG_TYPE_PLAINTEXT,	/* enum config_plaintext: no, loopback */
 	CONFIG_TYPE_RESOLVER,	/* a string checked by config_resolver_check */
 	CONFIG_TYPE_BOOL,	/* bool: yes or no */
+	CONFIG_TYPE_DOMAINS,	/* domain names, stored lower case and
+				 * separated by one space */
 };
 
 /* The key must have a non-empty value after the file and the overrides. */
@@ -189,6 +192,10 @@ static const struct config_key config_keys[] = {
 	/* Postfix's smtp_connection_cache_time_limit is 2s too */
 	{ "queue", "connection_idle", CONFIG_TYPE_DURATION,
 	    CONFIG_FIELD(queue_connection_idle), "2s", 0, 300, 0 },
+	{ "queue", "tls_verify_domains", CONFIG_TYPE_DOMAINS,
+	    CONFIG_FIELD(queue_tls_verify_domains), "", 0, 0, 0 },
+	{ "queue", "tls_ca_file", CONFIG_TYPE_PATH,
+	    CONFIG_FIELD(queue_tls_ca_file), "", 0, 0, 0 },
 
 	{ "tls", "cert", CONFIG_TYPE_PATH,
 	    CONFIG_FIELD(tls_cert), "", 0, 0, 0 },
@@ -678,6 +685,75 @@ config_string_replace(char **fieldp, char *value)
 }
 
 /*
+ * Parses a list of domain names separated by commas or spaces into a new
+ * string of the names in lower case, without a trailing dot, separated by
+ * one space (what config_domain_listed() reads). Returns it, or NULL with
+ * the reason in msg.
+ */
+static char *
+config_domains_parse(const char *value, char *msg, size_t msglen)
+{
+	size_t vlen = strlen(value), n = 0;
+	char *out = xmalloc(vlen + 1), *name = xmalloc(vlen + 1);
+	const char *p = value;
+
+	for (;;) {
+		const char *start;
+		size_t len;
+
+		while (*p != '\0' && config_listen_is_sep(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p != '\0' && !config_listen_is_sep(*p))
+			p++;
+		len = (size_t)(p - start);
+		/* A fully qualified "example.com." is the same domain. */
+		if (len > 1 && start[len - 1] == '.')
+			len--;
+		for (size_t i = 0; i < len; i++)
+			name[i] = (char)tolower((unsigned char)start[i]);
+		name[len] = '\0';
+		if (!config_hostname_valid(name)) {
+			config_msg(msg, msglen, "'%.*s' is not a valid domain "
+			    "name", (int)(p - start), start);
+			free(name);
+			free(out);
+			return NULL;
+		}
+		if (n > 0)
+			out[n++] = ' ';
+		memcpy(out + n, name, len);
+		n += len;
+	}
+	out[n] = '\0';
+	free(name);
+	return out;
+}
+
+bool
+config_domain_listed(const char *list, const char *domain)
+{
+	size_t dlen = strlen(domain);
+	const char *p = list;
+
+	if (dlen > 1 && domain[dlen - 1] == '.')
+		dlen--;
+	while (*p != '\0') {
+		const char *sp = strchr(p, ' ');
+		size_t len = sp != NULL ? (size_t)(sp - p) : strlen(p);
+
+		if (len == dlen && strncasecmp(p, domain, dlen) == 0)
+			return true;
+		if (sp == NULL)
+			break;
+		p = sp + 1;
+	}
+	return false;
+}
+
+/*
  * Checks value against key and stores it in config. Returns 0, or -1 with
  * the reason (without the key's name) in msg.
  */
@@ -709,6 +785,14 @@ config_key_set(struct config *config, const struct config_key *key,
 		}
 		config_string_replace(field, xstrdup(value));
 		return 0;
+	case CONFIG_TYPE_DOMAINS: {
+		char *list = config_domains_parse(value, msg, msglen);
+
+		if (list == NULL)
+			return -1;
+		config_string_replace(field, list);
+		return 0;
+	}
 	case CONFIG_TYPE_HOSTNAME:
 		if (!config_hostname_valid(value)) {
 			config_msg(msg, msglen, "'%s' is not a valid domain "
@@ -1035,6 +1119,14 @@ config_load_finish(struct config *config, const char *path)
 		    "together", path);
 		return -1;
 	}
+	/* Checked here so that a typo stops the start, not each delivery
+	 * to a listed domain; smtp_client_verify_ctx_new() reads the file. */
+	if (config->queue_tls_ca_file[0] != '\0' &&
+	    access(config->queue_tls_ca_file, R_OK) < 0) {
+		config_error_set("%s: queue.tls_ca_file '%s': %s", path,
+		    config->queue_tls_ca_file, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -1137,6 +1229,7 @@ config_free(struct config **configp)
 		case CONFIG_TYPE_PATH:
 		case CONFIG_TYPE_HOSTNAME:
 		case CONFIG_TYPE_RESOLVER:
+		case CONFIG_TYPE_DOMAINS:
 			free(*(char **)field);
 			break;
 		case CONFIG_TYPE_LISTEN:

@@ -102,6 +102,11 @@ struct config {
 	unsigned queue_timeout;		/* per reply (RFC 5321 4.5.3.2) */
 	unsigned queue_data_timeout;	/* for the reply to the final dot */
 	unsigned queue_connection_idle;	/* an idle connection kept, 0: no */
+	char *queue_tls_verify_domains;	/* TLS with a verified certificate
+					 * required: lower case, one space
+					 * between names; empty: none */
+	char *queue_tls_ca_file;	/* their trusted CAs (PEM); empty: the
+					 * system's default verify paths */
 
 	/* [tls] */
 	char *tls_cert;		/* PEM chain; empty: no TLS */
@@ -147,6 +152,14 @@ config_listen_parse(const char *value, struct config_listen *listen_r,
  */
 int
 config_resolver_check(const char *value, const char **error_r);
+
+/*
+ * Whether domain (any case, an optional trailing dot) is one of list, a
+ * value normalized by config_load() as [queue] tls_verify_domains is
+ * (lower case names separated by one space). An empty list has none.
+ */
+bool
+config_domain_listed(const char *list, const char *domain);
 
 /* Parses a size: a number with an optional K, M or G suffix (powers of
  * 1024). Returns 0 or -1. */

@@ -1072,6 +1072,37 @@ test_duration_parse(void **state)
 	}
 }
 
+/* --- [queue] tls_verify_domains --------------------------------------- */
+
+static void
+test_queue_tls_verify_domains(void **state)
+{
+	struct fixture *fx = *state;
+	const char *error = NULL;
+
+	assert_int_equal(test_load(fx, MINIMAL, NULL, 0, &error), 0);
+	assert_string_equal(fx->config->queue_tls_verify_domains, "");
+	assert_false(config_domain_listed("", "example.com"));
+	assert_int_equal(test_load(fx, MINIMAL "[queue]\ntls_verify_domains = "
+	    "Example.COM.,  mx.b-c.test\tx\n", NULL, 0, &error), 0);
+	assert_string_equal(fx->config->queue_tls_verify_domains,
+	    "example.com mx.b-c.test x");
+	assert_true(config_domain_listed(
+	    fx->config->queue_tls_verify_domains, "EXAMPLE.com."));
+	assert_true(config_domain_listed(
+	    fx->config->queue_tls_verify_domains, "x"));
+	assert_false(config_domain_listed(
+	    fx->config->queue_tls_verify_domains, "b-c.test"));
+	assert_false(config_domain_listed(
+	    fx->config->queue_tls_verify_domains, "example.co"));
+	test_load_fails(fx, MINIMAL "[queue]\ntls_verify_domains = a.test, "
+	    "b..test\n", ":4: queue.tls_verify_domains: 'b..test' is not a "
+	    "valid domain name");
+	test_load_fails(fx, MINIMAL "[queue]\ntls_verify_domains = a_b.test\n",
+	    ":4: queue.tls_verify_domains: 'a_b.test' is not a valid domain "
+	    "name");
+}
+
 /* --- [dns] ------------------------------------------------------------ */
 
 static void
@@ -1158,6 +1189,7 @@ main(void)
 		cmocka_unit_test(test_listen_max),
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_duration_parse),
+		T(test_queue_tls_verify_domains),
 		T(test_dns_keys),
 		cmocka_unit_test(test_dns_resolver_check),
 #undef T
