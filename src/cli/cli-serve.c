@@ -32,6 +32,7 @@
 #include "mime/mime-imap.h"
 #include "mime/mime.h"
 #include "pop3/pop3-server.h"
+#include "smtp/smtp-client.h"
 #include "smtp/smtp-queue.h"
 #include "smtp/smtp-server.h"
 #include "store/deliverq.h"
@@ -201,7 +202,7 @@ cli_serve(int argc, char **argv)
 	struct authlimit *authlimit = NULL;
 	struct dns *dns = NULL;
 	struct dkim_keys *dkim = NULL;
-	SSL_CTX *tls = NULL;
+	SSL_CTX *tls = NULL, *verify_tls = NULL;
 	struct serve sv;
 	size_t n_over = 0;
 	int ch, ret = CLI_EXIT_FAIL;
@@ -237,6 +238,13 @@ cli_serve(int argc, char **argv)
 	if (cfg->tls_cert != NULL && cfg->tls_cert[0] != '\0' &&
 	    (tls = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &error)) == NULL) {
 		log_error("serve tls error=\"%s\"", error);
+		goto out;
+	}
+	/* Before privileges are dropped, like the key: [queue]
+	 * tls_ca_file may be readable by root only. */
+	if (cfg->queue_deliver &&
+	    (verify_tls = smtp_client_verify_ctx_new(cfg, &error)) == NULL) {
+		log_error("serve queue error=\"%s\"", error);
 		goto out;
 	}
 	{
@@ -333,7 +341,7 @@ cli_serve(int argc, char **argv)
 	smtp_server_set_dns(sv.smtp, dns);
 	if (cfg->queue_deliver) {
 		if ((sv.queue = smtp_queue_new(sv.base, cfg, store, dq, dns,
-		    &error)) == NULL) {
+		    verify_tls, &error)) == NULL) {
 			log_error("serve queue error=\"%s\"", error);
 			goto out;
 		}
@@ -393,6 +401,7 @@ out:
 	if (sv.base != NULL)
 		event_base_free(sv.base);
 	SSL_CTX_free(tls);
+	SSL_CTX_free(verify_tls);
 	config_free(&cfg);
 	return ret;
 }

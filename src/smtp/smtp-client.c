@@ -6,7 +6,9 @@
  * RFC 5321 (section 5 routing through dns_mx_route, 4.5.3.2 timeouts,
  * 5.1 the "MX points at me" loop, 4.1.1.5 RSET between messages),
  * RFC 3207 (STARTTLS: opportunistic, the certificate is not verified, so
- * it protects against passive listeners only), RFC 2920 (PIPELINING: MAIL
+ * it protects against passive listeners only; for the domains of [queue]
+ * tls_verify_domains it is required, with the chain verified and the MX
+ * host name checked, RFC 6125), RFC 2920 (PIPELINING: MAIL
  * and every RCPT in one write), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
  * RFC 6531 (SMTPUTF8), RFC 3030 (CHUNKING: BDAT when offered).
  *
@@ -102,6 +104,8 @@ struct smtp_csess {
 	struct bufferevent *bev;
 	bool tls;
 	bool no_tls;		/* this address failed TLS: cleartext */
+	bool tls_verify;	/* the domain requires a verified certificate:
+				 * no cleartext, set by job_begin */
 	bool tls_retry;		/* connect to the same address again */
 	bool in_txn;		/* MAIL sent: replies now decide */
 	bool in_data;		/* content sent: it may have arrived */
@@ -135,6 +139,7 @@ struct smtp_client {
 	const struct config *cfg;
 	struct dns *dns;
 	SSL_CTX *tls;
+	SSL_CTX *tls_verify;	/* [queue] tls_verify_domains */
 	struct smtp_csess *sessions;
 	size_t n_active;
 	/* this host, for the "MX points at me" check */
@@ -261,6 +266,10 @@ smtp_csess_job_begin(struct smtp_csess *s, struct smtp_client_job *job,
 		job->rcpts[i].outcome = SMTP_CLIENT_TEMP;
 		job->rcpts[i].error[0] = '\0';
 	}
+	/* Only a job of the same domain reuses a connection (see
+	 * smtp_client_take_idle()), so this never changes on one. */
+	s->tls_verify = config_domain_listed(
+	    s->cl->cfg->queue_tls_verify_domains, job->domain);
 	s->reused = reused;
 	s->reconnected = false;
 	s->in_txn = false;
@@ -480,7 +489,7 @@ static void
 smtp_csess_starttls(struct smtp_csess *s)
 {
 	struct bufferevent *tlsbev;
-	SSL *ssl = SSL_new(s->cl->tls);
+	SSL *ssl = SSL_new(s->tls_verify ? s->cl->tls_verify : s->cl->tls);
 
 	if (ssl == NULL) {
 		smtp_csess_try_next(s, "SSL_new failed");
@@ -488,6 +497,13 @@ smtp_csess_starttls(struct smtp_csess *s)
 	}
 	/* SNI: RFC 6066 3; a name, never an address. */
 	(void)SSL_set_tlsext_host_name(ssl, s->host);
+	/* The certificate must name the exchange (RFC 6125 6.4, as
+	 * OpenSSL matches it: DNS subjectAltNames, one left-most "*"). */
+	if (s->tls_verify && SSL_set1_host(ssl, s->host) != 1) {
+		SSL_free(ssl);
+		smtp_csess_try_next(s, "TLS setup failed (host name)");
+		return;
+	}
 	tlsbev = bufferevent_openssl_filter_new(s->cl->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tlsbev == NULL) {
@@ -517,6 +533,12 @@ smtp_csess_starttls(struct smtp_csess *s)
 static void
 smtp_csess_tls_fallback(struct smtp_csess *s, const char *why)
 {
+	if (s->tls_verify) {
+		/* Required: a temporary failure of this exchange, and
+		 * never cleartext. */
+		smtp_csess_try_next(s, why);
+		return;
+	}
 	log_info("queue=%lld smtp-client domain=%s mx=%s ip=%s tls=failed "
 	    "error=\"%s\" fallback=cleartext", (long long)s->job->queue_id,
 	    s->job->domain, s->host, s->ip, why);
@@ -607,6 +629,24 @@ smtp_csess_job_end(struct smtp_csess *s)
 	smtp_csess_reuse(s);
 }
 
+/*
+ * Before MAIL: whether the job's domain requires TLS that this
+ * connection lacks. If so the exchange failed (temporarily: the next
+ * one, then a deferral), and nothing is sent in cleartext.
+ */
+static bool
+smtp_csess_tls_missing(struct smtp_csess *s)
+{
+	char why[SMTP_CLIENT_ERROR_MAX];
+
+	if (!s->tls_verify || s->tls)
+		return false;
+	(void)snprintf(why, sizeof(why), "TLS required for %s but STARTTLS "
+	    "not offered", s->job->domain);
+	smtp_csess_try_next(s, why);
+	return true;
+}
+
 /* A complete reply: act on it by state. */
 static void
 smtp_csess_reply(struct smtp_csess *s)
@@ -648,6 +688,8 @@ smtp_csess_reply(struct smtp_csess *s)
 			smtp_csess_set_state(s, SMTP_CST_STARTTLS);
 			return;
 		}
+		if (smtp_csess_tls_missing(s))
+			return;
 		smtp_csess_start_mail(s);
 		return;
 	case SMTP_CST_HELO:
@@ -656,9 +698,18 @@ smtp_csess_reply(struct smtp_csess *s)
 			smtp_csess_try_next(s, why);
 			return;
 		}
+		if (smtp_csess_tls_missing(s))
+			return;
 		smtp_csess_start_mail(s);
 		return;
 	case SMTP_CST_STARTTLS:
+		if (code != 220 && s->tls_verify) {
+			(void)snprintf(why, sizeof(why), "TLS required for "
+			    "%s but STARTTLS refused: %s", s->job->domain,
+			    s->reply);
+			smtp_csess_try_next(s, why);
+			return;
+		}
 		if (code != 220) {
 			/* Opportunistic: go on in the clear. */
 			log_info("queue=%lld smtp-client mx=%s ip=%s "
@@ -912,9 +963,12 @@ smtp_csess_event_cb(struct bufferevent *bev, short what, void *arg)
 			if (tls_describe(ssl, s->tls_info,
 			    sizeof(s->tls_info)) < 0)
 				s->tls_info[0] = '\0';
+			/* With tls_verify the handshake itself fails on a
+			 * certificate that does not verify. */
 			log_info("queue=%lld smtp-client mx=%s ip=%s tls "
-			    "%s verified=no", (long long)s->job->queue_id,
-			    s->host, s->ip, s->tls_info);
+			    "%s verified=%s", (long long)s->job->queue_id,
+			    s->host, s->ip, s->tls_info,
+			    s->tls_verify ? "yes" : "no");
 			/* RFC 3207 4.2: forget what was said before TLS. */
 			s->ext = 0;
 			smtp_csess_send(s, "EHLO %s\r\n",
@@ -957,7 +1011,17 @@ smtp_csess_event_cb(struct bufferevent *bev, short what, void *arg)
 		unsigned long e = bufferevent_get_openssl_error(s->bev);
 		int err = EVUTIL_SOCKET_ERROR();
 
-		if (s->tls && e != 0)
+		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) :
+		    NULL;
+		long verr = ssl != NULL && s->tls_verify ?
+		    SSL_get_verify_result(ssl) : X509_V_OK;
+
+		if (verr != X509_V_OK)
+			(void)snprintf(why, sizeof(why), "TLS certificate "
+			    "verification failed in state %s: %s",
+			    smtp_cstate_names[s->state],
+			    X509_verify_cert_error_string(verr));
+		else if (s->tls && e != 0)
 			(void)snprintf(why, sizeof(why), "TLS error in state "
 			    "%s: %s", smtp_cstate_names[s->state],
 			    ERR_reason_error_string(e) != NULL ?
@@ -1230,9 +1294,44 @@ smtp_client_own_addrs(struct smtp_client *cl)
 	freeifaddrs(ifs);
 }
 
+SSL_CTX *
+smtp_client_verify_ctx_new(const struct config *cfg, const char **error_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int r;
+
+	if (ctx == NULL) {
+		*error_r = "cannot create the verifying TLS client context";
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION);
+	if (cfg->queue_tls_ca_file[0] != '\0')
+		r = SSL_CTX_load_verify_locations(ctx, cfg->queue_tls_ca_file,
+		    NULL);
+	else
+		r = SSL_CTX_set_default_verify_paths(ctx);
+	if (r != 1) {
+		char err[256];
+
+		ERR_error_string_n(ERR_peek_error(), err, sizeof(err));
+		log_error("smtp-client ca_file=\"%s\" error=\"%s\"",
+		    cfg->queue_tls_ca_file[0] != '\0' ?
+		    cfg->queue_tls_ca_file : "(default paths)", err);
+		*error_r = cfg->queue_tls_ca_file[0] != '\0' ?
+		    "queue.tls_ca_file: no PEM certificate could be loaded" :
+		    "cannot load the system's trusted certificates";
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 struct smtp_client *
 smtp_client_new(struct event_base *base, const struct config *cfg,
-    struct dns *dns, const char **error_r)
+    struct dns *dns, SSL_CTX *verify_ctx, const char **error_r)
 {
 	struct smtp_client *cl;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -1247,11 +1346,17 @@ smtp_client_new(struct event_base *base, const struct config *cfg,
 	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_up_ref(verify_ctx) != 1) {
+		SSL_CTX_free(ctx);
+		*error_r = "cannot take the verifying TLS client context";
+		return NULL;
+	}
 	cl = xcalloc(1, sizeof(*cl));
 	cl->base = base;
 	cl->cfg = cfg;
 	cl->dns = dns;
 	cl->tls = ctx;
+	cl->tls_verify = verify_ctx;
 	smtp_client_own_addrs(cl);
 	return cl;
 }
@@ -1335,6 +1440,7 @@ smtp_client_free(struct smtp_client **clp)
 		free(s);
 	}
 	SSL_CTX_free(cl->tls);
+	SSL_CTX_free(cl->tls_verify);
 	free(cl);
 	*clp = NULL;
 }

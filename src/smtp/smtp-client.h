@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 struct config;
 struct dns;
 struct event_base;
@@ -121,15 +123,28 @@ bool
 smtp_client_needs_utf8(const struct smtp_client_job *job);
 
 /*
+ * The TLS context for [queue] tls_verify_domains: the peer's chain must
+ * verify against [queue] tls_ca_file, or the system's default verify
+ * paths; the exchange's name is checked per connection (SSL_set1_host).
+ * Made before privileges are dropped, since the CA file may be readable
+ * by root only, like the server's key. Returns a context for the caller
+ * to free, or NULL with *error_r set to a static message (the OpenSSL
+ * reason is logged).
+ */
+SSL_CTX *
+smtp_client_verify_ctx_new(const struct config *cfg, const char **error_r);
+
+/*
  * Creates the client of base; dns is the loop's resolver. cfg must
- * outlive it. This host's own names and addresses, for RFC 5321 5.1's
+ * outlive it. verify_ctx is from smtp_client_verify_ctx_new(); the client
+ * takes a reference of its own. This host's own names and addresses, for RFC 5321 5.1's
  * "MX points at me" check, are [server] hostname and the [smtp] listen
  * addresses (every local interface's for a wildcard). Returns NULL with
  * *error_r set on failure.
  */
 struct smtp_client *
 smtp_client_new(struct event_base *base, const struct config *cfg,
-    struct dns *dns, const char **error_r);
+    struct dns *dns, SSL_CTX *verify_ctx, const char **error_r);
 
 /* Starts a session for job, or hands job to an idle connection to its
  * domain ([queue] connection_idle); its done callback runs later, from

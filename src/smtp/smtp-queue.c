@@ -735,7 +735,7 @@ smtp_queue_poll_cb(evutil_socket_t fd, short what, void *arg)
 struct smtp_queue *
 smtp_queue_new(struct event_base *base, const struct config *cfg,
     struct store *store, struct deliverq *dq, struct dns *dns,
-    const char **error_r)
+    SSL_CTX *verify_ctx, const char **error_r)
 {
 	struct smtp_queue *q = xcalloc(1, sizeof(*q));
 	struct timeval now = { 0, 0 }, poll = { SMTP_QUEUE_POLL_SECONDS, 0 };
@@ -745,7 +745,8 @@ smtp_queue_new(struct event_base *base, const struct config *cfg,
 	q->store = store;
 	q->dq = dq;
 	if (store_data_version(store, &q->data_version, error_r) < 0 ||
-	    (q->client = smtp_client_new(base, cfg, dns, error_r)) == NULL) {
+	    (q->client = smtp_client_new(base, cfg, dns, verify_ctx,
+	    error_r)) == NULL) {
 		free(q);
 		return NULL;
 	}

@@ -21,16 +21,17 @@ struct dns;
 struct event_base;
 struct store;
 struct smtp_queue;
+struct ssl_ctx_st;	/* SSL_CTX */
 
 /*
  * Creates the runner; it starts scanning at once. store is the loop's
- * read connection, dq the writer. Everything must outlive it. Returns
- * NULL with *error_r set on failure.
+ * read connection, dq the writer; verify_ctx goes to smtp_client_new().
+ * Everything must outlive it. Returns NULL with *error_r set on failure.
  */
 struct smtp_queue *
 smtp_queue_new(struct event_base *base, const struct config *cfg,
     struct store *store, struct deliverq *dq, struct dns *dns,
-    const char **error_r);
+    struct ssl_ctx_st *verify_ctx, const char **error_r);
 
 /*
  * Something was queued (the writer committed it): scan at the next turn
