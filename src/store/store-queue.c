@@ -261,53 +261,80 @@ store_queue_open(struct store *store, int64_t id, int *fd_r,
 	return 0;
 }
 
-int
-store_queue_delete(struct store *store, int64_t id, const char **error_r)
+/*
+ * Runs sql, a "DELETE FROM queue ... RETURNING blob_id" with the queue id
+ * as ?1, inside the caller's transaction: *blob_id_r is the deleted
+ * entry's blob, or 0 if no row went. Returns 0 or -1.
+ */
+static int
+store_queue_drop(struct store *store, const char *sql, int64_t id,
+    const char *what, int64_t *blob_id_r, const char **error_r)
 {
-	struct store_names unused = { 0 };
 	sqlite3_stmt *stmt;
-	int64_t blob_id = 0;
 	int rc;
 
-	if (store_tx_begin(store, true, error_r) < 0)
+	*blob_id_r = 0;
+	if ((stmt = store_stmt_once(store, sql, error_r)) == NULL)
 		return -1;
-	stmt = store_stmt_once(store, "DELETE FROM queue WHERE id = ?1"
-	    " RETURNING blob_id", error_r);
-	if (stmt == NULL)
-		goto rollback;
 	if (sqlite3_bind_int64(stmt, 1, id) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
-		blob_id = sqlite3_column_int64(stmt, 0);
+		*blob_id_r = sqlite3_column_int64(stmt, 0);
 		rc = sqlite3_step(stmt);
 	}
 	if (rc != SQLITE_DONE)
-		store_db_error(store, error_r, "delete queue entry");
+		store_db_error(store, error_r, what);
 	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		goto rollback;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Releases blob_id (0: none), commits the caller's transaction, then
+ * unlinks the files no one uses any more: a crash in between leaves an
+ * orphan file, never a row without its file. Rolls back on failure.
+ * Returns 0 or -1.
+ */
+static int
+store_queue_commit_release(struct store *store, int64_t blob_id,
+    const char **error_r)
+{
+	struct store_names unused = { 0 };
+
+	if ((blob_id != 0 &&
+	    store_blobs_release(store, &blob_id, 1, &unused, error_r) < 0) ||
+	    store_tx_commit(store, error_r) < 0) {
+		store_tx_rollback(store);
+		store_names_free(&unused);
+		return -1;
+	}
+	for (size_t i = 0; i < unused.count; i++)
+		store_blob_unlink(store, unused.names[i]);
+	store_names_free(&unused);
+	return 0;
+}
+
+int
+store_queue_delete(struct store *store, int64_t id, const char **error_r)
+{
+	int64_t blob_id;
+
+	if (store_tx_begin(store, true, error_r) < 0)
+		return -1;
+	if (store_queue_drop(store, "DELETE FROM queue WHERE id = ?1"
+	    " RETURNING blob_id", id, "delete queue entry", &blob_id,
+	    error_r) < 0) {
+		store_tx_rollback(store);
+		return -1;
+	}
 	if (blob_id == 0) {
 		store_tx_rollback(store);
 		store_error_set(error_r, "no queued message %lld",
 		    (long long)id);
 		return STORE_E_NOTFOUND;
 	}
-	if (store_blobs_release(store, &blob_id, 1, &unused, error_r) < 0)
-		goto rollback;
-	if (store_tx_commit(store, error_r) < 0)
-		goto rollback;
-	/* The file goes after the commit: a crash in between leaves an
-	 * orphan file, never a row without its file. */
-	for (size_t i = 0; i < unused.count; i++)
-		store_blob_unlink(store, unused.names[i]);
-	store_names_free(&unused);
-	return 0;
-rollback:
-	store_tx_rollback(store);
-	store_names_free(&unused);
-	return -1;
+	return store_queue_commit_release(store, blob_id, error_r);
 }
 
 int
@@ -465,10 +492,7 @@ store_queue_update(struct store *store, int64_t queue_id,
     const struct store_queue_result *results, size_t n,
     const char **error_r)
 {
-	struct store_names unused = { 0 };
-	sqlite3_stmt *stmt;
-	int64_t blob_id = 0;
-	int rc;
+	int64_t blob_id;
 
 	if (store_tx_begin(store, true, error_r) < 0)
 		return -1;
@@ -477,35 +501,13 @@ store_queue_update(struct store *store, int64_t queue_id,
 		    error_r) < 0)
 			goto rollback;
 	/* The message leaves the queue with its last recipient. */
-	stmt = store_stmt_once(store, "DELETE FROM queue WHERE id = ?1 AND"
+	if (store_queue_drop(store, "DELETE FROM queue WHERE id = ?1 AND"
 	    " NOT EXISTS (SELECT 1 FROM queue_rcpts WHERE queue_id = ?1)"
-	    " RETURNING blob_id", error_r);
-	if (stmt == NULL)
+	    " RETURNING blob_id", queue_id, "delete finished queue entry",
+	    &blob_id, error_r) < 0)
 		goto rollback;
-	if (sqlite3_bind_int64(stmt, 1, queue_id) != SQLITE_OK)
-		rc = SQLITE_ERROR;
-	else
-		rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		blob_id = sqlite3_column_int64(stmt, 0);
-		rc = sqlite3_step(stmt);
-	}
-	if (rc != SQLITE_DONE)
-		store_db_error(store, error_r, "delete finished queue entry");
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		goto rollback;
-	if (blob_id != 0 &&
-	    store_blobs_release(store, &blob_id, 1, &unused, error_r) < 0)
-		goto rollback;
-	if (store_tx_commit(store, error_r) < 0)
-		goto rollback;
-	for (size_t i = 0; i < unused.count; i++)
-		store_blob_unlink(store, unused.names[i]);
-	store_names_free(&unused);
-	return 0;
+	return store_queue_commit_release(store, blob_id, error_r);
 rollback:
 	store_tx_rollback(store);
-	store_names_free(&unused);
 	return -1;
 }
