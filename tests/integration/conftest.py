@@ -676,19 +676,10 @@ class Reply:
         return f"Reply({self.raw!r})"
 
 
-class SMTPClient:
-    """A raw SMTP client: sends bytes as given, reads whole replies.
-
-    Nothing is added to what is sent, and reads never block longer than
-    the timeout: a missing reply is a failure, not a hang."""
-
-    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, greeting=True):
-        self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.eof = False
-        self.greeting = self.reply() if greeting else None
+class RawClient:
+    """What the raw protocol clients below share: the socket (self.sock,
+    self.timeout), closing it, `with`, and the TLS handshake (no
+    certificate check unless cafile is given)."""
 
     def close(self):
         try:
@@ -701,6 +692,32 @@ class SMTPClient:
 
     def __exit__(self, *a):
         self.close()
+
+    def tls_handshake(self, cafile=None, server_hostname=HOSTNAME):
+        if cafile:
+            ctx = ssl.create_default_context(cafile=cafile)
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        self.sock.settimeout(self.timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+        return self.sock
+
+
+class SMTPClient(RawClient):
+    """A raw SMTP client: sends bytes as given, reads whole replies.
+
+    Nothing is added to what is sent, and reads never block longer than
+    the timeout: a missing reply is a failure, not a hang."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, greeting=True):
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.eof = False
+        self.greeting = self.reply() if greeting else None
 
     def send(self, data):
         if isinstance(data, str):
@@ -802,17 +819,6 @@ class SMTPClient:
         self.expect("STARTTLS", 220, "220 2.0.0")
         assert self.buf == b"", f"bytes after the 220: {self.buf!r}"
         self.tls_handshake(cafile, server_hostname)
-
-    def tls_handshake(self, cafile=None, server_hostname=HOSTNAME):
-        if cafile:
-            ctx = ssl.create_default_context(cafile=cafile)
-        else:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        self.sock.settimeout(self.timeout)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
-        return self.sock
 
     # A whole transaction, one command at a time.
     def send_mail(self, sender, rcpts, body, ehlo=True):
@@ -939,7 +945,7 @@ class IMAPResponse:
         return r[0]
 
 
-class IMAPClient:
+class IMAPClient(RawClient):
     """A raw IMAP client: sends bytes as given, reads whole responses
     (literals included), never blocks longer than its timeout.
 
@@ -958,25 +964,6 @@ class IMAPClient:
         self.eof = False
         self.n = 0
         self.greeting = self.readline() if greeting else None
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
-    def tls_handshake(self, server_hostname=HOSTNAME):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        self.sock.settimeout(self.timeout)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
 
     def next_tag(self):
         self.n += 1
@@ -1271,7 +1258,7 @@ def server_checked_in_test(request, instance):
 
 # --- a raw POP3 client -------------------------------------------------------
 
-class POP3Client:
+class POP3Client(RawClient):
     """A raw POP3 client: sends bytes as given, reads status lines and
     multi-line answers, never blocks longer than its timeout.
 
@@ -1295,25 +1282,6 @@ class POP3Client:
         self.buf = b""
         self.eof = False
         self.greeting = self.readline() if greeting else None
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
-    def tls_handshake(self, server_hostname=HOSTNAME):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        self.sock.settimeout(self.timeout)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
 
     def send(self, data):
         if isinstance(data, str):
