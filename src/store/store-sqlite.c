@@ -40,7 +40,7 @@
 
 #define STORE_DB_NAME "correio.db"
 #define STORE_BLOBS_DIR "blobs"
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOCAL_MAX 64		/* RFC 5321 4.5.3.1.1 */
 #define STORE_DOMAIN_MAX 255		/* RFC 5321 4.5.3.1.2 */
@@ -151,6 +151,13 @@ static const char store_schema[] =
  *    aggregate report (RFC 7489 7.2, appendix C) lists: source address,
  *    From: domain, the policy published and applied, and the DKIM and
  *    SPF results with their domains.
+ * 10: the spam filter. Held messages (the quarantine: a blob per
+ *    message, one row per recipient user, with the score, the symbols
+ *    and an expiry); the statistical classifier's token counts, global
+ *    (user_id 0) and per user, its message totals and which messages it
+ *    learnt (by content hash, so that each is learnt once and can be
+ *    unlearnt); greylisting triplets; allow and block lists, global
+ *    (owner '') or of a hosted domain or a user.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -269,6 +276,59 @@ static const char *const store_schema_migrations[] = {
 	" spf_domain TEXT NOT NULL,"
 	" spf TEXT NOT NULL);"
 	"CREATE INDEX dmarc_results_domain ON dmarc_results(policy_domain, time);",
+
+	"CREATE TABLE quarantine ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" blob_id INTEGER NOT NULL REFERENCES blobs(id),"
+	" size INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" score REAL NOT NULL,"
+	" symbols TEXT NOT NULL,"		/* "NAME(score) ..." */
+	" reason TEXT NOT NULL,"		/* why held, for the user */
+	" envelope_from TEXT NOT NULL,"
+	" rcpt TEXT NOT NULL,"
+	" peer TEXT NOT NULL,"
+	" hdr_from TEXT,"
+	" hdr_subject TEXT,"
+	" digested INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX quarantine_user ON quarantine(user_id, id);"
+	"CREATE INDEX quarantine_expires ON quarantine(expires);"
+	"CREATE INDEX quarantine_blob ON quarantine(blob_id);"
+	"CREATE TABLE bayes_tokens ("
+	" user_id INTEGER NOT NULL,"		/* 0: global */
+	" token INTEGER NOT NULL,"		/* 64-bit hash */
+	" spam INTEGER NOT NULL DEFAULT 0,"
+	" ham INTEGER NOT NULL DEFAULT 0,"
+	" atime INTEGER NOT NULL,"
+	" PRIMARY KEY (user_id, token)) WITHOUT ROWID;"
+	"CREATE TABLE bayes_totals ("
+	" user_id INTEGER PRIMARY KEY,"
+	" spam INTEGER NOT NULL DEFAULT 0,"
+	" ham INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE bayes_trained ("
+	" user_id INTEGER NOT NULL,"
+	" msg_hash INTEGER NOT NULL,"
+	" class INTEGER NOT NULL CHECK (class IN (0, 1)),"	/* 1 spam */
+	" time INTEGER NOT NULL,"
+	" PRIMARY KEY (user_id, msg_hash)) WITHOUT ROWID;"
+	"CREATE TABLE greylist ("
+	" net TEXT NOT NULL,"			/* /24 or /64 */
+	" sender TEXT NOT NULL,"
+	" rcpt TEXT NOT NULL,"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"
+	" passed INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (net, sender, rcpt)) WITHOUT ROWID;"
+	"CREATE INDEX greylist_last ON greylist(last_seen);"
+	"CREATE TABLE spam_lists ("
+	" id INTEGER PRIMARY KEY,"
+	" owner TEXT NOT NULL,"		/* '', a domain or an address */
+	" entry TEXT NOT NULL,"		/* an address or a domain */
+	" kind TEXT NOT NULL CHECK (kind IN ('allow', 'block')),"
+	" created INTEGER NOT NULL,"
+	" UNIQUE (owner, entry));",
 };
 
 static const char *const store_stmt_sql[STMT_COUNT] = {
@@ -335,11 +395,12 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_BLOB_INSERT] =
 	    "INSERT INTO blobs (name, size, created, indexed)"
 	    " VALUES (?1, ?2, ?3, ?4)",
-	/* A blob is used by messages and by the outbound queue. */
+	/* A blob is used by messages, the outbound queue and the quarantine. */
 	[STMT_BLOB_DELETE_UNUSED] =
 	    "DELETE FROM blobs WHERE id = ?1 AND NOT EXISTS"
 	    " (SELECT 1 FROM messages WHERE blob_id = ?1) AND NOT EXISTS"
-	    " (SELECT 1 FROM queue WHERE blob_id = ?1) RETURNING name",
+	    " (SELECT 1 FROM queue WHERE blob_id = ?1) AND NOT EXISTS"
+	    " (SELECT 1 FROM quarantine WHERE blob_id = ?1) RETURNING name",
 	[STMT_QUEUE_INSERT] =
 	    "INSERT INTO queue (blob_id, data_offset, sender, user_id,"
 	    " created, smtputf8) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -357,7 +357,7 @@ test_open_creates(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
-	assert_int_equal(test_db_int(fx, "PRAGMA user_version"), 9);
+	assert_int_equal(test_db_int(fx, "PRAGMA user_version"), 10);
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM sqlite_schema"
 	    " WHERE name = 'blob_text'"), 1);
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM sqlite_schema"
