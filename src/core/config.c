@@ -60,6 +60,7 @@ enum config_type {
 	CONFIG_TYPE_PLAINTEXT,	/* enum config_plaintext: no, loopback */
 	CONFIG_TYPE_RESOLVER,	/* a string checked by config_resolver_check */
 	CONFIG_TYPE_BOOL,	/* bool: yes or no */
+	CONFIG_TYPE_NUMBER,	/* double, a decimal number from min to max */
 	CONFIG_TYPE_DOMAINS,	/* domain names, stored lower case and
 				 * separated by one space */
 };
@@ -157,6 +158,22 @@ static const struct config_key config_keys[] = {
 	 * the admin overrides it (then results are only recorded). */
 	{ "auth", "dmarc_enforce", CONFIG_TYPE_BOOL,
 	    CONFIG_FIELD(auth_dmarc_enforce), "yes", 0, 0, 0 },
+
+	/* The spam filter (filter/spam.h): on port 25, and optionally on
+	 * the submission ports for outbound spam. Weights are in
+	 * SpamAssassin's units (filter/spam-symbols.c). */
+	{ "spam", "enabled", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(spam_enabled), "yes", 0, 0, 0 },
+	{ "spam", "submission", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(spam_submission), "no", 0, 0, 0 },
+	{ "spam", "junk_score", CONFIG_TYPE_NUMBER,
+	    CONFIG_FIELD(spam_junk_score), "5", 0, 1000, 0 },
+	{ "spam", "quarantine_score", CONFIG_TYPE_NUMBER,
+	    CONFIG_FIELD(spam_quarantine_score), "10", 0, 1000, 0 },
+	{ "spam", "reject_score", CONFIG_TYPE_NUMBER,
+	    CONFIG_FIELD(spam_reject_score), "15", 0, 1000, 0 },
+	{ "spam", "scores", CONFIG_TYPE_STRING,
+	    CONFIG_FIELD(spam_scores), "", 0, 0, 0 },
 
 	{ "dns", "resolver", CONFIG_TYPE_RESOLVER,
 	    CONFIG_FIELD(dns_resolver), "", 0, 0, 0 },
@@ -853,6 +870,28 @@ config_key_set(struct config *config, const struct config_key *key,
 		*l = parsed;
 		return 0;
 	}
+	case CONFIG_TYPE_NUMBER: {
+		char *end;
+		double d;
+		size_t i;
+
+		/* Digits with at most one '.', no sign, no exponent. */
+		for (i = 0; value[i] != '\0'; i++)
+			if (!isdigit((unsigned char)value[i]) &&
+			    value[i] != '.')
+				break;
+		errno = 0;
+		d = value[i] == '\0' && i > 0 ? strtod(value, &end) : -1;
+		if (errno != 0 || d < (double)key->min || d > (double)key->max ||
+		    (value[0] != '\0' && *end != '\0')) {
+			config_msg(msg, msglen, "must be a number from %llu "
+			    "to %llu", (unsigned long long)key->min,
+			    (unsigned long long)key->max);
+			return -1;
+		}
+		*(double *)field = d;
+		return 0;
+	}
 	case CONFIG_TYPE_PLAINTEXT:
 		if (strcmp(value, "no") == 0) {
 			*(enum config_plaintext *)field = CONFIG_PLAINTEXT_NO;
@@ -1238,6 +1277,7 @@ config_free(struct config **configp)
 		case CONFIG_TYPE_SIZE:
 		case CONFIG_TYPE_DURATION:
 		case CONFIG_TYPE_UINT:
+		case CONFIG_TYPE_NUMBER:
 		case CONFIG_TYPE_LOGLEVEL:
 		case CONFIG_TYPE_PLAINTEXT:
 		case CONFIG_TYPE_BOOL:

@@ -83,6 +83,14 @@ struct config {
 	bool auth_spf_reject_fail;	/* answer an SPF fail with 550 */
 	bool auth_dmarc_enforce;	/* apply DMARC reject/quarantine */
 
+	/* [spam] the filter's pipeline and thresholds */
+	bool spam_enabled;		/* score inbound mail (port 25) */
+	bool spam_submission;		/* and submitted mail */
+	double spam_junk_score;		/* from this score: Junk */
+	double spam_quarantine_score;	/* from this score: held */
+	double spam_reject_score;	/* from this score: 550 */
+	char *spam_scores;		/* "SYMBOL=WEIGHT ..." overrides */
+
 	/* [dns] */
 	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas
 				 * or spaces; empty: /etc/resolv.conf */

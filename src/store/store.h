@@ -181,6 +181,19 @@ struct store_queue_entry {
 
 struct store_dmarc_row;
 
+/* A message held by the spam filter instead of delivered (the
+ * quarantine): one row per user of the delivery, pointing at its blob. */
+struct store_quarantine_hold {
+	double score;
+	const char *symbols;	/* "NAME(score) ...", printable ASCII */
+	const char *reason;	/* why it is held, one line for the user */
+	const char *peer;	/* the client's address */
+	time_t expires;		/* then it is deleted */
+	int64_t *ids_r;		/* n_users ids, set by store_deliver (the
+				 * caller provides the array), 0 for a user
+				 * skipped */
+};
+
 /* One message to deliver to one or more users' mailbox. */
 struct store_delivery {
 	const char *data;	/* the complete message, as it is stored */
@@ -206,6 +219,9 @@ struct store_delivery {
 	struct store_queue_entry *queue;
 	/* The DMARC evaluation to record with it, or NULL. */
 	const struct store_dmarc_row *dmarc;
+	/* Non-NULL: hold the message in the quarantine for its users
+	 * instead of delivering it to mailbox (which is then ignored). */
+	const struct store_quarantine_hold *quarantine;
 	/* Result, set by store_deliver: 0 delivered, -1 failed. */
 	int result;
 	const char *error;	/* when result is -1; a static string */
