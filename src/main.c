@@ -22,6 +22,7 @@ static const struct {
 	{ "dns", cli_dns, "look up MX routes and records with the server's resolver" },
 	{ "dkim", cli_dkim, "make and show DKIM keys, verify a message's signatures" },
 	{ "auth", cli_auth, "check a sender's SPF, DKIM and DMARC as inbound SMTP does" },
+	{ "spam", cli_spam, "the spam filter: symbols, checks, training" },
 	{ "queue", cli_queue, "list, show, delete or flush queued outbound mail" },
 	{ "sendmail", cli_sendmail, "submit a message from standard input" },
 };

@@ -33,6 +33,23 @@ int cli_dkim(int argc, char **argv);
 int cli_queue(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 int cli_auth(int argc, char **argv);
+int cli_spam(int argc, char **argv);
+
+struct config;
+struct option;
+
+/*
+ * For `correio spam` subcommands (cli-spam.c): reads -c, -o and --help
+ * (printing help) from argv, with extra long options (a NULL-named end,
+ * or NULL) handed to on_opt(ch, optarg, ctx), which returns -1 to go on
+ * or an exit code to stop with; then loads the config. Returns -1 with
+ * *config_r set (free it with config_free), or the exit code to return.
+ * optind is left at the first operand.
+ */
+int
+cli_spam_config(int argc, char **argv, const char *help,
+    const struct option *extra, int (*on_opt)(int ch, const char *arg,
+    void *ctx), void *ctx, struct config **config_r);
 
 struct buf;
 
