@@ -28,6 +28,7 @@
 #include "core/privs.h"
 #include "core/tls.h"
 #include "dns/dns.h"
+#include "filter/spam-check.h"
 #include "imap/imap-server.h"
 #include "mime/mime-imap.h"
 #include "mime/mime.h"
@@ -43,6 +44,7 @@
 #define SERVE_DRAIN_SECONDS 5	/* how long shutdown waits for sessions */
 #define SERVE_STORE_SECONDS 60	/* ... and for messages being stored */
 #define SERVE_AUTH_THREADS 2	/* password checks at once (yescrypt) */
+#define SERVE_SPAM_THREADS 2	/* messages scanned at once (content) */
 /* A cached IMAP rendering longer than this is not cached (computed when
  * asked instead): it would only bloat the database. */
 #define SERVE_RENDER_CACHE_MAX (64 * 1024)
@@ -198,7 +200,8 @@ cli_serve(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct store *store = NULL;
 	struct deliverq *dq = NULL;
-	struct storeq *authq = NULL;
+	struct storeq *authq = NULL, *scanq = NULL;
+	struct spam_filter *spam = NULL;
 	struct authlimit *authlimit = NULL;
 	struct dns *dns = NULL;
 	struct dkim_keys *dkim = NULL;
@@ -339,6 +342,21 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	smtp_server_set_dns(sv.smtp, dns);
+	/* The spam filter's content checks have workers of their own: a
+	 * large message must not hold up password checks. */
+	if (cfg->spam_enabled || cfg->spam_submission) {
+		if ((scanq = storeq_new(sv.base, ".", SERVE_SPAM_THREADS,
+		    &error)) == NULL ||
+		    (spam = spam_filter_new(sv.base, cfg, scanq,
+		    &error)) == NULL) {
+			log_error("serve spam error=\"%s\"", error);
+			goto out;
+		}
+		if (cfg->spam_enabled)
+			smtp_server_set_spam(sv.smtp, spam);
+		if (cfg->spam_submission)
+			smtp_server_set_spam(sv.submission, spam);
+	}
 	if (cfg->queue_deliver) {
 		if ((sv.queue = smtp_queue_new(sv.base, cfg, store, dq, dns,
 		    verify_tls, &error)) == NULL) {
@@ -387,6 +405,10 @@ out:
 	pop3_server_free(&sv.pop3);
 	smtp_server_free(&sv.smtp);
 	smtp_server_free(&sv.submission);
+	/* After the sessions, which cancel their checks: the cancelled
+	 * jobs finish here and free themselves. */
+	storeq_free(&scanq);
+	spam_filter_free(&spam);
 	/* After the sessions: an SPF check cancels its query when freed. */
 	dns_free(&dns);
 	authlimit_free(&authlimit);

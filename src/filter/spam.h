@@ -185,6 +185,9 @@ struct spam_msg {
 	size_t n_local_domains;
 	/* Filled by the checks: link hosts for the URI blocklists. */
 	struct spam_uris uris;
+	/* The decoded text, once spam_msg_text() (spam-content.h) made it. */
+	const char *text;
+	size_t text_len;
 };
 
 /* True if domain (any case) is one of m's hosted domains or a

@@ -124,6 +124,212 @@ header_date(time_t t, char *buf, size_t size)
 	    -1 : 0;
 }
 
+/* Skips white space and comments (CFWS); -1 for unbalanced or too deep
+ * comments. */
+static int
+header_date_cfws(const char *s, size_t len, size_t *pos)
+{
+	size_t i = *pos;
+	unsigned depth = 0;
+
+	while (i < len) {
+		char c = s[i];
+
+		if (depth == 0 && (c == ' ' || c == '\t' || c == '\r' ||
+		    c == '\n')) {
+			i++;
+		} else if (c == '(') {
+			if (++depth > HEADER_DATE_COMMENT_DEPTH)
+				return -1;
+			i++;
+		} else if (depth > 0 && c == ')') {
+			depth--;
+			i++;
+		} else if (depth > 0 && c == '\\' && i + 1 < len) {
+			i += 2;
+		} else if (depth > 0) {
+			i++;
+		} else {
+			break;
+		}
+	}
+	if (depth > 0)
+		return -1;
+	*pos = i;
+	return 0;
+}
+
+/* Reads 1 to max digits; -1 if there are none or more than max. */
+static int
+header_date_num(const char *s, size_t len, size_t *pos, unsigned max,
+    unsigned *n_r, unsigned *digits_r)
+{
+	size_t i = *pos;
+	unsigned n = 0, d = 0;
+
+	while (i < len && s[i] >= '0' && s[i] <= '9') {
+		if (++d > max)
+			return -1;
+		n = n * 10 + (unsigned)(s[i] - '0');
+		i++;
+	}
+	if (d == 0)
+		return -1;
+	*pos = i;
+	*n_r = n;
+	if (digits_r != NULL)
+		*digits_r = d;
+	return 0;
+}
+
+/* Reads letters into word (lower case); their count, 0 if none. */
+static size_t
+header_date_word(const char *s, size_t len, size_t *pos, char *word,
+    size_t size)
+{
+	size_t i = *pos, n = 0;
+
+	while (i < len && ((s[i] >= 'a' && s[i] <= 'z') ||
+	    (s[i] >= 'A' && s[i] <= 'Z'))) {
+		if (n + 1 >= size)
+			return 0;
+		word[n++] = (char)(s[i] | 0x20);
+		i++;
+	}
+	word[n] = '\0';
+	*pos = i;
+	return n;
+}
+
+static int
+header_date_zone(const char *s, size_t len, size_t *pos, long *offset_r)
+{
+	static const struct {
+		const char *name;
+		int hours;
+	} zones[] = {
+		{ "ut", 0 }, { "gmt", 0 }, { "utc", 0 },
+		{ "est", -5 }, { "edt", -4 }, { "cst", -6 }, { "cdt", -5 },
+		{ "mst", -7 }, { "mdt", -6 }, { "pst", -8 }, { "pdt", -7 },
+	};
+	char word[8];
+	size_t i = *pos;
+
+	if (i < len && (s[i] == '+' || s[i] == '-')) {
+		int sign = s[i] == '-' ? -1 : 1;
+		unsigned hhmm, digits;
+
+		i++;
+		if (header_date_num(s, len, &i, 4, &hhmm, &digits) < 0 ||
+		    digits != 4 || hhmm / 100 > 23 || hhmm % 100 > 59)
+			return -1;
+		*offset_r = sign * (long)((hhmm / 100) * 3600 +
+		    (hhmm % 100) * 60);
+		*pos = i;
+		return 0;
+	}
+	if (header_date_word(s, len, &i, word, sizeof(word)) == 0)
+		return -1;
+	for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++)
+		if (strcmp(word, zones[z].name) == 0) {
+			*offset_r = zones[z].hours * 3600L;
+			*pos = i;
+			return 0;
+		}
+	/* Military zones: one letter but J; RFC 5322 4.3 says their
+	 * meaning is unknown, take +0000. */
+	if (word[1] == '\0' && word[0] != 'j') {
+		*offset_r = 0;
+		*pos = i;
+		return 0;
+	}
+	return -1;
+}
+
+int
+header_date_parse(const char *s, size_t len, time_t *r)
+{
+	static const char months[][4] = {
+		"jan", "feb", "mar", "apr", "may", "jun",
+		"jul", "aug", "sep", "oct", "nov", "dec",
+	};
+	static const unsigned mdays[] = {
+		31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31,
+	};
+	unsigned day, year, hour, min, sec = 0, digits;
+	char word[8];
+	size_t pos = 0, save;
+	long offset;
+	int mon = -1;
+	struct tm tm;
+	time_t t;
+
+	if (header_date_cfws(s, len, &pos) < 0)
+		return -1;
+	/* [day-of-week ","] */
+	save = pos;
+	if (header_date_word(s, len, &pos, word, sizeof(word)) > 0) {
+		if (header_date_cfws(s, len, &pos) < 0 || pos >= len ||
+		    s[pos] != ',')
+			return -1;
+		pos++;
+		if (header_date_cfws(s, len, &pos) < 0)
+			return -1;
+	} else {
+		pos = save;
+	}
+	if (header_date_num(s, len, &pos, 2, &day, NULL) < 0 ||
+	    header_date_cfws(s, len, &pos) < 0 ||
+	    header_date_word(s, len, &pos, word, sizeof(word)) != 3)
+		return -1;
+	for (int m = 0; m < 12; m++)
+		if (strcmp(word, months[m]) == 0)
+			mon = m;
+	if (mon < 0 || header_date_cfws(s, len, &pos) < 0 ||
+	    header_date_num(s, len, &pos, 4, &year, &digits) < 0)
+		return -1;
+	if (digits == 2)
+		year += year < 50 ? 2000 : 1900;
+	else if (digits == 3)
+		year += 1900;
+	if (header_date_cfws(s, len, &pos) < 0 ||
+	    header_date_num(s, len, &pos, 2, &hour, NULL) < 0 ||
+	    header_date_cfws(s, len, &pos) < 0 || pos >= len || s[pos] != ':')
+		return -1;
+	pos++;
+	if (header_date_cfws(s, len, &pos) < 0 ||
+	    header_date_num(s, len, &pos, 2, &min, &digits) < 0 ||
+	    digits != 2 || header_date_cfws(s, len, &pos) < 0)
+		return -1;
+	if (pos < len && s[pos] == ':') {
+		pos++;
+		if (header_date_cfws(s, len, &pos) < 0 ||
+		    header_date_num(s, len, &pos, 2, &sec, &digits) < 0 ||
+		    digits != 2 || header_date_cfws(s, len, &pos) < 0)
+			return -1;
+	}
+	if (header_date_zone(s, len, &pos, &offset) < 0 ||
+	    header_date_cfws(s, len, &pos) < 0 || pos != len)
+		return -1;
+	if (year < 1900 || day < 1 || day > mdays[mon] || hour > 23 ||
+	    min > 59 || sec > 60)
+		return -1;
+	if (mon == 1 && day == 29 &&
+	    !((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = (int)year - 1900;
+	tm.tm_mon = mon;
+	tm.tm_mday = (int)day;
+	tm.tm_hour = (int)hour;
+	tm.tm_min = (int)min;
+	tm.tm_sec = (int)(sec == 60 ? 59 : sec);
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*r = t - offset;
+	return 0;
+}
+
 int
 header_message_id(const char *host, char *buf, size_t size)
 {

@@ -50,6 +50,23 @@ header_block_len(const char *msg, size_t len);
 int
 header_date(time_t t, char *buf, size_t size);
 
+/*
+ * Parses an RFC 5322 3.3 date-time ("Mon, 2 Nov 2026 10:00:00 +0100"),
+ * with the obsolete forms of 4.3: no day of week, two- or three-digit
+ * years (RFC 5322 4.3: 00-49 are 2000-2049, 50-999 add 1900), no
+ * seconds, the zones UT, GMT, EST/EDT, CST/CDT, MST/MDT, PST/PDT and the
+ * military letters (taken as +0000, as 4.3 says), comments in
+ * parentheses (not nested more than HEADER_DATE_COMMENT_DEPTH), extra
+ * white space. The day must exist in its month; hours 00-23, minutes
+ * 00-59, seconds 00-60. *r is the instant in UTC. Returns 0, or -1 if s
+ * (len bytes, need not be NUL-terminated) is not a date-time.
+ */
+int
+header_date_parse(const char *s, size_t len, time_t *r);
+
+/* Parentheses nested this deep end the parse (as not a date). */
+#define HEADER_DATE_COMMENT_DEPTH 8
+
 /* Writes a new, unique msg-id with its angle brackets (RFC 5322 3.6.4):
  * "<time.random@host>". Returns 0, or -1 if size is too small. */
 int

@@ -85,6 +85,7 @@
 #include "core/tls.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
+#include "filter/spam-check.h"
 #include "mime/addr.h"
 #include "mime/header.h"
 #include "mime/mime-imap.h"
@@ -150,6 +151,7 @@ struct smtp_server {
 	bool spf;
 	struct dns *dns;		/* inbound: DMARC policies */
 	struct dkim_verifier *dkim_verifier;	/* inbound, with dns */
+	struct spam_filter *spam;	/* scores the content, if set */
 	SSL_CTX *tls;
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX * 4];
 	bool listener_tls[CONFIG_LISTEN_MAX * 4];	/* implicit TLS */
@@ -179,6 +181,15 @@ struct smtp_txn {
 	 * transaction's pool; NULL when nothing was checked (submission, no
 	 * resolver). Read it with smtp_txn_spf(). */
 	struct spf_result *spf_result;
+	/* Set at the end of the content: DMARC's disposition and its row
+	 * (smtp_check_done), then the spam filter's verdict. */
+	enum dmarc_policy dmarc_act;
+	const struct store_dmarc_row *dmarc_row;
+	bool spam_checked;
+	double spam_score;
+	enum spam_action spam_action;
+	const char *spam_symbols;	/* from the pool, for the log */
+	struct store_quarantine_hold *hold;
 
 	/* Content, with the trace header prefix in front. */
 	struct buf data;
@@ -235,6 +246,7 @@ struct smtp_conn {
 	struct smtp_auth_job *auth;	/* while a password is checked */
 	struct spf_check *spf;		/* while MAIL's SPF is checked */
 	struct auth_check *check;	/* while DKIM and DMARC run */
+	struct spam_check *spam_check;	/* while the spam filter runs */
 	struct event *auth_timer;	/* delays a failure's reply */
 	char *helo;			/* NULL until HELO/EHLO; malloc'ed */
 	bool esmtp;
@@ -306,6 +318,7 @@ smtp_conn_close(struct smtp_conn *c, const char *reason)
 	 * content was not acknowledged: nothing is lost). */
 	spf_check_free(&c->spf);
 	auth_check_cancel(&c->check);
+	spam_check_cancel(&c->spam_check);
 }
 
 /*
@@ -435,7 +448,8 @@ smtp_txn_begin_content(struct smtp_conn *c)
 
 	/* Room for the trace headers and Authentication-Results on top of
 	 * the message itself. */
-	buf_init(&t->data, (size_t)max + 4096 + AUTH_CHECK_HEADER_MAX);
+	buf_init(&t->data, (size_t)max + 4096 + AUTH_CHECK_HEADER_MAX +
+	    SPAM_HEADER_MAX);
 	if (smtp_txn_prefix(c, t) < 0) {
 		smtp_reply(c, "451 4.3.0 Internal error");
 		return -1;
@@ -518,14 +532,22 @@ smtp_delivery_done(struct deliverq_job *job)
 	log_escape(to, sizeof(to), rcpts.data != NULL ? rcpts.data : "", rcpts.len);
 	buf_release(&rcpts);
 	log_info("conn=%s smtp message id=%s peer=%s%s%s from=<%s> to=%s "
-	    "size=%zu result=%s%s%s queued=%lld spf=%s", c->id, t->id, c->peer,
+	    "size=%zu result=%s%s%s queued=%lld spf=%s%s%.1f%s%s%s%s%s",
+	    c->id, t->id, c->peer,
 	    c->user != NULL ? " user=" : "", c->user != NULL ? c->user : "",
 	    from, to, t->data.len - t->prefix_len,
 	    ok ? "250" : "451", ok ? "" : " error=",
 	    ok ? "" : job->delivery.error,
 	    ok && t->n_remote > 0 ? (long long)d->queue.id_r : 0LL,
 	    smtp_txn_spf(t) != NULL ?
-	    spf_status_name(smtp_txn_spf(t)->status) : "-");
+	    spf_status_name(smtp_txn_spf(t)->status) : "-",
+	    t->spam_checked ? " spam=" : "", t->spam_checked ?
+	    t->spam_score : 0.0, t->spam_checked ? " action=" : "",
+	    t->spam_checked ? (t->hold != NULL ? "quarantine" :
+	    spam_action_name(t->spam_action)) : "",
+	    t->spam_checked ? " symbols=\"" : "",
+	    t->spam_checked ? t->spam_symbols : "",
+	    t->spam_checked ? "\"" : "");
 	if (!c->closing) {
 		if (ok && t->n_remote > 0)
 			smtp_reply(c, "250 2.0.0 Ok: queued as %lld (id %s)",
@@ -750,6 +772,7 @@ smtp_txn_store(struct smtp_conn *c, const char *mailbox,
 	sd->n_users = t->n_users;
 	sd->mailbox = mailbox;
 	sd->dmarc = dmarc;
+	sd->quarantine = t->hold;
 	sd->internal_date = time(NULL);
 	sd->envelope_from = t->from.address;
 	sd->hdr_from = header_get(body, blen, "From", t->pool);
@@ -840,6 +863,98 @@ smtp_dmarc_job_done(struct deliverq_job *job)
 	free(dj);
 }
 
+/* Days a held message is kept before it expires. */
+#define SMTP_QUARANTINE_RETENTION (30 * 24 * 3600)
+
+/*
+ * The spam filter's verdict (filter/spam-check.h): the message comes
+ * back with its X-Spam-* fields in place of any the sender wrote, then
+ * the action: reject is answered 550 5.7.1 before anything is stored,
+ * quarantine holds it outside the mailboxes, junk and DMARC's
+ * quarantine deliver to Junk.
+ */
+static void
+smtp_spam_done(void *ctx, const struct spam_verdict *v)
+{
+	struct smtp_conn *c = ctx;
+	struct smtp_txn *t = c->txn;
+	size_t blen;
+
+	c->spam_check = NULL;
+	t->data = *v->msg;
+	buf_init(v->msg, 0);
+	t->spam_checked = true;
+	t->spam_score = v->result->score;
+	t->spam_action = v->action;
+	t->spam_symbols = pool_strdup(t->pool, v->symbols);
+	blen = spam_header_strip(t->data.data + t->prefix_len,
+	    t->data.len - t->prefix_len);
+	t->data.len = t->prefix_len + blen;
+	t->data.data[t->data.len] = '\0';
+	/* There is room: smtp_txn_begin_content keeps SPAM_HEADER_MAX. */
+	if (c->server->mode == SMTP_MODE_INBOUND &&
+	    smtp_txn_insert(c, t, v->header, v->header_len) == 0)
+		t->prefix_len += v->header_len;
+	if (v->action == SPAM_ACTION_REJECT ||
+	    (c->server->mode == SMTP_MODE_SUBMISSION &&
+	    v->action == SPAM_ACTION_QUARANTINE)) {
+		log_info("conn=%s smtp message id=%s peer=%s%s%s "
+		    "result=rejected reason=spam spam=%.1f action=%s "
+		    "symbols=\"%s\"", c->id, t->id, c->peer,
+		    c->user != NULL ? " user=" : "",
+		    c->user != NULL ? c->user : "", v->result->score,
+		    spam_action_name(v->action), v->symbols);
+		smtp_reply(c, "550 5.7.1 Message rejected as spam");
+		smtp_txn_reset(c);
+		smtp_conn_resume(c);
+		return;
+	}
+	if (v->action == SPAM_ACTION_QUARANTINE) {
+		struct store_quarantine_hold *h;
+
+		h = pool_alloc(t->pool, sizeof(*h));
+		memset(h, 0, sizeof(*h));
+		h->score = v->result->score;
+		h->symbols = t->spam_symbols;
+		h->reason = pool_strdup(t->pool, v->reason);
+		h->peer = c->peer;
+		h->expires = time(NULL) + SMTP_QUARANTINE_RETENTION;
+		h->ids_r = pool_alloc(t->pool, (t->n_users > 0 ? t->n_users :
+		    1) * sizeof(*h->ids_r));
+		t->hold = h;
+	}
+	/* Submission: the verdict is logged; the user's mail goes out. */
+	smtp_txn_store(c, c->server->mode == SMTP_MODE_INBOUND &&
+	    (v->action == SPAM_ACTION_JUNK ||
+	    t->dmarc_act == DMARC_POLICY_QUARANTINE) ? "Junk" :
+	    STORE_MAILBOX_INBOX, t->dmarc_row);
+	smtp_conn_finish(c);
+}
+
+/* Runs the spam filter on the content; the session waits. auth is the
+ * result of SPF, DKIM and DMARC, or NULL. */
+static void
+smtp_spam_start(struct smtp_conn *c, const struct auth_check_result *auth)
+{
+	struct smtp_txn *t = c->txn;
+	struct spam_check_request req = {
+		.msg = &t->data,
+		.offset = t->prefix_len,
+		.id = t->id,
+		.peer = c->peer,
+		.helo = c->helo,
+		.mail_from = t->from.address,
+		.auth = auth,
+		.authenticated = c->user != NULL,
+		.now = time(NULL),
+	};
+
+	c->state = SMTP_ST_CHECK;
+	evtimer_del(c->deadline);
+	c->spam_check = spam_check_start(c->server->spam, &req, smtp_spam_done,
+	    c);
+}
+
 /*
  * DKIM and DMARC are done (auth/auth-check.h): the message gets our
  * Authentication-Results field, in place of any that claimed our name
@@ -911,8 +1026,14 @@ smtp_check_done(void *ctx, const struct auth_check_result *r)
 		smtp_conn_resume(c);
 		return;
 	}
+	t->dmarc_act = act;
+	t->dmarc_row = smtp_dmarc_row(c, r, act, t->pool);
+	if (c->server->spam != NULL) {
+		smtp_spam_start(c, r);
+		return;
+	}
 	smtp_txn_store(c, act == DMARC_POLICY_QUARANTINE ? "Junk" :
-	    STORE_MAILBOX_INBOX, smtp_dmarc_row(c, r, act, t->pool));
+	    STORE_MAILBOX_INBOX, t->dmarc_row);
 	smtp_conn_finish(c);
 }
 
@@ -962,6 +1083,8 @@ smtp_txn_end_content(struct smtp_conn *c)
 		if (c->server->mode == SMTP_MODE_INBOUND && c->user == NULL &&
 		    c->server->dkim_verifier != NULL)
 			smtp_check_start(c);
+		else if (c->server->spam != NULL)
+			smtp_spam_start(c, NULL);
 		else
 			smtp_txn_store(c, STORE_MAILBOX_INBOX, NULL);
 		return;
@@ -2107,6 +2230,7 @@ smtp_conn_free(struct smtp_conn *c)
 	s->n_conns--;
 	spf_check_free(&c->spf);	/* cancels its DNS query */
 	auth_check_cancel(&c->check);
+	spam_check_cancel(&c->spam_check);
 	smtp_txn_free(&c->txn);
 	free(c->helo);
 	free(c->user);
@@ -2453,6 +2577,12 @@ smtp_server_set_dns(struct smtp_server *s, struct dns *dns)
 	s->spf = true;
 	s->dns = dns;
 	s->dkim_verifier = dkim_verifier_new(s->base, dns);
+}
+
+void
+smtp_server_set_spam(struct smtp_server *s, struct spam_filter *filter)
+{
+	s->spam = filter;
 }
 
 void

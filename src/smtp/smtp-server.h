@@ -61,6 +61,13 @@ smtp_server_set_dkim(struct smtp_server *server, const struct dkim_keys *keys);
 void
 smtp_server_set_dns(struct smtp_server *server, struct dns *dns);
 
+struct spam_filter;
+
+/* Scores every message with filter (filter/spam-check.h), which must
+ * outlive the server, before it is stored; NULL: no filter. */
+void
+smtp_server_set_spam(struct smtp_server *server, struct spam_filter *filter);
+
 /* Binds the addresses of l, with implicit TLS (RFC 8314) or not. Returns
  * 0 or -1 with *error_r set. */
 int

@@ -1,0 +1,343 @@
+/*
+ * spam-check.c - the pipeline of spam-check.h.
+ *
+ * Stages, in order:
+ *  1. on the loop, at start: the sender authentication results are
+ *     summarized (the auth-check result is the caller's and goes away);
+ *  2. on a storeq worker: the hosted domains are read, the message is
+ *     parsed once (mime_parse) and every content check runs on it;
+ *  3. back on the loop: the action is chosen, the header rendered, and
+ *     the callback called.
+ * Checks that ask the network (DNS blocklists, milters) join as loop
+ * stages between 2 and 3.
+ *
+ * A cancelled check whose job is on a worker is only marked; the job's
+ * done callback, on the loop, frees it (with the message it holds).
+ *
+ * SECURITY: see spam-check.h. The worker never touches the session; the
+ * session never touches the check's message while the worker has it.
+ */
+#include "filter/spam-check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth-check.h"
+#include "auth/dkim.h"
+#include "auth/dmarc.h"
+#include "auth/spf.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "core/xalloc.h"
+#include "filter/spam-content.h"
+#include "mime/mime.h"
+#include "store/store.h"
+#include "store/storeq.h"
+
+/* Hosted domains the content checks compare with, at most. */
+#define SPAM_LOCAL_DOMAINS_MAX 1000
+
+struct spam_filter {
+	struct event_base *base;
+	const struct config *cfg;
+	struct storeq *storeq;
+	struct spam_weights weights;
+	struct spam_thresholds thresholds;
+};
+
+struct spam_check {
+	struct storeq_job job;		/* first: the queue links it */
+	struct spam_filter *filter;
+	spam_check_callback *cb;
+	void *ctx;
+	bool cancelled;
+	struct pool *pool;
+	struct buf msg;			/* owned while the check runs */
+	size_t offset;
+	char id[32];
+	struct spam_auth_summary auth;
+	bool authenticated;
+	time_t now;
+	struct spam_result result;
+	char **domains;
+	size_t n_domains;
+	const char *error;		/* the worker's, for the log */
+};
+
+struct spam_filter *
+spam_filter_new(struct event_base *base, const struct config *cfg,
+    struct storeq *storeq, const char **error_r)
+{
+	struct spam_filter *f = xcalloc(1, sizeof(*f));
+
+	if (spam_weights_parse(&f->weights, cfg->spam_scores, error_r) < 0) {
+		spam_weights_free(&f->weights);
+		free(f);
+		return NULL;
+	}
+	f->thresholds.junk = cfg->spam_junk_score;
+	f->thresholds.quarantine = cfg->spam_quarantine_score;
+	f->thresholds.reject = cfg->spam_reject_score;
+	if (f->thresholds.junk > f->thresholds.quarantine ||
+	    f->thresholds.quarantine > f->thresholds.reject) {
+		*error_r = "[spam] junk_score <= quarantine_score <= "
+		    "reject_score is required";
+		spam_weights_free(&f->weights);
+		free(f);
+		return NULL;
+	}
+	f->base = base;
+	f->cfg = cfg;
+	f->storeq = storeq;
+	return f;
+}
+
+void
+spam_filter_free(struct spam_filter **filterp)
+{
+	struct spam_filter *f = *filterp;
+
+	if (f == NULL)
+		return;
+	spam_weights_free(&f->weights);
+	free(f);
+	*filterp = NULL;
+}
+
+const struct spam_thresholds *
+spam_filter_thresholds(const struct spam_filter *f)
+{
+	return &f->thresholds;
+}
+
+void
+spam_auth_summarize(const struct auth_check_result *a,
+    struct spam_auth_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->spf = -1;
+	s->dmarc = DMARC_NONE;
+	if (a == NULL)
+		return;
+	s->checked = true;
+	if (a->spf != NULL)
+		s->spf = (int)a->spf->status;
+	for (size_t i = 0; a->dkim != NULL && i < a->dkim->n_sigs; i++) {
+		s->dkim_pass += a->dkim->sigs[i].status == DKIM_PASS;
+		s->dkim_fail += a->dkim->sigs[i].status == DKIM_FAIL;
+	}
+	s->dmarc = (int)a->dmarc.status;
+	(void)snprintf(s->from_domain, sizeof(s->from_domain), "%s",
+	    a->dmarc.from_domain);
+}
+
+void
+spam_check_auth(const struct spam_auth_summary *s, const struct spam_msg *m,
+    struct spam_result *r)
+{
+	if (!s->checked)
+		return;
+	switch (s->spf) {
+	case SPF_FAIL:
+		spam_add(r, "SPF_FAIL", NULL);
+		break;
+	case SPF_SOFTFAIL:
+		spam_add(r, "SPF_SOFTFAIL", NULL);
+		break;
+	case SPF_PERMERROR:
+		spam_add(r, "SPF_PERMERROR", NULL);
+		break;
+	default:
+		break;
+	}
+	/* A broken signature next to a good one is a mailing list's
+	 * footer, not a forgery. */
+	if (s->dkim_fail > 0 && s->dkim_pass == 0)
+		spam_add(r, "DKIM_FAIL", "%u signatures", s->dkim_fail);
+	switch (s->dmarc) {
+	case DMARC_PASS:
+		spam_add(r, "AUTH_ALIGNED_PASS", "%s", s->from_domain);
+		break;
+	case DMARC_FAIL:
+		spam_add(r, "DMARC_FAIL", "%s", s->from_domain);
+		break;
+	case DMARC_PERMERROR:
+		spam_add(r, "DMARC_AMBIGUOUS", NULL);
+		break;
+	default:
+		break;
+	}
+	if (s->dmarc != DMARC_PASS && s->from_domain[0] != '\0' &&
+	    spam_msg_is_local_domain(m, s->from_domain,
+	    strlen(s->from_domain)))
+		spam_add(r, "HEADER_FROM_LOCAL_UNAUTH", "%s", s->from_domain);
+}
+
+static int
+spam_check_domain_cb(void *ctx, const char *domain)
+{
+	struct spam_check *sc = ctx;
+
+	if (sc->n_domains == SPAM_LOCAL_DOMAINS_MAX)
+		return -1;
+	sc->domains[sc->n_domains++] = pool_strdup(sc->pool, domain);
+	return 0;
+}
+
+/* Stage 2, on a worker thread. */
+static void
+spam_check_run(struct store *store, struct storeq_job *job)
+{
+	struct spam_check *sc = (struct spam_check *)job;
+	struct spam_msg m;
+	struct mime_part *root;
+	const char *error;
+
+	memset(&m, 0, sizeof(m));
+	sc->domains = pool_alloc(sc->pool, SPAM_LOCAL_DOMAINS_MAX *
+	    sizeof(*sc->domains));
+	if (store_domain_list(store, spam_check_domain_cb, sc, &error) < 0 &&
+	    sc->n_domains < SPAM_LOCAL_DOMAINS_MAX)
+		sc->error = error;
+	m.data = sc->msg.data != NULL ? sc->msg.data + sc->offset : "";
+	m.len = sc->msg.len - sc->offset;
+	m.pool = sc->pool;
+	m.now = sc->now;
+	m.hostname = sc->filter->cfg->hostname;
+	m.local_domains = (const char *const *)sc->domains;
+	m.n_local_domains = sc->n_domains;
+	if (mime_parse(m.data, m.len, sc->pool, &root, &error) < 0) {
+		sc->error = error;
+		return;
+	}
+	m.root = root;
+	spam_check_auth(&sc->auth, &m, &sc->result);
+	spam_check_content(&m, &sc->result);
+}
+
+static void
+spam_check_free(struct spam_check *sc)
+{
+	buf_release(&sc->msg);
+	pool_free(&sc->pool);
+	free(sc);
+}
+
+/* "NAME(weight) ..." by decreasing weight, from pool. */
+static const char *
+spam_check_symbols(struct spam_check *sc)
+{
+	const struct spam_result *r = &sc->result;
+	const struct spam_hit *order[SPAM_HITS_MAX];
+	struct buf b;
+	const char *s;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_hits; i++) {
+		size_t j = n++;
+
+		/* Insertion sort: a few dozen hits at most. */
+		while (j > 0 && order[j - 1]->score < r->hits[i].score) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = &r->hits[i];
+	}
+	buf_init(&b, SPAM_HEADER_MAX);
+	for (size_t i = 0; i < n; i++)
+		(void)buf_printf(&b, "%s%s(%.1f)", i > 0 ? " " : "",
+		    spam_symbols[order[i]->symbol].name, order[i]->score);
+	s = pool_strdup(sc->pool, b.data != NULL ? b.data : "");
+	buf_release(&b);
+	return s;
+}
+
+/* Why the action was taken, for the user and the log. */
+static const char *
+spam_check_reason(struct spam_check *sc, enum spam_action action)
+{
+	const struct spam_result *r = &sc->result;
+
+	for (size_t i = 0; i < r->n_hits; i++)
+		if (spam_symbols[r->hits[i].symbol].flags & SPAM_SYM_HOLD)
+			return pool_printf(sc->pool, "%s: %s%s%s",
+			    spam_symbols[r->hits[i].symbol].name,
+			    spam_symbols[r->hits[i].symbol].description,
+			    r->hits[i].detail[0] != '\0' ? ": " : "",
+			    r->hits[i].detail);
+	return pool_printf(sc->pool, "score %.1f, %s from %.1f", r->score,
+	    spam_action_name(action), action == SPAM_ACTION_REJECT ?
+	    sc->filter->thresholds.reject : action ==
+	    SPAM_ACTION_QUARANTINE ? sc->filter->thresholds.quarantine :
+	    action == SPAM_ACTION_JUNK ? sc->filter->thresholds.junk : 0.0);
+}
+
+/* Stage 3, on the loop. */
+static void
+spam_check_done(struct storeq_job *job)
+{
+	struct spam_check *sc = (struct spam_check *)job;
+	struct spam_verdict v;
+	struct buf header;
+
+	if (sc->cancelled) {
+		spam_check_free(sc);
+		return;
+	}
+	if (sc->error != NULL)
+		log_warning("spam check id=%s error=\"%s\"", sc->id, sc->error);
+	memset(&v, 0, sizeof(v));
+	v.result = &sc->result;
+	v.action = spam_result_action(&sc->result, &sc->filter->thresholds);
+	buf_init(&header, SPAM_HEADER_MAX);
+	if (spam_header_render(&sc->result, &sc->filter->thresholds, v.action,
+	    &header) < 0)
+		buf_reset(&header);
+	v.header = header.data != NULL ? header.data : "";
+	v.header_len = header.len;
+	v.symbols = spam_check_symbols(sc);
+	v.reason = spam_check_reason(sc, v.action);
+	v.msg = &sc->msg;
+	sc->cb(sc->ctx, &v);
+	buf_release(&header);
+	spam_check_free(sc);
+}
+
+struct spam_check *
+spam_check_start(struct spam_filter *f, const struct spam_check_request *req,
+    spam_check_callback *cb, void *ctx)
+{
+	struct spam_check *sc = xcalloc(1, sizeof(*sc));
+
+	sc->filter = f;
+	sc->cb = cb;
+	sc->ctx = ctx;
+	sc->pool = pool_new(16 * 1024);
+	sc->msg = *req->msg;
+	buf_init(req->msg, 0);
+	sc->offset = req->offset;
+	(void)snprintf(sc->id, sizeof(sc->id), "%s", req->id);
+	spam_auth_summarize(req->auth, &sc->auth);
+	sc->authenticated = req->authenticated;
+	sc->now = req->now;
+	spam_result_init(&sc->result, &f->weights);
+	sc->job.run = spam_check_run;
+	sc->job.done = spam_check_done;
+	storeq_submit(f->storeq, &sc->job);
+	return sc;
+}
+
+void
+spam_check_cancel(struct spam_check **checkp)
+{
+	struct spam_check *sc = *checkp;
+
+	if (sc == NULL)
+		return;
+	/* The job is on a worker or waiting for one: its done callback
+	 * frees the check. */
+	sc->cancelled = true;
+	*checkp = NULL;
+}
