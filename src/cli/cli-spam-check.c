@@ -20,8 +20,10 @@
  * error (a file that cannot be read), 2 usage.
  *
  * SECURITY: messages are hostile (see the checks); files come from the
- * administrator. Run as root, it becomes the server's user before it
- * opens the data directory (the hosted domains are read from it).
+ * administrator. Every file is read first (each up to [server]
+ * max_message_size); then, run as root, it becomes the server's user
+ * before it opens the data directory (the hosted domains are read from
+ * it).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -221,16 +223,31 @@ cli_spam_item_auth_done(void *ctx, const struct auth_check_result *r)
 	cli_spam_item_spam(it, r);
 }
 
+/* Reads every message, before privileges are dropped: the files are
+ * the administrator's, readable by root perhaps only. */
+static void
+cli_spam_read_all(struct cli_spam_run *run)
+{
+	for (size_t i = 0; i < run->n_files; i++) {
+		struct cli_spam_item *it = &run->items[i];
+
+		it->run = run;
+		it->path = run->files[i];
+		buf_init(&it->out, 1024 * 1024);
+		buf_init(&it->msg, (size_t)run->cfg->max_message_size);
+		if (cli_read_message("spam check", run->stdin_only ? NULL :
+		    it->path, &it->msg) < 0) {
+			it->failed = true;
+			buf_release(&it->msg);
+		}
+	}
+}
+
 static void
 cli_spam_item_start(struct cli_spam_run *run, struct cli_spam_item *it)
 {
-	it->run = run;
-	buf_init(&it->out, 1024 * 1024);
-	buf_init(&it->msg, (size_t)run->cfg->max_message_size);
 	run->in_flight++;
-	if (cli_read_message("spam check", run->stdin_only ? NULL : it->path,
-	    &it->msg) < 0) {
-		it->failed = true;
+	if (it->failed) {
 		(void)buf_printf(&it->out, "error: cannot read the message\n");
 		cli_spam_item_finish(it);
 		return;
@@ -305,6 +322,8 @@ cli_spam_check(int argc, char **argv)
 		run.stdin_only = true;
 	}
 	log_set_level(cfg->log_level);
+	run.items = xcalloc(run.n_files, sizeof(*run.items));
+	cli_spam_read_all(&run);
 	if (privs_enter(cfg->data_dir, cfg->user, &error) < 0) {
 		cli_fail("%s", error);
 		goto out;
@@ -328,9 +347,6 @@ cli_spam_check(int argc, char **argv)
 		spf_dns_init(&run.spf_dns, run.dns);
 		run.verifier = dkim_verifier_new(run.base, run.dns);
 	}
-	run.items = xcalloc(run.n_files, sizeof(*run.items));
-	for (size_t i = 0; i < run.n_files; i++)
-		run.items[i].path = run.files[i];
 	run.ret = CLI_EXIT_OK;
 	cli_spam_fill(&run);
 	/* Bounded: every check ends (DNS has its time limits). */
@@ -349,6 +365,10 @@ out:
 	dns_free(&run.dns);
 	if (run.base != NULL)
 		event_base_free(run.base);
+	for (size_t i = 0; run.items != NULL && i < run.n_files; i++) {
+		buf_release(&run.items[i].msg);
+		buf_release(&run.items[i].out);
+	}
 	free(run.items);
 	config_free(&cfg);
 	return run.ret;

@@ -267,6 +267,8 @@ spam_check_reason(struct spam_check *sc, enum spam_action action)
 			    spam_symbols[r->hits[i].symbol].description,
 			    r->hits[i].detail[0] != '\0' ? ": " : "",
 			    r->hits[i].detail);
+	if (action == SPAM_ACTION_INBOX)
+		return pool_printf(sc->pool, "score %.1f", r->score);
 	return pool_printf(sc->pool, "score %.1f, %s from %.1f", r->score,
 	    spam_action_name(action), action == SPAM_ACTION_REJECT ?
 	    sc->filter->thresholds.reject : action ==

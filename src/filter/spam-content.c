@@ -235,9 +235,13 @@ spam_received_by(const char *v, const char *host)
 			continue;
 		while (isspace((unsigned char)*q))
 			q++;
-		if (strncasecmp(q, host, hl) == 0 &&
-		    (q[hl] == '\0' || isspace((unsigned char)q[hl]) ||
-		    q[hl] == ';' || q[hl] == '(' || q[hl] == '.'))
+		if (strncasecmp(q, host, hl) != 0)
+			continue;
+		q += hl;
+		if (*q == '.')		/* the root: "mx.example.org." */
+			q++;
+		if (*q == '\0' || isspace((unsigned char)*q) || *q == ';' ||
+		    *q == '(')
 			return true;
 	}
 	return false;

@@ -849,8 +849,8 @@ def split_stored(stored, auth_results=False):
     """Splits a stored message into (return_path_line, received_header,
     rest), checking the trace header layout: a Return-Path line, then a
     Received header (folded with CRLF + white space), then, for mail that
-    came in on port 25, our Authentication-Results field, then the
-    message. With auth_results, returns the field as a fourth element
+    came in on port 25, our Authentication-Results field and the spam
+    filter's X-Spam-Score and X-Spam-Status, then the message. With auth_results, returns the field as a fourth element
     (None if there is none)."""
     assert stored.startswith(b"Return-Path: <"), stored[:200]
     rp, rest = stored.split(b"\r\n", 1)
@@ -860,6 +860,11 @@ def split_stored(stored, auth_results=False):
     if rest.startswith(b"Authentication-Results: " + HOSTNAME.encode() +
                        b";"):
         ar, rest = first_field(rest)
+    # The spam filter's verdict (port 25), ours like the trace fields.
+    if rest.startswith(b"X-Spam-Score: "):
+        _, rest = first_field(rest)
+        assert rest.startswith(b"X-Spam-Status: "), rest[:300]
+        _, rest = first_field(rest)
     if auth_results:
         return rp, received, rest, ar
     return rp, received, rest
