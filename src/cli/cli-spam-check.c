@@ -5,7 +5,7 @@
  * measure the filter.
  *
  *   correio spam check [--ip IP [--helo NAME] [--mail-from ADDR]]
- *                      [-c FILE] [-o SECTION.KEY=VALUE]... [FILE...]
+ *                      [--rcpt ADDR]... [-c FILE] [-o SECTION.KEY=VALUE]... [FILE...]
  *
  * With --ip, SPF, DKIM and DMARC are checked first, as inbound SMTP
  * does (auth/auth-check.h), with the [dns] resolver; without it the
@@ -50,10 +50,11 @@
 /* Messages in flight at once (read, checked, not printed yet). */
 #define CLI_SPAM_CHECK_WINDOW 8
 #define CLI_SPAM_ARG_MAX 512
+#define CLI_SPAM_RCPTS_MAX 100
 
 static const char cli_spam_check_help[] =
 "usage: correio spam check [--ip IP [--helo NAME] [--mail-from ADDR]]\n"
-"                          [-c FILE] [-o SECTION.KEY=VALUE]... [FILE...]\n"
+"                          [--rcpt ADDR]... [-c FILE] [-o SECTION.KEY=VALUE]... [FILE...]\n"
 "\n"
 "Runs the spam filter on each message (a file, or standard input) as\n"
 "inbound SMTP does, and prints the X-Spam-Score and X-Spam-Status fields\n"
@@ -63,6 +64,7 @@ static const char cli_spam_check_help[] =
 "  --helo NAME        the HELO/EHLO name (with --ip)\n"
 "  --mail-from ADDR   the envelope sender (with --ip); empty or <> for\n"
 "                     the null sender\n"
+"  --rcpt ADDR        a recipient (for the lists of --for owners)\n"
 "  -c, --config FILE  the configuration (default: $CORREIO_CONFIG or\n"
 "                     " CLI_DEFAULT_CONFIG ")\n"
 "  -o SECTION.KEY=VALUE\n"
@@ -74,6 +76,8 @@ struct cli_spam_check_args {
 	const char *ip;
 	const char *helo;
 	char mail[CLI_SPAM_ARG_MAX + 1];
+	const char *rcpts[CLI_SPAM_RCPTS_MAX];
+	size_t n_rcpts;
 };
 
 struct cli_spam_run;
@@ -124,6 +128,12 @@ cli_spam_check_opt(int ch, const char *arg, void *ctx)
 			return cli_usage("spam check: --helo longer than %d",
 			    CLI_SPAM_ARG_MAX);
 		a->helo = arg;
+		return -1;
+	case 'r':
+		if (a->n_rcpts == CLI_SPAM_RCPTS_MAX)
+			return cli_usage("spam check: more than %d --rcpt",
+			    CLI_SPAM_RCPTS_MAX);
+		a->rcpts[a->n_rcpts++] = arg;
 		return -1;
 	case 'm':
 		len = strlen(arg);
@@ -206,6 +216,8 @@ cli_spam_item_spam(struct cli_spam_item *it,
 		.peer = run->args->ip != NULL ? run->args->ip : "",
 		.helo = run->args->helo,
 		.mail_from = run->args->mail,
+		.rcpts = run->args->rcpts,
+		.n_rcpts = run->args->n_rcpts,
 		.auth = auth,
 		.now = time(NULL),
 	};
@@ -291,6 +303,7 @@ cli_spam_check(int argc, char **argv)
 		{ "ip", required_argument, NULL, 'i' },
 		{ "helo", required_argument, NULL, 'H' },
 		{ "mail-from", required_argument, NULL, 'm' },
+		{ "rcpt", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_spam_check_args args;

@@ -3,6 +3,7 @@
  *
  *   correio spam symbols          every symbol with its weight in force
  *   correio spam check [FILE...]  the filter's verdict on messages
+ *   correio spam allow|block|unlist ENTRY [--for OWNER], spam lists
  *
  * The subcommands are in cli_spam_cmds[]; each lives in the file of its
  * feature (cli-spam-*.c) and is declared in cli.h.
@@ -33,6 +34,11 @@ static const struct {
 	    "list every symbol, its weight in force and what it means" },
 	{ "check", cli_spam_check,
 	    "run the filter on messages and print its verdict" },
+	{ "allow", cli_spam_lists,
+	    "let an authenticated sender (address or domain) through" },
+	{ "block", cli_spam_lists, "refuse a sender's mail" },
+	{ "unlist", cli_spam_lists, "take a sender off the lists" },
+	{ "lists", cli_spam_lists, "show the allow and block lists" },
 };
 
 static void

@@ -35,6 +35,7 @@ int cli_sendmail(int argc, char **argv);
 int cli_auth(int argc, char **argv);
 int cli_spam(int argc, char **argv);
 int cli_spam_check(int argc, char **argv);
+int cli_spam_lists(int argc, char **argv);
 
 struct config;
 struct option;

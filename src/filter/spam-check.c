@@ -32,6 +32,7 @@
 #include "core/pool.h"
 #include "core/xalloc.h"
 #include "filter/spam-content.h"
+#include "filter/spam-lists.h"
 #include "mime/mime.h"
 #include "store/store.h"
 #include "store/storeq.h"
@@ -59,6 +60,9 @@ struct spam_check {
 	char id[32];
 	struct spam_auth_summary auth;
 	bool authenticated;
+	char *mail_from;
+	char **rcpts;
+	size_t n_rcpts;
 	time_t now;
 	struct spam_result result;
 	char **domains;
@@ -215,6 +219,19 @@ spam_check_run(struct store *store, struct storeq_job *job)
 	m.root = root;
 	spam_check_auth(&sc->auth, &m, &sc->result);
 	spam_check_content(&m, &sc->result);
+	{
+		struct spam_lists_input in = {
+			.mail_from = sc->mail_from,
+			.mail_from_authenticated = sc->auth.spf == SPF_PASS,
+			.from_domain_authenticated = sc->auth.dmarc ==
+			    DMARC_PASS ? sc->auth.from_domain : NULL,
+			.rcpts = (const char *const *)sc->rcpts,
+			.n_rcpts = sc->n_rcpts,
+		};
+
+		if (spam_check_lists(store, &m, &in, &sc->result, &error) < 0)
+			sc->error = error;
+	}
 }
 
 static void
@@ -323,6 +340,13 @@ spam_check_start(struct spam_filter *f, const struct spam_check_request *req,
 	(void)snprintf(sc->id, sizeof(sc->id), "%s", req->id);
 	spam_auth_summarize(req->auth, &sc->auth);
 	sc->authenticated = req->authenticated;
+	sc->mail_from = pool_strdup(sc->pool, req->mail_from != NULL ?
+	    req->mail_from : "");
+	sc->rcpts = pool_alloc(sc->pool, (req->n_rcpts + 1) *
+	    sizeof(*sc->rcpts));
+	for (size_t i = 0; i < req->n_rcpts; i++)
+		sc->rcpts[i] = pool_strdup(sc->pool, req->rcpts[i]);
+	sc->n_rcpts = req->n_rcpts;
 	sc->now = req->now;
 	spam_result_init(&sc->result, &f->weights);
 	sc->job.run = spam_check_run;

@@ -63,6 +63,8 @@ struct spam_check_request {
 	const char *peer;		/* the client's address, text */
 	const char *helo;		/* may be NULL */
 	const char *mail_from;		/* "" for the null sender */
+	const char *const *rcpts;	/* the recipients, as accepted */
+	size_t n_rcpts;
 	/* SPF, DKIM and DMARC, or NULL when they were not checked. Read
 	 * during spam_check_start() only. */
 	const struct auth_check_result *auth;

@@ -19,11 +19,13 @@ const struct spam_symbol_def spam_symbols[] = {
 
 	/* SPF, DKIM and DMARC, as auth-check computed them
 	 * (filter/spam-content.c reads the result). */
-	{ "SPF_FAIL", 3, 0, "SPF fail for the envelope sender" },
-	{ "SPF_SOFTFAIL", 1.5, 0, "SPF softfail for the envelope sender" },
+	{ "SPF_FAIL", 1.5, 0, "SPF fail for the envelope sender" },
+	{ "SPF_SOFTFAIL", 0.5, 0, "SPF softfail for the envelope sender" },
 	{ "SPF_PERMERROR", 0.5, 0, "the sender's SPF record is broken" },
 	{ "DKIM_FAIL", 1, 0, "a DKIM signature did not verify" },
-	{ "DMARC_FAIL", 3, 0, "DMARC fail for the From: domain" },
+	/* DMARC's p=reject and p=quarantine act on their own; this is
+	 * the weight of a failure under p=none. */
+	{ "DMARC_FAIL", 1.5, 0, "DMARC fail for the From: domain" },
 	{ "DMARC_AMBIGUOUS", 4, 0,
 	    "several From: fields or domains: DMARC cannot judge it" },
 	{ "AUTH_ALIGNED_PASS", -1, 0,
@@ -64,6 +66,11 @@ const struct spam_symbol_def spam_symbols[] = {
 	/* Milters (filter/milter.c). */
 
 	/* Allow and block lists (filter/spam-lists.c). */
+	{ "ALLOWLIST", -20, 0,
+	    "an authenticated sender on the allow list" },
+	{ "ALLOWLIST_UNAUTH", 0, 0,
+	    "a sender on the allow list, not authenticated: not let through" },
+	{ "BLOCKLIST", 20, 0, "a sender on the block list" },
 };
 
 const size_t spam_n_symbols = sizeof(spam_symbols) / sizeof(spam_symbols[0]);

@@ -944,6 +944,8 @@ smtp_spam_start(struct smtp_conn *c, const struct auth_check_result *auth)
 		.peer = c->peer,
 		.helo = c->helo,
 		.mail_from = t->from.address,
+		.rcpts = (const char *const *)t->rcpts,
+		.n_rcpts = t->n_rcpts,
 		.auth = auth,
 		.authenticated = c->user != NULL,
 		.now = time(NULL),

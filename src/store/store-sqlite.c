@@ -328,7 +328,8 @@ static const char *const store_schema_migrations[] = {
 	" entry TEXT NOT NULL,"		/* an address or a domain */
 	" kind TEXT NOT NULL CHECK (kind IN ('allow', 'block')),"
 	" created INTEGER NOT NULL,"
-	" UNIQUE (owner, entry));",
+	" UNIQUE (owner, entry));"
+	"CREATE INDEX spam_lists_entry ON spam_lists(entry);",
 };
 
 static const char *const store_stmt_sql[STMT_COUNT] = {

@@ -737,4 +737,47 @@ int
 store_dmarc_record(struct store *store, const struct store_dmarc_row *row,
     const char **error_r);
 
+/* --- spam filter allow and block lists (store-spamlist.c) --- */
+
+/* Addresses and domains one lookup matches at most. */
+#define STORE_SPAM_LIST_MATCH_MAX 16
+
+enum store_spam_list_kind {
+	STORE_SPAM_ALLOW,
+	STORE_SPAM_BLOCK,
+};
+
+/*
+ * Adds entry (an address or a domain, lower case, checked by the
+ * caller) to owner's list of kind: owner is "" (every recipient), a
+ * hosted domain or a user address. An entry already listed by owner
+ * changes kind. Returns 0, or -1 with *error_r set.
+ */
+int
+store_spam_list_add(struct store *store, const char *owner, const char *entry,
+    enum store_spam_list_kind kind, time_t now, const char **error_r);
+
+/* Removes owner's entry. Returns 1 if it was listed, 0 if not, -1. */
+int
+store_spam_list_del(struct store *store, const char *owner, const char *entry,
+    const char **error_r);
+
+/* Calls cb for each entry of owner (NULL: every owner's), by owner then
+ * entry. cb returns 0 to go on, -1 to stop. Returns 0 or -1. */
+int
+store_spam_list_list(struct store *store, const char *owner,
+    int (*cb)(void *ctx, const char *owner, const char *entry,
+    enum store_spam_list_kind kind, time_t created), void *ctx,
+    const char **error_r);
+
+/*
+ * Looks up entries (at most STORE_SPAM_LIST_MATCH_MAX; more are
+ * ignored) in every owner's list, and calls cb for each row found.
+ * Returns 0 or -1.
+ */
+int
+store_spam_list_match(struct store *store, const char *const *entries,
+    size_t n, void (*cb)(void *ctx, const char *owner, const char *entry,
+    enum store_spam_list_kind kind), void *ctx, const char **error_r);
+
 #endif

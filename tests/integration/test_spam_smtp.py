@@ -258,3 +258,64 @@ def test_cli_check_matches_server(server, tmp_path):
     p = server.cli("spam", "check", str(f), str(tmp_path / "missing"))
     assert p.returncode == 1
     assert re.findall(r"^action: (\w+)", p.stdout, re.M) == ["junk"]
+
+
+def anomalous_from(sender):
+    return ANOMALOUS.replace(b"<alerts@mailer.example.org>",
+                             f"<{sender}>".encode())
+
+
+def test_block_list_global_and_per_user(server):
+    server.cli_ok("spam", "block", "Evil.Example")
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send(server, make_message(subject="hi"), sender="x@mx.evil.example")
+    assert e.value.smtp_code == 550
+    assert re.search(r'symbols="BLOCKLIST\(20\.0\)', server.log())
+    # The From: address counts too.
+    with pytest.raises(smtplib.SMTPDataError):
+        send(server, make_message(subject="hi", sender="x@evil.example"))
+    server.cli_ok("spam", "unlist", "evil.example")
+    send(server, make_message(subject="hi", sender="x@evil.example"))
+    assert server.count(ALICE) == 1
+    # Alice's own block list: only her mail is refused, not a message
+    # that also goes to Bob.
+    server.cli_ok("spam", "block", "pest@remote.example.org", "--for", ALICE)
+    p = server.cli_ok("spam", "lists")
+    assert f"{ALICE}\tblock\tpest@remote.example.org\t" in p.stdout
+    with pytest.raises(smtplib.SMTPDataError):
+        send(server, make_message(subject="to alice"),
+             sender="pest@remote.example.org")
+    s = smtplib.SMTP("127.0.0.1", server.port, timeout=30)
+    s.sendmail("pest@remote.example.org", [ALICE, f"bob@{DOMAIN}"],
+               make_message(subject="to both"))
+    s.quit()
+    assert server.count(f"bob@{DOMAIN}") == 1
+    assert server.count(ALICE) == 2
+    # Bad entries and owners.
+    p = server.cli("spam", "block", "not a domain")
+    assert p.returncode == 2
+    p = server.cli("spam", "block", "x.example", "--for", "nobody@example.test")
+    assert p.returncode == 1 and "no such user" in p.stderr
+    p = server.cli("spam", "unlist", "never.example")
+    assert p.returncode == 1 and "not on the list" in p.stderr
+
+
+def test_allow_list_needs_authentication(server):
+    # pass.spf.test lets 127.0.0.0/8 send: SPF pass for the envelope.
+    server.cli_ok("spam", "allow", "pass.spf.test")
+    send(server, anomalous_from("news@pass.spf.test"),
+         sender="news@pass.spf.test")
+    assert server.count(ALICE) == 1, server.log()[-3000:]
+    score, status = stored_fields(server.get(ALICE, 1))
+    assert "ALLOWLIST(-20.0)" in status and score < 0
+    # An allowed domain in From: only, unauthenticated: not let through.
+    server.cli_ok("spam", "allow", "mailer.example.org")
+    send(server, ANOMALOUS)
+    assert server.count(ALICE, "Junk") == 1
+    _, status = stored_fields(server.get(ALICE, 1, "Junk"))
+    assert "ALLOWLIST_UNAUTH(0.0)" in status
+    # GTUBE from an allowed, authenticated sender is still refused.
+    with pytest.raises(smtplib.SMTPDataError):
+        send(server, make_message(body_lines=[GTUBE],
+                                  sender="news@pass.spf.test"),
+             sender="news@pass.spf.test")

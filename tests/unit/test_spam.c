@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,9 +24,11 @@
 #include "core/pool.h"
 #include "filter/spam-check.h"
 #include "filter/spam-content.h"
+#include "filter/spam-lists.h"
 #include "filter/spam.h"
 #include "mime/header.h"
 #include "mime/mime.h"
+#include "store/store.h"
 
 static const struct spam_thresholds thr = { 5, 10, 15 };
 
@@ -517,6 +520,144 @@ test_auth(void **state)
 	assert_true(spam_has(&r, "DMARC_AMBIGUOUS"));
 }
 
+static void
+test_lists_candidates(void **state)
+{
+	struct pool *pool = pool_new(1024);
+	const char *c[1 + SPAM_LISTS_DOMAIN_LEVELS];
+	char big[400];
+	size_t n;
+
+	(void)state;
+	n = spam_lists_candidates("Ann@Mail.Example.ORG.", pool, c);
+	assert_int_equal(n, 3);
+	assert_string_equal(c[0], "ann@mail.example.org");
+	assert_string_equal(c[1], "mail.example.org");
+	assert_string_equal(c[2], "example.org");
+	assert_int_equal(spam_lists_candidates("example.org", pool, c), 1);
+	assert_int_equal(spam_lists_candidates("org", pool, c), 0);
+	assert_int_equal(spam_lists_candidates("", pool, c), 0);
+	assert_int_equal(spam_lists_candidates("@example.org", pool, c), 1);
+	assert_string_equal(c[0], "example.org");
+	assert_int_equal(spam_lists_candidates("a@", pool, c), 0);
+	n = spam_lists_candidates("a@1.2.3.4.5.6.7.8.9.example.org", pool, c);
+	assert_int_equal(n, 1 + SPAM_LISTS_DOMAIN_LEVELS);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(spam_lists_candidates(big, pool, c), 0);
+	pool_free(&pool);
+}
+
+/* The lists through a real store: the filter's matching rules. */
+static void
+lists_run(struct store *store, const char *msg, const char *mail_from,
+    bool spf_pass, const char *dmarc_pass, const char *const *rcpts,
+    size_t n_rcpts, struct spam_result *r)
+{
+	struct pool *pool = pool_new(4096);
+	struct spam_lists_input in = {
+		.mail_from = mail_from,
+		.mail_from_authenticated = spf_pass,
+		.from_domain_authenticated = dmarc_pass,
+		.rcpts = rcpts,
+		.n_rcpts = n_rcpts,
+	};
+	struct spam_msg m;
+	const char *error;
+
+	memset(&m, 0, sizeof(m));
+	m.data = msg;
+	m.len = strlen(msg);
+	m.pool = pool;
+	spam_result_init(r, NULL);
+	assert_int_equal(spam_check_lists(store, &m, &in, r, &error), 0);
+	pool_free(&pool);
+}
+
+static void
+test_lists_store(void **state)
+{
+	static const char *const alice[] = { "alice@example.test" };
+	static const char *const both[] = { "alice@example.test",
+	    "bob@example.test" };
+	static const char *const carol[] = { "carol@other.test" };
+	char dir[] = "/tmp/test_spam.XXXXXX";
+	struct store *store;
+	struct spam_result r;
+	const char *error;
+	char cmd[128];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(dir, &store, &error), 0);
+	assert_int_equal(store_spam_list_add(store, "", "evil.example",
+	    STORE_SPAM_BLOCK, 1, &error), 0);
+	assert_int_equal(store_spam_list_add(store, "alice@example.test",
+	    "pest@remote.example", STORE_SPAM_BLOCK, 1, &error), 0);
+	assert_int_equal(store_spam_list_add(store, "example.test",
+	    "friend.example", STORE_SPAM_ALLOW, 1, &error), 0);
+	/* Global: a subdomain of the entry, by envelope or by From:. */
+	lists_run(store, "From: x@a.b.evil.example\r\n\r\n", "", false,
+	    NULL, alice, 1, &r);
+	assert_true(spam_has(&r, "BLOCKLIST"));
+	assert_string_equal(r.hits[0].detail, "evil.example");
+	lists_run(store, "From: x@ok.example\r\n\r\n", "y@evil.example",
+	    false, NULL, alice, 1, &r);
+	assert_true(spam_has(&r, "BLOCKLIST"));
+	lists_run(store, "From: x@notevil.example\r\n\r\n", "", false,
+	    NULL, alice, 1, &r);
+	assert_int_equal(r.n_hits, 0);
+	/* Alice's entry: for her alone, not for her and Bob, and its name
+	 * does not show in another recipient's detail. */
+	lists_run(store, "From: pest@remote.example\r\n\r\n", "", false,
+	    NULL, alice, 1, &r);
+	assert_true(spam_has(&r, "BLOCKLIST"));
+	lists_run(store, "From: pest@remote.example\r\n\r\n", "", false,
+	    NULL, both, 2, &r);
+	assert_int_equal(r.n_hits, 0);
+	lists_run(store, "From: pest@remote.example\r\n\r\n", "", false,
+	    NULL, carol, 1, &r);
+	assert_int_equal(r.n_hits, 0);
+	/* The domain's allow entry: both users are in example.test. It
+	 * lets through only an authenticated sender. */
+	lists_run(store, "From: a@friend.example\r\n\r\n",
+	    "a@friend.example", false, NULL, both, 2, &r);
+	assert_true(spam_has(&r, "ALLOWLIST_UNAUTH"));
+	assert_false(spam_has(&r, "ALLOWLIST"));
+	lists_run(store, "From: a@friend.example\r\n\r\n",
+	    "a@friend.example", true, NULL, both, 2, &r);
+	assert_true(spam_has(&r, "ALLOWLIST"));
+	lists_run(store, "From: a@friend.example\r\n\r\n", "", false,
+	    "friend.example", both, 2, &r);
+	assert_true(spam_has(&r, "ALLOWLIST"));
+	/* DMARC passed for another domain than the allowed From:. */
+	lists_run(store, "From: a@friend.example\r\n\r\n", "", false,
+	    "other.example", both, 2, &r);
+	assert_false(spam_has(&r, "ALLOWLIST"));
+	lists_run(store, "From: a@friend.example\r\n\r\n",
+	    "a@friend.example", true, NULL, carol, 1, &r);
+	assert_int_equal(r.n_hits, 0);
+	/* Changing kind, deleting. */
+	assert_int_equal(store_spam_list_add(store, "", "evil.example",
+	    STORE_SPAM_ALLOW, 2, &error), 0);
+	lists_run(store, "From: x@evil.example\r\n\r\n", "", false, NULL,
+	    alice, 1, &r);
+	assert_false(spam_has(&r, "BLOCKLIST"));
+	assert_int_equal(store_spam_list_del(store, "", "evil.example",
+	    &error), 1);
+	assert_int_equal(store_spam_list_del(store, "", "evil.example",
+	    &error), 0);
+	/* Hostile From: fields. */
+	lists_run(store, "From: \"'); DROP TABLE spam_lists; --\" "
+	    "<x@y.example>\r\n\r\n", "'; DROP TABLE x", false, NULL, alice,
+	    1, &r);
+	assert_int_equal(store_spam_list_del(store, "alice@example.test",
+	    "pest@remote.example", &error), 1);
+	store_close(&store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -533,6 +674,8 @@ main(void)
 		cmocka_unit_test(test_content_spam),
 		cmocka_unit_test(test_content_hostile),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_lists_candidates),
+		cmocka_unit_test(test_lists_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
