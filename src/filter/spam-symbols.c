@@ -26,15 +26,18 @@ const struct spam_symbol_def spam_symbols[] = {
 	/* DMARC's p=reject and p=quarantine act on their own; this is
 	 * the weight of a failure under p=none. */
 	{ "DMARC_FAIL", 1.5, 0, "DMARC fail for the From: domain" },
-	{ "DMARC_AMBIGUOUS", 4, 0,
-	    "several From: fields or domains: DMARC cannot judge it" },
+	/* DMARC already sends an ambiguous From: to Junk; this counts
+	 * it for the score too. */
+	{ "DMARC_AMBIGUOUS", 2, 0,
+	    "no single From: domain (several fields or domains, or none "
+	    "that parses): DMARC cannot judge it" },
 	{ "AUTH_ALIGNED_PASS", -1, 0,
 	    "DMARC pass: the From: domain is authenticated" },
 
 	/* Header anomalies (filter/spam-content.c). */
-	{ "HEADER_NO_DATE", 1.5, 0, "no Date: field" },
-	{ "HEADER_NO_MESSAGE_ID", 1.5, 0, "no Message-ID: field" },
-	{ "HEADER_NO_FROM", 3, 0, "no From: address" },
+	{ "HEADER_NO_DATE", 1, 0, "no Date: field" },
+	{ "HEADER_NO_MESSAGE_ID", 1, 0, "no Message-ID: field" },
+	{ "HEADER_NO_FROM", 2, 0, "no From: address" },
 	{ "HEADER_DATE_FUTURE", 2, 0,
 	    "Date: more than a day in the future" },
 	{ "HEADER_DATE_PAST", 1, 0, "Date: more than a month in the past" },

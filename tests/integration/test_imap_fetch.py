@@ -216,14 +216,16 @@ def test_fetch_header_sections(mp):
         d, r = fetch1(c, "(BODY.PEEK[HEADER] BODY.PEEK[HEADER.FIELDS (Subject From)] "
                          "BODY.PEEK[HEADER.FIELDS.NOT (Received Return-Path Content-Type "
                          "Message-ID Date MIME-Version In-Reply-To Reply-To "
-                         "Authentication-Results)] BODY.PEEK[TEXT])")
+                         "Authentication-Results X-Spam-Score X-Spam-Status)] "
+                         "BODY.PEEK[TEXT])")
         assert d[b"BODY[HEADER]"] == header_of(stored)
         # The fields in message order, then the blank line.
         assert d[b"BODY[HEADER.FIELDS (SUBJECT FROM)]"] == (
             b"From: Sender Name <sender@remote.example.org>\r\n"
             b"Subject: =?UTF-8?B?Q2Fmw6kgcmVwb3J0?=\r\n\r\n"), r
         assert d[b"BODY[HEADER.FIELDS.NOT (RECEIVED RETURN-PATH CONTENT-TYPE MESSAGE-ID "
-                 b"DATE MIME-VERSION IN-REPLY-TO REPLY-TO AUTHENTICATION-RESULTS)]"] == (
+                 b"DATE MIME-VERSION IN-REPLY-TO REPLY-TO AUTHENTICATION-RESULTS "
+                 b"X-SPAM-SCORE X-SPAM-STATUS)]"] == (
             b"From: Sender Name <sender@remote.example.org>\r\n"
             b"To: Alice <alice@example.test>, bob@example.test\r\n"
             b"Cc: carol@example.test\r\n"
