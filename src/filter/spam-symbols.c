@@ -55,7 +55,29 @@ const struct spam_symbol_def spam_symbols[] = {
 
 	/* HTML and phishing (filter/spam-html.c). */
 
-	/* Attachments and malware (filter/spam-attach.c). */
+	/* Attachments and malware (filter/spam-attach.c). The test file
+	 * is certain, like GTUBE; what Windows would run is held. */
+	{ "EICAR", 1000, SPAM_SYM_HOLD,
+	    "the EICAR anti-virus test file, in a part or an archive" },
+	{ "ATTACH_EXECUTABLE", 10, SPAM_SYM_HOLD,
+	    "an executable attachment by content (PE, ELF, Mach-O, MSI, "
+	    "Java, LNK, ISO)" },
+	{ "ATTACH_DANGEROUS_NAME", 8, SPAM_SYM_HOLD,
+	    "an attachment name Windows runs (.exe .scr .js .vbs .lnk ...)" },
+	{ "ATTACH_DOUBLE_EXT", 6, 0,
+	    "an attachment name that hides its extension (x.pdf.exe, "
+	    "padding, U+202E)" },
+	{ "ATTACH_MACRO", 8, SPAM_SYM_HOLD,
+	    "a macro-enabled office document (VBA, OpenDocument Basic)" },
+	{ "ATTACH_ARCHIVE_EXECUTABLE", 10, SPAM_SYM_HOLD,
+	    "an archive or document holding an executable, a dangerous "
+	    "name or macros" },
+	{ "ATTACH_ENCRYPTED_ARCHIVE", 6, SPAM_SYM_HOLD,
+	    "an encrypted zip entry: its content cannot be checked" },
+	{ "ATTACH_NAME_MISMATCH", 3, 0,
+	    "an attachment whose content contradicts its name" },
+	{ "ATTACH_UNREADABLE_ARCHIVE", 4, 0,
+	    "a zip that is corrupt, bomb-like or too deep to check" },
 
 	/* DNS: blocklists, reverse DNS, HELO (filter/spam-dns.c). */
 
