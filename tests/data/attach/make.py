@@ -259,6 +259,10 @@ def main():
         'name-padding': (['ATTACH_DANGEROUS_NAME', 'ATTACH_DOUBLE_EXT'], [(b'x=1\r\n',) + OCT + ('report.pdf          .js',)]),
         'name-rtlo': (['ATTACH_DANGEROUS_NAME', 'ATTACH_DOUBLE_EXT'], [(b'x=1\r\n',) + OCT + ('invoice\u202efdp.scr',)]),
         'name-trailing-dot': (['ATTACH_DANGEROUS_NAME'], [(b'x=1\r\n',) + OCT + ('run.vbs. ',)]),
+        'mismatch-html-pdf': (['ATTACH_NAME_MISMATCH'], [(b'<!DOCTYPE html><html><body><form action="https://example.net/login">'
+                                                          b'<input name="password"></form></body></html>\r\n', 'application', 'pdf', 'statement.pdf')]),
+        'mismatch-zip-png': (['ATTACH_NAME_MISMATCH'], [(zbytes([('a.pdf', pdf('a'))]), 'image', 'png', 'photo.png')]),
+        'ham-html': ([], [(b'<html><body><p>Newsletter</p></body></html>\r\n', 'text', 'html', 'newsletter.html')]),
         # Macros.
         'macro-docm-name': (['ATTACH_MACRO'], [(docx(True), 'application', 'vnd.ms-word.document.macroEnabled.12', 'report.docm')]),
         'macro-docx-vba': (['ATTACH_MACRO'], [(docx(True), 'application', 'vnd.openxmlformats-officedocument.wordprocessingml.document', 'report.docx')]),
