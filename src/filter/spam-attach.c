@@ -1112,8 +1112,18 @@ attach_part(struct attach_scan *s, const struct mime_part *p)
 		return;
 	}
 	if (has_name && name.len > 0) {
+		const char *other;
+
 		mark = attach_path_push(s, name.data, name.len);
 		attach_name_check(s, name.data, name.len, 0);
+		/* Clients differ in which of the two names they show and
+		 * save: a Content-Type name other than the filename is
+		 * judged too. */
+		other = mime_param_get(p->params, p->n_params, "name");
+		if (other != NULL && mime_param_get(p->disp_params,
+		    p->n_disp_params, "filename") != NULL &&
+		    strcmp(other, name.data) != 0)
+			attach_name_check(s, other, strlen(other), 0);
 	} else {
 		char what[64];
 		int w = snprintf(what, sizeof(what), "(%s/%s)", p->type,

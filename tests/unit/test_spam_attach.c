@@ -477,6 +477,14 @@ test_part_names(void **state)
 		{ "Content-Type: application/octet-stream\r\n"
 		  "Content-Disposition: attachment; filename=\"report.docm\"\r\n",
 		  "ATTACH_MACRO" },
+		/* Padding alone, without a decoy extension. */
+		{ "Content-Type: application/octet-stream\r\n"
+		  "Content-Disposition: attachment; "
+		  "filename=\"readme      .js\"\r\n",
+		  "ATTACH_DANGEROUS_NAME ATTACH_DOUBLE_EXT" },
+		{ "Content-Type: application/octet-stream\r\n"
+		  "Content-Disposition: attachment; filename=\"read me.js\"\r\n",
+		  "ATTACH_DANGEROUS_NAME" },
 		{ "Content-Type: application/octet-stream\r\n"
 		  "Content-Disposition: attachment; filename=\"a.pdf.txt\"\r\n",
 		  "-" },

@@ -283,6 +283,31 @@ def main():
     for name, (expect, parts) in sorted(cases.items()):
         with open(os.path.join(HERE, name + '.eml'), 'wb') as f:
             f.write(msg(name, expect, parts))
+    # A forwarded message (message/rfc822) carrying an executable.
+    inner = EmailMessage(policy=policy.SMTP)
+    inner['From'] = 'x@example.net'
+    inner['Subject'] = 'inner'
+    inner.set_content('inner text\n')
+    inner.add_attachment(pe(), maintype='application', subtype='octet-stream', filename='tool.exe')
+    inner.set_boundary('==inner==')
+    outer = EmailMessage(policy=policy.SMTP)
+    outer['From'] = 'Sender <sender@example.org>'
+    outer['To'] = 'alice@example.test'
+    outer['Subject'] = 'Fwd: inner'
+    outer['Date'] = 'Fri, 02 Jan 2026 03:04:05 +0000'
+    outer['Message-ID'] = '<fwd-exe@example.org>'
+    outer['X-Test-Expect'] = 'ATTACH_EXECUTABLE ATTACH_DANGEROUS_NAME'
+    outer.set_content('See the forwarded message.\n')
+    outer.add_attachment(inner)
+    outer.set_boundary('==outer==')
+    with open(os.path.join(HERE, 'fwd-exe.eml'), 'wb') as f:
+        f.write(outer.as_bytes())
+    # filename and Content-Type name that differ.
+    two = msg('name-two-names', ['ATTACH_DANGEROUS_NAME'],
+              [(b'x=1\r\n',) + OCT + ('invoice.txt',)]).replace(
+        b'application/octet-stream', b'application/octet-stream; name="invoice.hta"', 1)
+    with open(os.path.join(HERE, 'name-two-names.eml'), 'wb') as f:
+        f.write(two)
     # Seeds for tests/fuzz/fuzz_zip.
     corpus = os.path.join(HERE, '..', '..', 'fuzz', 'corpus', 'fuzz_zip')
     os.makedirs(corpus, exist_ok=True)
