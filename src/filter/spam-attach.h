@@ -70,9 +70,12 @@ struct spam_result;
 #define SPAM_ATTACH_CONTAINER_MAX (8 * 1024 * 1024)
 /* Bytes of an object libmagic looks at. */
 #define SPAM_ATTACH_MAGIC_MAX (256 * 1024)
-/* libmagic calls per message (parts and zip entries); the own magic
- * checks go on past it. */
-#define SPAM_ATTACH_MAGIC_CALLS_MAX 1000
+/* libmagic calls per message (parts and zip entries whose first bytes
+ * the own checks do not recognise: not text, images, PDF, zip, OLE2 or
+ * an executable); each costs about a millisecond, so this caps the CPU
+ * a message of random binary entries can take. The own checks and the
+ * name checks go on past it. */
+#define SPAM_ATTACH_MAGIC_CALLS_MAX 64
 /* The EICAR file is at most this long (the string, then white space). */
 #define SPAM_ATTACH_EICAR_MAX 128
 /* Raw bytes of a text part without a name that is checked for EICAR. */
