@@ -568,8 +568,35 @@ test_threads(void **state)
 	buf_release(&m);
 }
 
-/* Hostile structure: a huge base64 body is decoded, a body with an
- * unknown transfer encoding is judged as it is. */
+/* The default thresholds (junk 5, quarantine 10, reject 15): the usual
+ * malware combination is held, not refused; EICAR is refused. */
+static void
+test_actions(void **state)
+{
+	static const unsigned char pe_hdr[256] = { 'M', 'Z', [0x3c] = 0x80,
+	    [0x80] = 'P', [0x81] = 'E' };
+	struct spam_thresholds t = { 5, 10, 15 };
+	struct spam_result r;
+	struct buf m, e;
+
+	msg_with(&m, "application/octet-stream", "invoice.pdf.exe", pe_hdr,
+	    sizeof(pe_hdr));
+	check(m.data, m.len, &r);
+	assert_true(r.hold);
+	assert_int_equal(spam_result_action(&r, &t), SPAM_ACTION_QUARANTINE);
+	buf_release(&m);
+	pool_clear(pool);
+	buf_init(&e, 128);
+	eicar_put(&e);
+	msg_with(&m, "application/octet-stream", "e.txt", e.data, e.len);
+	check(m.data, m.len, &r);
+	assert_int_equal(spam_result_action(&r, &t), SPAM_ACTION_REJECT);
+	buf_release(&m);
+	buf_release(&e);
+}
+
+/* A body with an unknown transfer encoding is judged as it is; bytes
+ * under a zip type without a name that are not a zip are nothing. */
 static void
 test_hostile_parts(void **state)
 {
@@ -603,6 +630,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_zip_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_part_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_parts, setup,
 		    teardown),
 	};
