@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/xalloc.h"
+#include "filter/spam-attach.h"
 #include "filter/spam-content.h"
 #include "filter/spam-lists.h"
 #include "mime/mime.h"
@@ -219,6 +220,7 @@ spam_check_run(struct store *store, struct storeq_job *job)
 	m.root = root;
 	spam_check_auth(&sc->auth, &m, &sc->result);
 	spam_check_content(&m, &sc->result);
+	spam_check_attachments(&m, &sc->result);
 	{
 		struct spam_lists_input in = {
 			.mail_from = sc->mail_from,

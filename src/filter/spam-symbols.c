@@ -60,7 +60,32 @@ const struct spam_symbol_def spam_symbols[] = {
 
 	/* HTML and phishing (filter/spam-html.c). */
 
-	/* Attachments and malware (filter/spam-attach.c). */
+	/* Attachments and malware (filter/spam-attach.c). The test file
+	 * is certain, like GTUBE. What Windows would run is held; its
+	 * weights keep the usual combinations (invoice.pdf.exe: 5 + 4 + 4)
+	 * under the reject threshold, so that such mail is quarantined,
+	 * where a false positive can be released, rather than refused. */
+	{ "EICAR", 1000, SPAM_SYM_HOLD,
+	    "the EICAR anti-virus test file, in a part or an archive" },
+	{ "ATTACH_EXECUTABLE", 5, SPAM_SYM_HOLD,
+	    "an executable attachment by content (PE, ELF, Mach-O, MSI, "
+	    "Java, LNK, ISO)" },
+	{ "ATTACH_DANGEROUS_NAME", 4, SPAM_SYM_HOLD,
+	    "an attachment name Windows runs (.exe .scr .js .vbs .lnk ...)" },
+	{ "ATTACH_DOUBLE_EXT", 4, 0,
+	    "an attachment name that hides its extension (x.pdf.exe, "
+	    "padding, U+202E)" },
+	{ "ATTACH_MACRO", 5, SPAM_SYM_HOLD,
+	    "a macro-enabled office document (VBA, OpenDocument Basic)" },
+	{ "ATTACH_ARCHIVE_EXECUTABLE", 5, SPAM_SYM_HOLD,
+	    "an archive or document holding an executable, a dangerous "
+	    "name or macros" },
+	{ "ATTACH_ENCRYPTED_ARCHIVE", 5, SPAM_SYM_HOLD,
+	    "an encrypted zip entry: its content cannot be checked" },
+	{ "ATTACH_NAME_MISMATCH", 3, 0,
+	    "an attachment whose content contradicts its name" },
+	{ "ATTACH_UNREADABLE_ARCHIVE", 4, 0,
+	    "a zip that is corrupt, bomb-like or too deep to check" },
 
 	/* DNS: blocklists, reverse DNS, HELO (filter/spam-dns.c). */
 
