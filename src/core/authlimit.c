@@ -389,7 +389,7 @@ authlimit_log_failure(const char *conn_id, const char *subsystem,
 	log_escape(ebuf, sizeof(ebuf), user != NULL ? user : "",
 	    user != NULL ? strlen(user) : 0);
 	log_info("conn=%s %s auth failed service=%s peer=%s user=\"%s\" "
-	    "mech=%s delay=%u", conn_id, subsystem, service, peer, ebuf, mech,
+	    "mech=%s result=fail delay=%u", conn_id, subsystem, service, peer, ebuf, mech,
 	    delay);
 }
 
@@ -403,7 +403,7 @@ authlimit_log_refusal(const char *conn_id, const char *subsystem,
 	log_escape(ebuf, sizeof(ebuf), user != NULL ? user : "",
 	    user != NULL ? strlen(user) : 0);
 	log_info("conn=%s %s auth refused service=%s peer=%s user=\"%s\" "
-	    "banned=%s seconds=%u", conn_id, subsystem, service, peer, ebuf,
+	    "result=blocked banned=%s seconds=%u", conn_id, subsystem, service, peer, ebuf,
 	    scope == AUTHLIMIT_USER ? "user" : "ip", seconds);
 }
 

@@ -30,7 +30,7 @@
  * Logs: authlimit_log_failure() writes the one line per failed login that
  * contrib/fail2ban/filter.d/correio.conf matches:
  *   conn=ID SUBSYSTEM auth failed service=SERVICE peer=IP user="USER"
- *   mech=MECH delay=N
+ *   mech=MECH result=fail delay=N
  * (SUBSYSTEM is the log's word for the protocol, "smtp", "imap" or
  * "pop3"; SERVICE is "submission", "imap" or "pop3")
  * and authlimit_log_refusal() one per login refused by a ban.
