@@ -1097,8 +1097,8 @@ imap_auth_done(struct storeq_job *job)
 		s->users[(uint64_t)c->user_id % IMAP_USERS_HASH] = c;
 		imap_parser_set_limits(c->parser, IMAP_LINE_MAX,
 		    s->config->max_message_size);
-		log_info("conn=%s imap login peer=%s user=%s mech=plain "
-		    "result=ok", c->id, c->peer, ebuf);
+		log_info("conn=%s imap login peer=%s user=%s mech=%s "
+		    "result=ok", c->id, c->peer, ebuf, a->mech);
 		buf_init(&out, SIZE_MAX);
 		imap_capabilities(c, &out);
 		imap_reply(c, "OK [CAPABILITY %s] Logged in", out.data);
