@@ -20,7 +20,9 @@
  * passwords are accepted only over TLS unless [pop3] allow_plaintext =
  * loopback and the peer is on loopback; they are checked off the loop
  * (yescrypt), wiped after use and never logged; failed logins are
- * delayed and counted per address (core/authlimit.h).
+ * delayed and counted per address and per account (core/authlimit.h).
+ * Connections per peer address and network are limited before anything
+ * is read ([limits], core/connlimit.h).
  */
 #include "pop3/pop3-private.h"
 

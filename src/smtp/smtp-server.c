@@ -18,8 +18,9 @@
  * 8.2, 8.3), then DKIM-Signature fields when the From: domain has keys
  * (auth/dkim.h; on the loop: an RSA-2048 signature takes about a
  * millisecond, the body hash is linear in the size). Failed logins are
- * counted per peer address with IMAP's and POP3's (core/authlimit.h) and
- * answered late.
+ * counted per peer address and per account with IMAP's and POP3's
+ * (core/authlimit.h) and answered late; a user's messages and recipients
+ * per hour are limited ([submission] max_*_per_hour, in memory).
  *
  * A session is a state machine driven by its input: every complete command
  * line is dispatched through smtp_cmds[]; DATA and BDAT switch to reading
@@ -45,8 +46,12 @@
  *
  * SECURITY: everything a session reads is hostile. Limits: command line
  * 512, text line 1000, message max_message_size, recipients max_recipients,
- * errors max_errors, sessions max_sessions; input and output buffers are
- * bounded by watermarks. Peer text is escaped before it is logged.
+ * errors max_errors, unknown recipients max_unknown_recipients, sessions
+ * max_sessions, and per peer address and network [limits]
+ * (core/connlimit.h, checked before anything is read); input and output
+ * buffers are bounded by watermarks. On port 25 a client that talks before
+ * the greeting ([smtp] greet_pause) is refused. Peer text is escaped
+ * before it is logged.
  */
 #include "smtp/smtp-server.h"
 
