@@ -265,6 +265,16 @@ def test_patient_client_greeted(start_server):
     c.close()
 
 
+def test_shutdown_during_the_pause(start_server):
+    server = start_server(**{"smtp.greet_pause": "30s"})
+    c = SMTPClient(server.port, greeting=False)
+    wait_for(lambda: log_lines(server, "smtp connect"), what="the connect")
+    server.stop()    # SIGTERM: a clean exit, no sanitizer report
+    data = read_to_eof(c)
+    assert data.startswith(b"421 4.3.2 "), data
+    assert b"220" not in data, data
+
+
 def test_no_pause_on_submission(start_server):
     server = start_server(**{"smtp.greet_pause": "5s"})
     c = SMTPClient(server.sub_port, greeting=False)
