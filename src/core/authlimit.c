@@ -355,7 +355,8 @@ authlimit_success(struct authlimit *a, const struct sockaddr *sa,
 	if (authlimit_addr_key(sa, 32, 64, key) &&
 	    (e = authlimit_find(a, &a->ips, key, now, false)) != NULL)
 		memset(e, 0, sizeof(*e));
-	if (!authlimit_user_key(a, user, key) ||
+	/* (no account bans: nothing to remember the networks for) */
+	if (a->users.max_failures == 0 || !authlimit_user_key(a, user, key) ||
 	    !authlimit_addr_key(sa, AUTHLIMIT_NET4_BITS, AUTHLIMIT_NET6_BITS,
 	    net) || (e = authlimit_find(a, &a->users, key, now, true)) == NULL)
 		return;

@@ -258,6 +258,9 @@ test_user_off(void **state)
 		test_fail(a, addr, "alice", 5);
 	}
 	assert_int_equal(test_check(a, "10.9.9.9", "alice", 5, NULL), 0);
+	/* and a success remembers nothing for the account */
+	test_success(a, "10.9.9.9", "alice", 6);
+	assert_int_equal(authlimit_live(a, 6), 200);
 	authlimit_free(&a);
 }
 
