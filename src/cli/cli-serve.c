@@ -266,8 +266,14 @@ cli_serve(int argc, char **argv)
 	}
 	/* Bind as root, then leave root before anything is read. The store
 	 * and the delivery thread are opened afterwards, as the user. */
-	authlimit = authlimit_new(cfg->auth_max_failures, cfg->auth_block_time,
-	    cfg->auth_failure_delay);
+	authlimit = authlimit_new(&(struct authlimit_config){
+	    .max_failures = cfg->auth_max_failures,
+	    .block_time = cfg->auth_block_time,
+	    .failure_delay = cfg->auth_failure_delay,
+	    .max_delay = cfg->auth_max_delay,
+	    .user_max_failures = cfg->auth_user_max_failures,
+	    .user_block_time = cfg->auth_user_block_time,
+	});
 	sv.smtp = smtp_server_new(sv.base, cfg, SMTP_MODE_INBOUND, NULL, tls);
 	if (smtp_server_listen(sv.smtp, &cfg->smtp_listen, false,
 	    &error) < 0) {

@@ -159,6 +159,38 @@ static const struct config_key config_keys[] = {
 	{ "auth", "dmarc_enforce", CONFIG_TYPE_BOOL,
 	    CONFIG_FIELD(auth_dmarc_enforce), "yes", 0, 0, 0 },
 
+	/* Abuse of the server itself: connection limits on every listener
+	 * (core/connlimit.h), the greeting pause and the unknown-recipient
+	 * limit of port 25, more login counting (core/authlimit.h) and the
+	 * hourly limits of a submission user. Defaults a busy MX and the
+	 * benchmarks (on loopback, exempt) do not reach. */
+	{ "limits", "ip_sessions", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(limits_ip_sessions), "50", 0, 1000000, 0 },
+	{ "limits", "net_sessions", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(limits_net_sessions), "200", 0, 1000000, 0 },
+	{ "limits", "ip_rate", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(limits_ip_rate), "120", 0, 1000000, 0 },
+	{ "limits", "net_rate", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(limits_net_rate), "600", 0, 1000000, 0 },
+	{ "limits", "exempt_loopback", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(limits_exempt_loopback), "yes", 0, 0, 0 },
+	{ "smtp", "greet_pause", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(smtp_greet_pause), "1s", 0, 60, 0 },
+	{ "smtp", "max_unknown_recipients", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(smtp_max_unknown_recipients), "5", 0, 10000, 0 },
+	{ "auth", "max_delay", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(auth_max_delay), "30s", 0, 600, 0 },
+	{ "auth", "user_max_failures", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(auth_user_max_failures), "30", 0, 1000000, 0 },
+	{ "auth", "user_block_time", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(auth_user_block_time), "15m", 1, 24 * 3600, 0 },
+	{ "submission", "max_messages_per_hour", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(submission_max_messages_per_hour), "200", 0,
+	    1000000, 0 },
+	{ "submission", "max_recipients_per_hour", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(submission_max_recipients_per_hour), "1000", 0,
+	    1000000, 0 },
+
 	/* The spam filter (filter/spam.h): on port 25, and optionally on
 	 * the submission ports for outbound spam. Weights are in
 	 * SpamAssassin's units (filter/spam-symbols.c). */

@@ -83,6 +83,26 @@ struct config {
 	bool auth_spf_reject_fail;	/* answer an SPF fail with 550 */
 	bool auth_dmarc_enforce;	/* apply DMARC reject/quarantine */
 
+	/* Abuse of the server itself (docs/notes/abuse.md) */
+	/* [limits] connections per peer address and network, every listener
+	 * (core/connlimit.h); 0 turns a limit off */
+	unsigned limits_ip_sessions;	/* at once from one address, 50 */
+	unsigned limits_net_sessions;	/* ... from one /24 or /48, 200 */
+	unsigned limits_ip_rate;	/* new per minute, one address, 120 */
+	unsigned limits_net_rate;	/* ... one network, 600 */
+	bool limits_exempt_loopback;	/* loopback peers: no limits, yes */
+	/* [smtp] port 25 only: a pause before the greeting */
+	unsigned smtp_greet_pause;	/* seconds, default 1; 0: none */
+	/* [smtp] unknown recipients per session, then 421; 0: no limit */
+	unsigned smtp_max_unknown_recipients;	/* default 5 */
+	/* [auth] more on failed logins (core/authlimit.h) */
+	unsigned auth_max_delay;	/* the doubling delay stops here, 30s */
+	unsigned auth_user_max_failures;	/* per account, 0: off; 30 */
+	unsigned auth_user_block_time;	/* seconds, default 15m */
+	/* [submission] per user and hour, in memory; 0: no limit */
+	unsigned submission_max_messages_per_hour;	/* default 200 */
+	unsigned submission_max_recipients_per_hour;	/* default 1000 */
+
 	/* [spam] the filter's pipeline and thresholds */
 	bool spam_enabled;		/* score inbound mail (port 25) */
 	bool spam_submission;		/* and submitted mail */

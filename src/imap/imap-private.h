@@ -19,6 +19,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/connlimit.h"
 #include "imap/imap-parser.h"
 #include "imap/imap-server.h"
 #include "store/deliverq.h"
@@ -65,6 +66,7 @@ struct imap_server {
 	struct deliverq *deliverq;	/* every write */
 	struct storeq *storeq;		/* password checks */
 	struct authlimit *authlimit;
+	struct connlimit *connlimit;	/* connections per address, net */
 	SSL_CTX *tls;
 	uint64_t own_buffered;
 	uint64_t *buffered;		/* literal bytes held, all servers */
@@ -108,6 +110,7 @@ struct imap_conn {
 	char id[16];
 	char peer[64];
 	struct sockaddr_storage peer_sa;
+	struct connlimit_ticket ticket;	/* what connlimit counted */
 	evutil_socket_t fd;
 	struct bufferevent *bev;
 	bool tls;			/* TLS is up (imaps, or after STARTTLS) */

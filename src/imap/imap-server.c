@@ -21,7 +21,9 @@
  * passwords are accepted only over TLS unless [imap] allow_plaintext =
  * loopback and the peer is on loopback; they are checked off the loop
  * (yescrypt), wiped after use and never logged; failed logins are
- * delayed and counted per address (core/authlimit.h).
+ * delayed and counted per address and per account (core/authlimit.h).
+ * Connections per peer address and network are limited before anything
+ * is read ([limits], core/connlimit.h).
  */
 #include "imap/imap-private.h"
 
@@ -49,6 +51,7 @@
 #include "core/listen.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "core/ratelimit.h"
 #include "core/tls.h"
 #include "core/xalloc.h"
 #include "imap/imap-utf7.h"
@@ -78,6 +81,7 @@ struct imap_auth_job {
 	struct imap_conn *conn;		/* NULL once the session is gone */
 	char *user;
 	char *password;			/* wiped after the check */
+	const char *mech;		/* "login" or "plain", for the log */
 	int result;			/* 1 ok, 0 wrong, -1 error */
 	int64_t user_id;
 	char error[128];
@@ -1069,9 +1073,9 @@ imap_auth_done(struct storeq_job *job)
 		imap_reply(c, "NO [UNAVAILABLE] Temporary failure, try later");
 	} else if (a->result == 0) {
 		delay = authlimit_fail(s->authlimit,
-		    (struct sockaddr *)&c->peer_sa, time(NULL));
-		log_info("conn=%s imap login peer=%s user=%s mech=plain "
-		    "result=fail delay=%u", c->id, c->peer, ebuf, delay);
+		    (struct sockaddr *)&c->peer_sa, a->user, time(NULL));
+		authlimit_log_failure(c->id, "imap", "imap", c->peer, a->user,
+		    a->mech, delay);
 		/* the reply waits: guessing costs time */
 		free(c->delayed_reply);
 		c->delayed_reply = xasprintf("%s NO [AUTHENTICATIONFAILED] "
@@ -1086,7 +1090,7 @@ imap_auth_done(struct storeq_job *job)
 		imap_reply(c, "NO [LIMIT] Too many sessions for this user");
 	} else {
 		authlimit_success(s->authlimit,
-		    (struct sockaddr *)&c->peer_sa);
+		    (struct sockaddr *)&c->peer_sa, a->user, time(NULL));
 		c->user_id = a->user_id;
 		c->user = xstrdup(a->user);
 		c->state = IMAP_ST_AUTH;
@@ -1095,8 +1099,8 @@ imap_auth_done(struct storeq_job *job)
 		s->users[(uint64_t)c->user_id % IMAP_USERS_HASH] = c;
 		imap_parser_set_limits(c->parser, IMAP_LINE_MAX,
 		    s->config->max_message_size);
-		log_info("conn=%s imap login peer=%s user=%s mech=plain "
-		    "result=ok", c->id, c->peer, ebuf);
+		log_info("conn=%s imap login peer=%s user=%s mech=%s "
+		    "result=ok", c->id, c->peer, ebuf, a->mech);
 		buf_init(&out, SIZE_MAX);
 		imap_capabilities(c, &out);
 		imap_reply(c, "OK [CAPABILITY %s] Logged in", out.data);
@@ -1112,20 +1116,26 @@ imap_auth_done(struct storeq_job *job)
 /* Starts a password check; the command waits for it. */
 static void
 imap_auth_start(struct imap_conn *c, const char *user, size_t user_len,
-    const char *password, size_t password_len)
+    const char *password, size_t password_len, const char *mech)
 {
 	struct imap_auth_job *a;
+	enum authlimit_scope scope;
 	unsigned blocked;
+	char *name;
 
-	blocked = authlimit_blocked(c->server->authlimit,
-	    (struct sockaddr *)&c->peer_sa, time(NULL));
+	/* The address, or the account (but from its owner's networks). */
+	name = xstrndup(user, user_len);
+	blocked = authlimit_check(c->server->authlimit,
+	    (struct sockaddr *)&c->peer_sa, name, time(NULL), &scope);
 	if (blocked > 0) {
-		log_info("conn=%s imap login peer=%s result=blocked "
-		    "seconds=%u", c->id, c->peer, blocked);
+		authlimit_log_refusal(c->id, "imap", "imap", c->peer, name,
+		    scope, blocked);
+		free(name);
 		imap_reply(c, "NO [UNAVAILABLE] Too many failed logins, try "
 		    "again later");
 		return;
 	}
+	free(name);
 	if (user_len == 0 || user_len > STORE_ADDRESS_MAX ||
 	    password_len > STORE_PASSWORD_MAX ||
 	    memchr(user, '\0', user_len) != NULL ||
@@ -1140,6 +1150,7 @@ imap_auth_start(struct imap_conn *c, const char *user, size_t user_len,
 	a->conn = c;
 	a->user = xstrndup(user, user_len);
 	a->password = xstrndup(password, password_len);
+	a->mech = mech;
 	a->job.run = imap_auth_run;
 	a->job.done = imap_auth_done;
 	c->auth = a;
@@ -1163,7 +1174,7 @@ imap_cmd_login(struct imap_conn *c, const struct imap_command *cmd)
 		imap_reply(c, "NO [PRIVACYREQUIRED] Use STARTTLS first");
 		return;
 	}
-	imap_auth_start(c, user, ul, pass, pl);
+	imap_auth_start(c, user, ul, pass, pl, "login");
 }
 
 /* RFC 4616: [authzid] NUL authcid NUL passwd, base64 (RFC 4648). */
@@ -1217,7 +1228,8 @@ imap_auth_plain(struct imap_conn *c, const char *b64, size_t len)
 		    "another user");
 		return;
 	}
-	imap_auth_start(c, authc, strlen(authc), pass, (size_t)(end - pass));
+	imap_auth_start(c, authc, strlen(authc), pass, (size_t)(end - pass),
+	    "plain");
 	OPENSSL_cleanse(raw, (size_t)n);
 	free(raw);
 }
@@ -1533,6 +1545,8 @@ imap_conn_free(struct imap_conn *c)
 	event_free(c->timer);
 	event_free(c->sync_ev);
 	event_free(c->resume_ev);
+	connlimit_release(s->connlimit, (struct sockaddr *)&c->peer_sa,
+	    &c->ticket);
 	free(c->delayed_reply);
 	free(c->user);
 	if (c->tls && !c->io_error)
@@ -1739,6 +1753,34 @@ imap_timer_cb(evutil_socket_t fd, short what, void *arg)
 	imap_conn_finish(c);
 }
 
+/* Refuses a connection over a [limits] limit, before anything is read
+ * or, for implicit TLS, handshaken (the peer just sees it close).
+ * Returns false then. */
+static bool
+imap_conn_admit(struct imap_conn *c, bool implicit_tls)
+{
+	enum connlimit_verdict v;
+
+	v = connlimit_acquire(c->server->connlimit,
+	    (struct sockaddr *)&c->peer_sa, ratelimit_now_ms(), &c->ticket);
+	if (v == CONNLIMIT_OK)
+		return true;
+	log_info("conn=%s imap connect peer=%s result=refused "
+	    "reason=\"too many connections\" limit=%s", c->id, c->peer,
+	    connlimit_verdict_name(v));
+	if (implicit_tls) {
+		c->io_error = true;
+	} else {
+		/* RFC 9051 7.1.5 and RFC 5530 UNAVAILABLE */
+		imap_send(c, "* BYE [UNAVAILABLE] Too many connections from "
+		    "your address, try again later");
+		bufferevent_enable(c->bev, EV_WRITE);
+	}
+	imap_conn_close(c, "too many connections");
+	imap_conn_finish(c);
+	return false;
+}
+
 static void
 imap_accept(struct imap_server *s, evutil_socket_t fd, struct sockaddr *sa,
     int salen, bool implicit_tls)
@@ -1795,6 +1837,8 @@ imap_accept(struct imap_server *s, evutil_socket_t fd, struct sockaddr *sa,
 	    imap_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, IMAP_INPUT_HIGH);
 	imap_conn_set_timeouts(c);
+	if (!imap_conn_admit(c, implicit_tls))
+		return;
 	log_info("conn=%s imap connect peer=%s tls=%s sessions=%u", c->id,
 	    c->peer, implicit_tls ? "yes" : "no", s->n_conns);
 	if (s->n_conns > s->config->imap_max_sessions) {
@@ -1847,6 +1891,13 @@ imap_server_new(struct event_base *base, const struct config *config,
 	s->storeq = storeq;
 	s->authlimit = authlimit;
 	s->tls = tls;
+	s->connlimit = connlimit_new(&(struct connlimit_config){
+	    .ip_sessions = config->limits_ip_sessions,
+	    .net_sessions = config->limits_net_sessions,
+	    .ip_rate = config->limits_ip_rate,
+	    .net_rate = config->limits_net_rate,
+	    .exempt_loopback = config->limits_exempt_loopback,
+	});
 	return s;
 }
 
@@ -1940,6 +1991,7 @@ imap_server_free(struct imap_server **sp)
 			c->auth->conn = NULL;
 		imap_conn_free(c);
 	}
+	connlimit_free(&s->connlimit);
 	free(s);
 	*sp = NULL;
 }

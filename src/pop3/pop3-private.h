@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "core/config.h"
+#include "core/connlimit.h"
 #include "pop3/pop3-parse.h"
 #include "pop3/pop3-server.h"
 #include "pop3/pop3-stuff.h"
@@ -86,6 +87,7 @@ struct pop3_server {
 	struct deliverq *deliverq;	/* deletions at QUIT */
 	struct storeq *storeq;		/* password checks, maildrops */
 	struct authlimit *authlimit;
+	struct connlimit *connlimit;	/* connections per address, net */
 	SSL_CTX *tls;
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX * 2];
 	bool listener_tls[CONFIG_LISTEN_MAX * 2];
@@ -107,6 +109,7 @@ struct pop3_conn {
 	char id[16];
 	char peer[64];
 	struct sockaddr_storage peer_sa;
+	struct connlimit_ticket ticket;	/* what connlimit counted */
 	evutil_socket_t fd;
 	struct bufferevent *bev;
 	bool tls;			/* TLS is up (pop3s, or after STLS) */

@@ -20,7 +20,9 @@
  * passwords are accepted only over TLS unless [pop3] allow_plaintext =
  * loopback and the peer is on loopback; they are checked off the loop
  * (yescrypt), wiped after use and never logged; failed logins are
- * delayed and counted per address (core/authlimit.h).
+ * delayed and counted per address and per account (core/authlimit.h).
+ * Connections per peer address and network are limited before anything
+ * is read ([limits], core/connlimit.h).
  */
 #include "pop3/pop3-private.h"
 
@@ -47,6 +49,7 @@
 #include "core/line.h"
 #include "core/listen.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "core/tls.h"
 #include "core/xalloc.h"
 
@@ -276,7 +279,8 @@ pop3_auth_ok(struct pop3_conn *c, struct pop3_auth_job *a, const char *ebuf)
 {
 	struct pop3_server *s = c->server;
 
-	authlimit_success(s->authlimit, (struct sockaddr *)&c->peer_sa);
+	authlimit_success(s->authlimit, (struct sockaddr *)&c->peer_sa,
+	    a->user, time(NULL));
 	if (pop3_lock_held(s, a->user_id)) {
 		log_info("conn=%s pop3 login peer=%s user=%s mech=%s "
 		    "result=in-use", c->id, c->peer, ebuf, a->mech);
@@ -322,10 +326,9 @@ pop3_auth_done(struct storeq_job *job)
 		c->wait = POP3_WAIT_NONE;
 	} else if (a->result == 0) {
 		delay = authlimit_fail(c->server->authlimit,
-		    (struct sockaddr *)&c->peer_sa, time(NULL));
-		log_info("conn=%s pop3 login peer=%s user=%s mech=%s "
-		    "result=fail delay=%u", c->id, c->peer, ebuf, a->mech,
-		    delay);
+		    (struct sockaddr *)&c->peer_sa, a->user, time(NULL));
+		authlimit_log_failure(c->id, "pop3", "pop3", c->peer, a->user,
+		    a->mech, delay);
 		/* the reply waits: guessing costs time */
 		free(c->delayed_reply);
 		c->delayed_reply = xstrdup("-ERR [AUTH] Authentication failed");
@@ -345,17 +348,23 @@ pop3_auth_start(struct pop3_conn *c, const char *user, size_t user_len,
     const char *password, size_t password_len, const char *mech)
 {
 	struct pop3_auth_job *a;
+	enum authlimit_scope scope;
 	unsigned blocked;
+	char *name;
 
-	blocked = authlimit_blocked(c->server->authlimit,
-	    (struct sockaddr *)&c->peer_sa, time(NULL));
+	/* The address, or the account (but from its owner's networks). */
+	name = xstrndup(user, user_len);
+	blocked = authlimit_check(c->server->authlimit,
+	    (struct sockaddr *)&c->peer_sa, name, time(NULL), &scope);
 	if (blocked > 0) {
-		log_info("conn=%s pop3 login peer=%s result=blocked "
-		    "seconds=%u", c->id, c->peer, blocked);
+		authlimit_log_refusal(c->id, "pop3", "pop3", c->peer, name,
+		    scope, blocked);
+		free(name);
 		pop3_send(c, "-ERR [SYS/TEMP] Too many failed logins, try "
 		    "again later");
 		return;
 	}
+	free(name);
 	if (user_len == 0 || user_len > STORE_ADDRESS_MAX ||
 	    password_len > STORE_PASSWORD_MAX ||
 	    memchr(user, '\0', user_len) != NULL ||
@@ -626,6 +635,8 @@ pop3_conn_free(struct pop3_conn *c)
 	pop3_output_abort(c);
 	pop3_maildrop_free(&c->drop);
 	event_free(c->timer);
+	connlimit_release(s->connlimit, (struct sockaddr *)&c->peer_sa,
+	    &c->ticket);
 	free(c->delayed_reply);
 	free(c->user);
 	if (c->tls && !c->io_error)
@@ -808,6 +819,34 @@ pop3_timer_cb(evutil_socket_t fd, short what, void *arg)
 	pop3_conn_finish(c);
 }
 
+/* Refuses a connection over a [limits] limit, before anything is read
+ * or, for implicit TLS, handshaken (the peer just sees it close).
+ * Returns false then. */
+static bool
+pop3_conn_admit(struct pop3_conn *c, bool implicit_tls)
+{
+	enum connlimit_verdict v;
+
+	v = connlimit_acquire(c->server->connlimit,
+	    (struct sockaddr *)&c->peer_sa, ratelimit_now_ms(), &c->ticket);
+	if (v == CONNLIMIT_OK)
+		return true;
+	log_info("conn=%s pop3 connect peer=%s result=refused "
+	    "reason=\"too many connections\" limit=%s", c->id, c->peer,
+	    connlimit_verdict_name(v));
+	if (implicit_tls) {
+		c->io_error = true;
+	} else {
+		/* RFC 3206 4: SYS/TEMP, a transient problem */
+		pop3_send(c, "-ERR [SYS/TEMP] Too many connections from your "
+		    "address, try again later");
+		bufferevent_enable(c->bev, EV_WRITE);
+	}
+	pop3_conn_close(c, "too many connections");
+	pop3_conn_finish(c);
+	return false;
+}
+
 static void
 pop3_accept(struct pop3_server *s, evutil_socket_t fd, struct sockaddr *sa,
     int salen, bool implicit_tls)
@@ -854,6 +893,8 @@ pop3_accept(struct pop3_server *s, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setcb(c->bev, pop3_conn_read_cb, pop3_conn_write_cb,
 	    pop3_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, POP3_INPUT_HIGH);
+	if (!pop3_conn_admit(c, implicit_tls))
+		return;
 	log_info("conn=%s pop3 connect peer=%s tls=%s sessions=%u", c->id,
 	    c->peer, implicit_tls ? "yes" : "no", s->n_conns);
 	if (s->n_conns > s->config->pop3_max_sessions) {
@@ -900,6 +941,13 @@ pop3_server_new(struct event_base *base, const struct config *config,
 	s->authlimit = authlimit;
 	s->tls = tls;
 	s->chunk = xmalloc(POP3_READ_CHUNK);
+	s->connlimit = connlimit_new(&(struct connlimit_config){
+	    .ip_sessions = config->limits_ip_sessions,
+	    .net_sessions = config->limits_net_sessions,
+	    .ip_rate = config->limits_ip_rate,
+	    .net_rate = config->limits_net_rate,
+	    .exempt_loopback = config->limits_exempt_loopback,
+	});
 	return s;
 }
 
@@ -991,6 +1039,7 @@ pop3_server_free(struct pop3_server **sp)
 		pop3_conn_free(c);
 	}
 	free(s->chunk);
+	connlimit_free(&s->connlimit);
 	free(s);
 	*sp = NULL;
 }

@@ -18,8 +18,9 @@
  * 8.2, 8.3), then DKIM-Signature fields when the From: domain has keys
  * (auth/dkim.h; on the loop: an RSA-2048 signature takes about a
  * millisecond, the body hash is linear in the size). Failed logins are
- * counted per peer address with IMAP's and POP3's (core/authlimit.h) and
- * answered late.
+ * counted per peer address and per account with IMAP's and POP3's
+ * (core/authlimit.h) and answered late; a user's messages and recipients
+ * per hour are limited ([submission] max_*_per_hour, in memory).
  *
  * A session is a state machine driven by its input: every complete command
  * line is dispatched through smtp_cmds[]; DATA and BDAT switch to reading
@@ -45,8 +46,12 @@
  *
  * SECURITY: everything a session reads is hostile. Limits: command line
  * 512, text line 1000, message max_message_size, recipients max_recipients,
- * errors max_errors, sessions max_sessions; input and output buffers are
- * bounded by watermarks. Peer text is escaped before it is logged.
+ * errors max_errors, unknown recipients max_unknown_recipients, sessions
+ * max_sessions, and per peer address and network [limits]
+ * (core/connlimit.h, checked before anything is read); input and output
+ * buffers are bounded by watermarks. On port 25 a client that talks before
+ * the greeting ([smtp] greet_pause) is refused. Peer text is escaped
+ * before it is logged.
  */
 #include "smtp/smtp-server.h"
 
@@ -78,10 +83,12 @@
 #include "auth/spf.h"
 #include "core/authlimit.h"
 #include "core/buf.h"
+#include "core/connlimit.h"
 #include "core/line.h"
 #include "core/listen.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "core/ratelimit.h"
 #include "core/tls.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
@@ -105,6 +112,10 @@
 #define SMTP_AUTH_LINE_MAX 2048
 /* From: addresses checked for ownership, at most. */
 #define SMTP_FROM_MAX 20
+/* [submission] max_messages_per_hour and max_recipients_per_hour */
+#define SMTP_SEND_PERIOD_MS (3600 * 1000)
+#define SMTP_SEND_MESSAGES 1		/* ratelimit kinds */
+#define SMTP_SEND_RECIPIENTS 2
 
 enum smtp_state {
 	SMTP_ST_CMD,		/* reading commands */
@@ -116,6 +127,7 @@ enum smtp_state {
 	SMTP_ST_AUTH_WAIT,	/* a password check, or a failure's delay */
 	SMTP_ST_SPF,		/* MAIL waits for its SPF check */
 	SMTP_ST_CHECK,		/* the content waits for DKIM and DMARC */
+	SMTP_ST_GREET,		/* port 25: the pause before the greeting */
 };
 
 static const char *const smtp_state_names[] = {
@@ -128,6 +140,7 @@ static const char *const smtp_state_names[] = {
 	[SMTP_ST_AUTH_WAIT] = "auth-wait",
 	[SMTP_ST_SPF] = "spf",
 	[SMTP_ST_CHECK] = "check",
+	[SMTP_ST_GREET] = "greet",
 };
 
 /* Where an AUTH exchange is. */
@@ -146,6 +159,8 @@ struct smtp_server {
 	struct deliverq *deliverq;
 	struct storeq *storeq;		/* password checks (submission) */
 	struct authlimit *authlimit;	/* failed logins (submission) */
+	struct connlimit *connlimit;	/* connections per address, net */
+	struct ratelimit *sendlimit;	/* submission: per user and hour */
 	const struct dkim_keys *dkim;	/* signing keys (submission) */
 	struct spf_dns spf_dns;		/* inbound: SPF checks, if set */
 	bool spf;
@@ -248,6 +263,9 @@ struct smtp_conn {
 	struct auth_check *check;	/* while DKIM and DMARC run */
 	struct spam_check *spam_check;	/* while the spam filter runs */
 	struct event *auth_timer;	/* delays a failure's reply */
+	struct event *greet_timer;	/* port 25: ends the greet pause */
+	struct connlimit_ticket ticket;	/* what connlimit counted */
+	unsigned unknown_rcpts;		/* RCPTs to unknown users, session */
 	char *helo;			/* NULL until HELO/EHLO; malloc'ed */
 	bool esmtp;
 	bool tls;			/* the TLS handshake is done */
@@ -314,6 +332,8 @@ smtp_conn_close(struct smtp_conn *c, const char *reason)
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->deadline);
+	if (c->greet_timer != NULL)
+		evtimer_del(c->greet_timer);
 	/* No reply will be sent for MAIL or the content any more (the
 	 * content was not acknowledged: nothing is lost). */
 	spf_check_free(&c->spf);
@@ -1303,17 +1323,16 @@ smtp_auth_done(struct storeq_job *job)
 		smtp_reply(c, "454 4.7.0 Temporary authentication failure");
 	} else if (a->result == 0) {
 		delay = authlimit_fail(c->server->authlimit,
-		    (struct sockaddr *)&c->peer_sa, time(NULL));
-		log_info("conn=%s smtp auth peer=%s user=%s mech=%s "
-		    "result=fail delay=%u", c->id, c->peer, ebuf, a->mech,
-		    delay);
+		    (struct sockaddr *)&c->peer_sa, a->user, time(NULL));
+		authlimit_log_failure(c->id, "smtp", c->server->name,
+		    c->peer, a->user, a->mech, delay);
 		smtp_auth_job_free(a);
 		/* The reply waits: guessing costs time. */
 		evtimer_add(c->auth_timer, &(struct timeval){ .tv_sec = delay });
 		return;
 	} else {
 		authlimit_success(c->server->authlimit,
-		    (struct sockaddr *)&c->peer_sa);
+		    (struct sockaddr *)&c->peer_sa, a->user, time(NULL));
 		log_info("conn=%s smtp auth peer=%s user=%s mech=%s result=ok",
 		    c->id, c->peer, ebuf, a->mech);
 		c->user = xstrdup(ebuf);
@@ -1344,7 +1363,24 @@ smtp_auth_start(struct smtp_conn *c, const char *user, size_t user_len,
     const char *password, size_t password_len, const char *mech)
 {
 	struct smtp_auth_job *a;
+	enum authlimit_scope scope;
+	unsigned blocked;
+	char *name;
 
+	/* An account under attack from many addresses: refused without a
+	 * password check, except from its owner's usual networks. */
+	name = xstrndup(user, user_len);
+	blocked = authlimit_check(c->server->authlimit,
+	    (struct sockaddr *)&c->peer_sa, name, time(NULL), &scope);
+	if (blocked > 0) {
+		authlimit_log_refusal(c->id, "smtp", c->server->name, c->peer,
+		    name, scope, blocked);
+		free(name);
+		smtp_reply(c, "454 4.7.0 Too many failed authentications, "
+		    "try again later");
+		return;
+	}
+	free(name);
 	if (user_len == 0 || user_len > STORE_ADDRESS_MAX ||
 	    password_len > STORE_PASSWORD_MAX ||
 	    memchr(user, '\0', user_len) != NULL ||
@@ -1477,11 +1513,11 @@ smtp_cmd_auth(struct smtp_conn *c, const char *args)
 		smtp_error(c, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
 		return;
 	}
-	blocked = authlimit_blocked(s->authlimit,
-	    (struct sockaddr *)&c->peer_sa, time(NULL));
+	blocked = authlimit_check(s->authlimit,
+	    (struct sockaddr *)&c->peer_sa, NULL, time(NULL), NULL);
 	if (blocked > 0) {
-		log_info("conn=%s smtp auth peer=%s result=blocked seconds=%u",
-		    c->id, c->peer, blocked);
+		authlimit_log_refusal(c->id, "smtp", s->name, c->peer, NULL,
+		    AUTHLIMIT_IP, blocked);
 		smtp_reply(c, "454 4.7.0 Too many failed authentications, "
 		    "try again later");
 		return;
@@ -1677,6 +1713,28 @@ smtp_spf_start(struct smtp_conn *c, struct smtp_txn *t)
 	evtimer_del(c->deadline);
 }
 
+/* Submission: counts one message or recipient of the logged-in user
+ * against its [submission] max_*_per_hour (in memory: a restart forgets
+ * the counts); false, and logged, if the user is over it. */
+static bool
+smtp_send_take(struct smtp_conn *c, unsigned char kind)
+{
+	const struct config *cfg = c->server->config;
+	unsigned limit = kind == SMTP_SEND_MESSAGES ?
+	    cfg->submission_max_messages_per_hour :
+	    cfg->submission_max_recipients_per_hour;
+
+	if (ratelimit_take(c->server->sendlimit, kind, &c->user_id,
+	    sizeof(c->user_id), limit, SMTP_SEND_PERIOD_MS,
+	    ratelimit_now_ms()))
+		return true;
+	log_info("conn=%s smtp %s peer=%s user=%s result=451 "
+	    "reason=\"%s per hour\" limit=%u", c->id,
+	    kind == SMTP_SEND_MESSAGES ? "mail" : "rcpt", c->peer, c->user,
+	    kind == SMTP_SEND_MESSAGES ? "messages" : "recipients", limit);
+	return false;
+}
+
 static void
 smtp_cmd_mail(struct smtp_conn *c, const char *args)
 {
@@ -1732,6 +1790,12 @@ smtp_cmd_mail(struct smtp_conn *c, const char *args)
 			else
 				smtp_error(c, "550 5.7.1 <%s>: Sender address "
 				    "not owned by the authenticated user", esc);
+			smtp_txn_free(&t);
+			return;
+		}
+		if (!smtp_send_take(c, SMTP_SEND_MESSAGES)) {
+			smtp_reply(c, "451 4.7.1 Too many messages sent this "
+			    "hour, try again later");
 			smtp_txn_free(&t);
 			return;
 		}
@@ -1875,6 +1939,13 @@ smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 		smtp_error(c, "452 4.5.3 Too many recipients");
 		return;
 	}
+	/* every recipient given counts, accepted or not */
+	if (c->server->mode == SMTP_MODE_SUBMISSION &&
+	    !smtp_send_take(c, SMTP_SEND_RECIPIENTS)) {
+		smtp_reply(c, "451 4.7.1 Too many recipients this hour, try "
+		    "again later");
+		return;
+	}
 	/* <Postmaster> alone means the postmaster of this host (RFC 5321
 	 * 4.1.1.3). */
 	if (path.postmaster)
@@ -1908,6 +1979,18 @@ smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 		smtp_reply(c, "250 2.1.5 Ok");
 		return;
 	case STORE_RCPT_UNKNOWN:
+		/* Directory harvesting: counted apart from max_errors, and
+		 * past the limit the session ends instead of answering. */
+		if (cfg->smtp_max_unknown_recipients > 0 &&
+		    ++c->unknown_rcpts > cfg->smtp_max_unknown_recipients) {
+			log_info("conn=%s smtp rcpt peer=%s to=<%s> result=421 "
+			    "reason=\"too many unknown recipients\" unknown=%u",
+			    c->id, c->peer, esc, c->unknown_rcpts);
+			smtp_reply(c, "421 4.7.0 %s Too many unknown recipients, "
+			    "closing", cfg->hostname);
+			smtp_conn_close(c, "too many unknown recipients");
+			return;
+		}
 		log_info("conn=%s smtp rcpt peer=%s to=<%s> result=550 reason=\"unknown user\"",
 		    c->id, c->peer, esc);
 		smtp_error(c, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
@@ -2166,6 +2249,20 @@ smtp_conn_process(struct smtp_conn *c)
 		case SMTP_ST_SPF:
 		case SMTP_ST_CHECK:
 			return;
+		case SMTP_ST_GREET:
+			/* RFC 5321 3.1: the client waits for the greeting. One
+			 * that talks first is a bulk sender that does not
+			 * read (Postfix's postscreen pregreet test). */
+			if (evbuffer_get_length(in) > 0) {
+				log_info("conn=%s smtp pregreet peer=%s bytes=%zu "
+				    "result=554", c->id, c->peer,
+				    evbuffer_get_length(in));
+				smtp_reply(c, "554 5.7.1 %s Protocol error: "
+				    "talking before the greeting",
+				    c->server->config->hostname);
+				smtp_conn_close(c, "early talker");
+			}
+			return;
 		case SMTP_ST_DATA:
 			if (smtp_data_process(c, in) == 0)
 				return;
@@ -2241,6 +2338,10 @@ smtp_conn_free(struct smtp_conn *c)
 	event_free(c->deadline);
 	if (c->auth_timer != NULL)
 		event_free(c->auth_timer);
+	if (c->greet_timer != NULL)
+		event_free(c->greet_timer);
+	connlimit_release(s->connlimit, (struct sockaddr *)&c->peer_sa,
+	    &c->ticket);
 	/* RFC 8446 6.1: end a TLS session that ended well with close_notify
 	 * (best effort: the socket is non-blocking; never after an error). */
 	if (c->tls && !c->io_error)
@@ -2475,6 +2576,48 @@ smtp_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_conn_finish(c);
 }
 
+/* The greet pause is over and the client kept quiet: greet it. */
+static void
+smtp_greet_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (c->closing || c->state != SMTP_ST_GREET)
+		return;
+	c->state = SMTP_ST_CMD;
+	smtp_reply(c, "220 %s ESMTP Correio", c->server->config->hostname);
+	smtp_deadline_arm(c, c->server->config->smtp_timeout);
+	smtp_conn_finish(c);
+}
+
+/* Refuses a connection over a [limits] limit, before anything is read
+ * or, for implicit TLS, handshaken (which would cost what the limit
+ * saves: the peer just sees the connection close). Returns false then. */
+static bool
+smtp_conn_admit(struct smtp_conn *c, bool implicit_tls)
+{
+	enum connlimit_verdict v;
+
+	v = connlimit_acquire(c->server->connlimit,
+	    (struct sockaddr *)&c->peer_sa, ratelimit_now_ms(), &c->ticket);
+	if (v == CONNLIMIT_OK)
+		return true;
+	log_info("conn=%s smtp connect peer=%s mode=%s result=refused "
+	    "reason=\"too many connections\" limit=%s", c->id, c->peer,
+	    c->server->name, connlimit_verdict_name(v));
+	if (implicit_tls) {
+		c->io_error = true;
+		smtp_conn_close(c, "too many connections");
+		smtp_conn_discard_output(c);
+	} else {
+		smtp_reply(c, "421 4.7.0 %s Too many connections from your "
+		    "address, try again later", c->server->config->hostname);
+		smtp_conn_close(c, "too many connections");
+	}
+	smtp_conn_finish(c);
+	return false;
+}
+
 static void
 smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -2537,6 +2680,8 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 	    smtp_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, SMTP_INPUT_HIGH);
 	bufferevent_set_timeouts(c->bev, NULL, &wt);
+	if (!smtp_conn_admit(c, implicit_tls))
+		return;
 	log_info("conn=%s smtp connect peer=%s mode=%s tls=%s sessions=%u",
 	    c->id, c->peer, s->name, implicit_tls ? "yes" : "no", s->n_conns);
 	if (s->n_conns > cfg->smtp_max_sessions) {
@@ -2544,6 +2689,16 @@ smtp_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 		    cfg->hostname);
 		smtp_conn_close(c, "too many sessions");
 		smtp_conn_finish(c);
+		return;
+	}
+	if (s->mode == SMTP_MODE_INBOUND && cfg->smtp_greet_pause > 0) {
+		/* Port 25: listen a moment before the greeting; a client
+		 * that speaks first is refused (smtp_conn_process). */
+		c->state = SMTP_ST_GREET;
+		c->greet_timer = evtimer_new(s->base, smtp_greet_timer_cb, c);
+		evtimer_add(c->greet_timer, &(struct timeval){
+		    .tv_sec = cfg->smtp_greet_pause });
+		bufferevent_enable(c->bev, EV_READ);
 		return;
 	}
 	smtp_reply(c, "220 %s ESMTP Correio", cfg->hostname);
@@ -2567,6 +2722,15 @@ smtp_server_new(struct event_base *base, const struct config *config,
 	s->name = mode == SMTP_MODE_SUBMISSION ? "submission" : "smtp";
 	s->authlimit = authlimit;
 	s->tls = tls;
+	s->connlimit = connlimit_new(&(struct connlimit_config){
+	    .ip_sessions = config->limits_ip_sessions,
+	    .net_sessions = config->limits_net_sessions,
+	    .ip_rate = config->limits_ip_rate,
+	    .net_rate = config->limits_net_rate,
+	    .exempt_loopback = config->limits_exempt_loopback,
+	});
+	if (mode == SMTP_MODE_SUBMISSION)
+		s->sendlimit = ratelimit_new();
 	return s;
 }
 
@@ -2685,6 +2849,8 @@ smtp_server_free(struct smtp_server **sp)
 		smtp_conn_free(s->conns);
 	}
 	dkim_verifier_free(&s->dkim_verifier);
+	connlimit_free(&s->connlimit);
+	ratelimit_free(&s->sendlimit);
 	free(s);
 	*sp = NULL;
 }

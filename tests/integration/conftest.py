@@ -509,6 +509,9 @@ class Server:
         # Before the test's own overrides, so a test may point a server at
         # another (dead) resolver.
         args += dns_overrides()
+        # Port 25 greets at once in tests (the default pause is 1s per
+        # session); test_abuse.py turns the pause on where it tests it.
+        args += ["-o", "smtp.greet_pause=0"]
         for k, v in self.overrides.items():
             args += ["-o", f"{k}={v}"]
         return args

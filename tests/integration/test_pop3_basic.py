@@ -256,7 +256,7 @@ def test_wrong_password_has_auth_code(server):
         c.ok(f"USER {'x' * 500}@{DOMAIN}")
         assert c.err("PASS x") == b"-ERR [AUTH] Authentication failed"
     log = server.log()
-    assert "pop3 login" in log and "result=fail" in log
+    assert "pop3 auth failed" in log and "result=fail" in log
     assert PASSWORD not in log and "PASS" not in log
 
 
