@@ -2,6 +2,7 @@
  * cli-spam.c - `correio spam`: the spam filter from the command line.
  *
  *   correio spam symbols          every symbol with its weight in force
+ *   correio spam milter [FILE]    the verdict of the [milter] servers
  *
  * The subcommands are in cli_spam_cmds[]; each lives in the file of its
  * feature (cli-spam-*.c) and is declared in cli.h.
@@ -30,6 +31,8 @@ static const struct {
 } cli_spam_cmds[] = {
 	{ "symbols", cli_spam_symbols,
 	    "list every symbol, its weight in force and what it means" },
+	{ "milter", cli_spam_milter,
+	    "run a message through the [milter] servers, print the verdict" },
 };
 
 static void
