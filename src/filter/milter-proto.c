@@ -441,6 +441,23 @@ milter_reply_parse(const struct milter_packet *p, struct milter_reply *r,
 	}
 }
 
+int
+milter_negotiate(const struct milter_reply *r, uint32_t *actions_r,
+    uint32_t *protocol_r, const char **error_r)
+{
+	if (r->type != MILTER_REPLY_OPTNEG) {
+		*error_r = "not an OPTNEG reply";
+		return -1;
+	}
+	if (r->version < MILTER_VERSION_MIN || r->version > MILTER_VERSION) {
+		*error_r = "unsupported protocol version";
+		return -1;
+	}
+	*actions_r = r->actions & MILTER_ACTIONS_OFFERED;
+	*protocol_r = r->protocol & MILTER_PROTOCOL_OFFERED;
+	return 0;
+}
+
 /* ---- encoders ---- */
 
 static int

@@ -639,25 +639,20 @@ milter_conn_reply(struct milter_check *c, const struct milter_packet *p)
 			milter_conn_fail(c, "second OPTNEG");
 			return -1;
 		}
-		if (r.version < MILTER_VERSION_MIN ||
-		    r.version > MILTER_VERSION) {
-			milter_conn_fail(c, "unsupported protocol version %u",
+		if (milter_negotiate(&r, &c->actions, &c->protocol,
+		    &error) < 0) {
+			milter_conn_fail(c, "optneg: %s %u", error,
 			    (unsigned)r.version);
 			return -1;
 		}
-		/* What was not offered is not granted (Postfix does the
-		 * same; Rspamd asks for every action whatever it is
-		 * offered). A change that needs a refused action is then
-		 * ignored, never applied. */
-		if ((r.actions & ~MILTER_ACTIONS_OFFERED) != 0 ||
-		    (r.protocol & ~MILTER_PROTOCOL_OFFERED) != 0)
+		/* What was not offered is not granted: a change that needs
+		 * a refused action is then ignored, never applied. */
+		if (c->actions != r.actions || c->protocol != r.protocol)
 			log_debug("queue=%s milter=%s optneg asks actions=0x%x "
 			    "protocol=0x%x, beyond the offer",
 			    milter_check_qid(c), milter_check_name(c),
 			    (unsigned)r.actions, (unsigned)r.protocol);
 		c->version = r.version;
-		c->actions = r.actions & MILTER_ACTIONS_OFFERED;
-		c->protocol = r.protocol & MILTER_PROTOCOL_OFFERED;
 		c->waiting = false;
 		evtimer_del(c->timer);
 		c->step = MILTER_STEP_CONNECT;

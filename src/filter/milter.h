@@ -266,6 +266,19 @@ int
 milter_reply_parse(const struct milter_packet *p, struct milter_reply *r,
     const char **error_r);
 
+/*
+ * The outcome of an OPTNEG reply r: the milter's version must be from
+ * MILTER_VERSION_MIN to MILTER_VERSION; the actions and steps it asks
+ * for are masked with what was offered (MILTER_ACTIONS_OFFERED,
+ * MILTER_PROTOCOL_OFFERED), as Postfix does: a milter may ask for more
+ * (Rspamd asks for every action whatever it is offered), and is then
+ * refused what it was not offered. Returns 0 with *actions_r and
+ * *protocol_r, or -1 with *error_r set to a static message.
+ */
+int
+milter_negotiate(const struct milter_reply *r, uint32_t *actions_r,
+    uint32_t *protocol_r, const char **error_r);
+
 /* A name for a reply command byte, for logs ("accept", "addheader",
  * ...; "unknown"). */
 const char *
