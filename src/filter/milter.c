@@ -248,8 +248,11 @@ milter_conn_close(struct milter_check *c, bool polite)
 				(void)milter_put_simple(&c->out,
 				    MILTER_CMD_ABORT);
 			(void)milter_put_simple(&c->out, MILTER_CMD_QUIT);
-			(void)evbuffer_add(out, c->out.data, c->out.len);
-			(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+			/* Straight to the socket: the bufferevent's output
+			 * cannot be drained from outside it. */
+			(void)send(bufferevent_getfd(c->bev), c->out.data,
+			    c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			buf_reset(&c->out);
 		}
 		bufferevent_free(c->bev);
 		c->bev = NULL;
