@@ -422,8 +422,14 @@ milter_conn_advance(struct milter_check *c)
 		case MILTER_STEP_OPTNEG:
 			abort();
 		case MILTER_STEP_CONNECT: {
-			char hostbuf[INET6_ADDRSTRLEN + 2], underscore[512];
-			const char *host = c->client_name;
+			const char *ip = c->have_client ? c->client_ip :
+			    "unknown";
+			const char *name = c->client_name != NULL ?
+			    c->client_name : "unknown";
+			/* Sendmail's "_": the client's name and address. */
+			char *underscore = xasprintf("%s [%s]", name, ip);
+			char *host = c->client_name != NULL ?
+			    xstrdup(c->client_name) : xasprintf("[%s]", ip);
 			const char *nv[] = {
 				"j", c->cfg->hostname,
 				"{daemon_name}", c->daemon_name,
@@ -432,35 +438,23 @@ milter_conn_advance(struct milter_check *c)
 				    c->client_ip : NULL,
 				"{client_port}", c->have_client ?
 				    c->client_port : NULL,
-				"{client_name}", c->client_name != NULL ?
-				    c->client_name : "unknown",
+				"{client_name}", name,
 			};
 
-			if (host == NULL) {
-				if (snprintf(hostbuf, sizeof(hostbuf), "[%s]",
-				    c->have_client ? c->client_ip :
-				    "unknown") < 0)
-					hostbuf[0] = '\0';
-				host = hostbuf;
-			}
-			if (snprintf(underscore, sizeof(underscore),
-			    "%s [%s]", c->client_name != NULL ?
-			    c->client_name : "unknown", c->have_client ?
-			    c->client_ip : "unknown") < 0)
-				underscore[0] = '\0';
 			(void)milter_put_macros(&c->out, MILTER_CMD_CONNECT,
 			    nv, sizeof(nv) / sizeof(nv[0]) / 2);
-			c->step = MILTER_STEP_HELO;
-			if (!milter_proto(c, MILTER_P_NOCONNECT)) {
+			if (!milter_proto(c, MILTER_P_NOCONNECT))
 				(void)milter_put_connect(&c->out, host,
 				    c->have_client ?
 				    (const struct sockaddr *)&c->client_ss :
 				    NULL);
-				if (!milter_proto(c, MILTER_P_NR_CONN)) {
-					milter_conn_wait(c,
-					    MILTER_STEP_CONNECT);
-					return;
-				}
+			free(underscore);
+			free(host);
+			c->step = MILTER_STEP_HELO;
+			if (!milter_proto(c, MILTER_P_NOCONNECT) &&
+			    !milter_proto(c, MILTER_P_NR_CONN)) {
+				milter_conn_wait(c, MILTER_STEP_CONNECT);
+				return;
 			}
 			break;
 		}
@@ -476,21 +470,17 @@ milter_conn_advance(struct milter_check *c)
 			}
 			break;
 		case MILTER_STEP_MAIL: {
-			char from[1024];
 			const char *nv[] = {
 				"i", c->queue_id,
 				"{mail_addr}", c->mail_from,
 				"{auth_authen}", c->auth_user,
 			};
 
-			if (snprintf(from, sizeof(from), "%s", c->mail_from) <
-			    0)
-				from[0] = '\0';
 			(void)milter_put_macros(&c->out, MILTER_CMD_MAIL, nv,
 			    sizeof(nv) / sizeof(nv[0]) / 2);
 			c->step = MILTER_STEP_RCPT;
 			if (!milter_proto(c, MILTER_P_NOMAIL)) {
-				(void)milter_put_mail(&c->out, from);
+				(void)milter_put_mail(&c->out, c->mail_from);
 				if (!milter_proto(c, MILTER_P_NR_MAIL)) {
 					milter_conn_wait(c, MILTER_STEP_MAIL);
 					return;
