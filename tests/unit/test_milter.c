@@ -15,6 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "core/buf.h"
 #include "core/config.h"
@@ -745,6 +750,172 @@ test_specs(void **state)
 #undef SPEC
 }
 
+/* ---- the client's contract: asynchronous callback, cancel ---- */
+
+struct client_run {
+	int calls;
+	struct milter_result res;
+	struct event_base *base;
+};
+
+static void
+client_cb(void *ctx, const struct milter_result *res)
+{
+	struct client_run *run = ctx;
+
+	run->calls++;
+	run->res = *res;
+	run->res.mods = NULL;
+	event_base_loopbreak(run->base);
+}
+
+static void
+client_loop(struct event_base *base, int ms)
+{
+	struct timeval tv = { 0, ms * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+static void
+client_config(struct milter_config *mc, const char *path)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&mc->servers[0].addr;
+
+	memset(mc, 0, sizeof(*mc));
+	mc->connect_timeout = 2;
+	mc->timeout = 1;
+	mc->message_timeout = 5;
+	mc->hostname = "mx.example.test";
+	if (path != NULL) {
+		sun->sun_family = AF_UNIX;
+		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
+		mc->servers[0].addr_len = sizeof(*sun);
+		snprintf(mc->servers[0].name, sizeof(mc->servers[0].name),
+		    "unix:%s", path);
+		mc->n_servers = 1;
+	}
+}
+
+static const char client_msg[] = "Subject: x\r\n\r\nbody\r\n";
+
+static void
+client_request(struct milter_request *req)
+{
+	static const char *const rcpts[] = { "alice@example.test" };
+
+	memset(req, 0, sizeof(*req));
+	req->mail_from = "a@example.org";
+	req->rcpts = rcpts;
+	req->n_rcpts = 1;
+	req->msg = client_msg;
+	req->len = sizeof(client_msg) - 1;
+	req->queue_id = "T1";
+}
+
+static void
+test_client_no_milter(void **state)
+{
+	struct client_run run = { 0 };
+	struct milter_config mc;
+	struct milter_request req;
+
+	(void)state;
+	run.base = event_base_new();
+	client_config(&mc, NULL);
+	client_request(&req);
+	(void)milter_check_start(run.base, &mc, &req, client_cb, &run);
+	assert_int_equal(run.calls, 0);		/* never from inside start */
+	client_loop(run.base, 1000);
+	assert_int_equal(run.calls, 1);
+	assert_int_equal(run.res.verdict, MILTER_VERDICT_ACCEPT);
+	assert_false(run.res.failed);
+	event_base_free(run.base);
+}
+
+static void
+test_client_down(void **state)
+{
+	struct client_run run = { 0 };
+	struct milter_config mc;
+	struct milter_request req;
+
+	(void)state;
+	run.base = event_base_new();
+	client_config(&mc, "/nonexistent/correio-test-milter.sock");
+	client_request(&req);
+	for (int mode = 0; mode < 2; mode++) {
+		run.calls = 0;
+		mc.fail_tempfail = mode == 1;
+		(void)milter_check_start(run.base, &mc, &req, client_cb, &run);
+		assert_int_equal(run.calls, 0);
+		client_loop(run.base, 2000);
+		assert_int_equal(run.calls, 1);
+		assert_true(run.res.failed);
+		assert_non_null(strstr(run.res.error, "cannot connect"));
+		if (mode == 1) {
+			assert_int_equal(run.res.verdict,
+			    MILTER_VERDICT_TEMPFAIL);
+			assert_string_equal(run.res.reply,
+			    MILTER_REPLY_TEMPFAIL_DEFAULT);
+		} else {
+			assert_int_equal(run.res.verdict,
+			    MILTER_VERDICT_ACCEPT);
+		}
+	}
+	event_base_free(run.base);
+}
+
+/* A milter that listens but never answers: cancelled mid-check, no
+ * callback; a timeout otherwise. */
+static void
+test_client_cancel_and_timeout(void **state)
+{
+	struct client_run run = { 0 };
+	struct milter_config mc;
+	struct milter_request req;
+	struct milter_check *check;
+	struct sockaddr_un sun;
+	char path[64];
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/correio-test-milter-%d.sock",
+	    (int)getpid());
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+
+	run.base = event_base_new();
+	client_config(&mc, path);
+	client_request(&req);
+	check = milter_check_start(run.base, &mc, &req, client_cb, &run);
+	client_loop(run.base, 200);
+	assert_int_equal(run.calls, 0);
+	milter_check_cancel(&check);
+	assert_null(check);
+	milter_check_cancel(&check);		/* NULL is fine */
+	client_loop(run.base, 1500);
+	assert_int_equal(run.calls, 0);
+
+	/* left to run: the reply timeout (1s) fails it */
+	mc.fail_tempfail = true;
+	(void)milter_check_start(run.base, &mc, &req, client_cb, &run);
+	client_loop(run.base, 4000);
+	assert_int_equal(run.calls, 1);
+	assert_int_equal(run.res.verdict, MILTER_VERDICT_TEMPFAIL);
+	assert_non_null(strstr(run.res.error, "no reply to optneg"));
+	event_base_free(run.base);
+	close(fd);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -760,6 +931,9 @@ main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_mods),
 		cmocka_unit_test(test_specs),
+		cmocka_unit_test(test_client_no_milter),
+		cmocka_unit_test(test_client_down),
+		cmocka_unit_test(test_client_cancel_and_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
