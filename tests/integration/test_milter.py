@@ -14,7 +14,8 @@ its temporary directory and stopped by pid:
     worker with milter = yes and self_scan on a loopback port, no Redis
     and no Lua plugins; GTUBE is detected by its core.
 Fake milters (Python sockets, in threads of this process) play a
-milter that is down, one that sends oversized packets, garbage, header
+milter that is down or never accepts (connect timeout), one that sends
+oversized packets, garbage, header
 injections, too many changes, nothing at all, endless progress, and a
 well-behaved one that records every command Correio sends.
 """
@@ -675,3 +676,35 @@ def test_fake_skip_ends_the_body(instance, tmp_path, fake):
     rc, out, p = milter(instance, tmp_path, spec, msg)
     assert out["verdict"] == ["accept"], p.stdout + p.stderr
     assert rec.count(b"B") == 1 and rec[-1] == b"E", rec
+
+
+def test_connect_timeout(instance, tmp_path):
+    """A listener whose accept queue is full drops the SYN: the connect
+    hangs until [milter] connect_timeout."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(0)
+    port = s.getsockname()[1]
+    fill = []
+    try:
+        for _ in range(3):
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            fill.append(c)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        rc, out, p = milter(instance, tmp_path, f"inet:127.0.0.1:{port}",
+                            CLEAN, "-o", "milter.connect_timeout=2s",
+                            on_failure="tempfail")
+        took = time.monotonic() - t0
+        assert out["verdict"] == ["tempfail"], p.stdout + p.stderr
+        assert "timed out after 2s" in out["failed"][0]
+        assert 1.5 < took < 10, took
+    finally:
+        for c in fill:
+            c.close()
+        s.close()
