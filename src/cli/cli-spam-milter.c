@@ -4,7 +4,8 @@
  * (filter/milter.h), and prints what they decided.
  *
  *   correio spam milter [--ip IP] [--helo NAME] [--mail-from ADDR]
- *       [--rcpt ADDR]... [-c FILE] [-o SECTION.KEY=VALUE]... [FILE]
+ *       [--rcpt ADDR]... [--output OUT] [-c FILE] [-o SECTION.KEY=VALUE]...
+ *       [FILE]
  *
  * Output (stdout), one item a line:
  *   verdict: accept|reject|tempfail|discard|quarantine
@@ -14,6 +15,8 @@
  *   header: add|insert N|change N|delete N NAME: VALUE
  *   ignored: N                       modifications refused
  *   failed: SPEC: WHY                a milter failed (on_failure applied)
+ * With --output, the message with the header changes applied (what the
+ * server would store) is written to OUT.
  *
  * Exit codes: 0 the check ran (whatever its verdict), 1 an error, 2 usage.
  *
@@ -44,7 +47,8 @@
 
 static const char cli_spam_milter_help[] =
 "usage: correio spam milter [--ip IP] [--helo NAME] [--mail-from ADDR]\n"
-"           [--rcpt ADDR]... [-c FILE] [-o SECTION.KEY=VALUE]... [FILE]\n"
+"           [--rcpt ADDR]... [--output OUT] [-c FILE] [-o SECTION.KEY=VALUE]...\n"
+"           [FILE]\n"
 "\n"
 "Runs the message in FILE (or standard input) through the [milter]\n"
 "servers as inbound SMTP would, and prints the verdict, the SMTP reply,\n"
@@ -52,7 +56,10 @@ static const char cli_spam_milter_help[] =
 "  --ip IP            the client's address, IPv4 or IPv6 (default: none)\n"
 "  --helo NAME        the HELO/EHLO name\n"
 "  --mail-from ADDR   the envelope sender, without <> (default: null)\n"
-"  --rcpt ADDR        a recipient (may be repeated)\n"
+"  --rcpt ADDR        a recipient (may be repeated; default:\n"
+"                     postmaster@ the [server] hostname)\n"
+"  --output OUT       write the message with the header changes applied\n"
+"                     (what the server would store) to OUT\n"
 "  -c, --config FILE  the configuration (default: $CORREIO_CONFIG or\n"
 "                     " CLI_DEFAULT_CONFIG ")\n"
 "  -o SECTION.KEY=VALUE\n"
@@ -65,12 +72,15 @@ struct cli_milter_args {
 	const char *mail_from;
 	const char *rcpts[CLI_MILTER_RCPTS_MAX];
 	size_t n_rcpts;
-	bool too_many;
+	const char *output;
 };
 
 struct cli_milter_run {
 	struct event_base *base;
+	const struct buf *msg;
+	const char *output;
 	bool done;
+	bool failed;		/* --output could not be written */
 };
 
 static int
@@ -87,6 +97,9 @@ cli_spam_milter_opt(int ch, const char *arg, void *ctx)
 		return -1;
 	case 'f':
 		a->mail_from = arg;
+		return -1;
+	case 'O':
+		a->output = arg;
 		return -1;
 	case 'r':
 		if (a->n_rcpts == CLI_MILTER_RCPTS_MAX)
@@ -110,6 +123,36 @@ cli_milter_print(const char *label, const char *s)
 	log_escape(esc, cap, s, len);
 	printf("%s%s\n", label, esc);
 	free(esc);
+}
+
+/* Writes msg with the header changes of res to path. */
+static int
+cli_milter_write(const char *path, const struct milter_result *res,
+    const struct buf *msg)
+{
+	struct buf out;
+	FILE *f;
+	int ret = 0;
+
+	/* Each change adds at most a field of bounded size. */
+	buf_init(&out, msg->len + MILTER_MODS_MAX *
+	    (MILTER_HEADER_NAME_MAX + 2 * MILTER_HEADER_VALUE_MAX + 4));
+	if (milter_mods_apply(res->mods, res->n_mods, msg->data != NULL ?
+	    msg->data : "", msg->len, &out) < 0) {
+		buf_release(&out);
+		(void)cli_fail("spam milter: the changed message is too big");
+		return -1;
+	}
+	f = fopen(path, "we");
+	if (f == NULL || fwrite(out.data != NULL ? out.data : "", 1, out.len,
+	    f) != out.len)
+		ret = -1;
+	if (f != NULL && fclose(f) != 0)
+		ret = -1;
+	if (ret < 0)
+		(void)cli_fail("spam milter: cannot write %s", path);
+	buf_release(&out);
+	return ret;
 }
 
 static void
@@ -153,6 +196,8 @@ cli_spam_milter_done(void *ctx, const struct milter_result *res)
 		printf("ignored: %u\n", res->ignored);
 	if (res->failed)
 		cli_milter_print("failed: ", res->error);
+	if (run->output != NULL)
+		run->failed = cli_milter_write(run->output, res, run->msg) < 0;
 	run->done = true;
 	event_base_loopbreak(run->base);
 }
@@ -165,6 +210,7 @@ cli_spam_milter(int argc, char **argv)
 		{ "helo", required_argument, NULL, 'H' },
 		{ "mail-from", required_argument, NULL, 'f' },
 		{ "rcpt", required_argument, NULL, 'r' },
+		{ "output", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_milter_args a;
@@ -174,7 +220,7 @@ cli_spam_milter(int argc, char **argv)
 	struct sockaddr_storage ss;
 	struct config *cfg = NULL;
 	struct buf msg;
-	char qid[32];
+	char qid[32], *postmaster = NULL;
 	int r, ret = CLI_EXIT_FAIL;
 
 	memset(&a, 0, sizeof(a));
@@ -217,6 +263,11 @@ cli_spam_milter(int argc, char **argv)
 	(void)snprintf(qid, sizeof(qid), "%08X", (unsigned)getpid());
 	req.helo = a.helo;
 	req.mail_from = a.mail_from != NULL ? a.mail_from : "";
+	if (a.n_rcpts == 0) {
+		/* A milter expects a recipient (milter.h). */
+		postmaster = xasprintf("postmaster@%s", cfg->hostname);
+		a.rcpts[a.n_rcpts++] = postmaster;
+	}
 	req.rcpts = a.rcpts;
 	req.n_rcpts = a.n_rcpts;
 	req.msg = msg.data != NULL ? msg.data : "";
@@ -228,15 +279,21 @@ cli_spam_milter(int argc, char **argv)
 		goto out;
 	}
 	run.done = false;
+	run.failed = false;
+	run.msg = &msg;
+	run.output = a.output;
 	(void)milter_check_start(run.base, &mc, &req, cli_spam_milter_done,
 	    &run);
 	(void)event_base_dispatch(run.base);
 	event_base_free(run.base);
-	if (run.done)
+	if (run.done && !run.failed)
 		ret = CLI_EXIT_OK;
+	else if (run.done)
+		ret = CLI_EXIT_FAIL;
 	else
 		cli_fail("spam milter: the check did not finish");
 out:
+	free(postmaster);
 	buf_release(&msg);
 	config_free(&cfg);
 	return ret;

@@ -30,6 +30,7 @@
 #include "filter/milter.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -940,6 +941,7 @@ milter_check_start(struct event_base *base, const struct milter_config *cfg,
 	struct milter_field f;
 	size_t pos = 0;
 
+	assert(req->n_rcpts > 0);
 	c->base = base;
 	c->cfg = cfg;
 	c->cb = cb;

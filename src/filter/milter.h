@@ -449,7 +449,9 @@ struct milter_request {
 	const char *client_name;	/* verified reverse name, or NULL */
 	const char *helo;		/* NULL: none was given */
 	const char *mail_from;		/* without <>; "" for the null sender */
-	const char *const *rcpts;	/* without <> */
+	/* Without <>; at least one: libmilter's milters wait for a RCPT
+	 * between MAIL and the header, and never answer otherwise. */
+	const char *const *rcpts;
 	size_t n_rcpts;
 	/* The message as received: header and body, CRLF lines. It is
 	 * not copied: it must stay valid until the callback runs or the

@@ -13,6 +13,10 @@ its temporary directory and stopped by pid:
   - rspamd in the foreground (-f) with a minimal config: one proxy
     worker with milter = yes and self_scan on a loopback port, no Redis
     and no Lua plugins; GTUBE is detected by its core.
+  - opendkim in the foreground as a signing milter (Mode s, a key made
+    by opendkim-genkey): it inserts a DKIM-Signature (with
+    SMFIP_HDR_LEADSPC) that must verify, with dkimpy, on the message as
+    Correio would store it (`--output`), and fail once the body changes.
 Fake milters (Python sockets, in threads of this process) play a
 milter that is down or never accepts (connect timeout), one that sends
 oversized packets, garbage, header
@@ -22,6 +26,7 @@ well-behaved one that records every command Correio sends.
 import base64
 import hashlib
 import os
+import re
 import shutil
 import socket
 import struct
@@ -201,12 +206,12 @@ worker "rspamd_proxy" {{
 
 
 def milter(instance, tmp_path, servers, msg, *opts, rcpts=("alice@example.test",),
-           on_failure=None, timeout=None):
+           on_failure=None, timeout=None, ip="192.0.2.7"):
     """`correio spam milter` on msg; returns (exit code, {key: [values]})."""
     f = tmp_path / "msg.eml"
     f.write_bytes(msg.encode() if isinstance(msg, str) else msg)
     args = ["spam", "milter", "-c", instance.conf, "-o",
-            f"milter.servers={servers}", "--ip", "192.0.2.7", "--helo",
+            f"milter.servers={servers}", "--ip", ip, "--helo",
             "client.example.org", "--mail-from", "a@example.org"]
     for r in rcpts:
         args += ["--rcpt", r]
@@ -287,6 +292,61 @@ def test_chain_first_non_accept_decides(instance, tmp_path, clamav, rspamd):
     rc, out, p = milter(instance, tmp_path, both, VIRUS)
     assert out["verdict"] == ["reject"], p.stdout
     assert out["milter"] == [clamav["reject"]]
+
+
+# --- opendkim -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def opendkim(tmp_path_factory):
+    assert shutil.which("opendkim") or os.path.exists("/usr/sbin/opendkim"), \
+        "opendkim is not installed (scripts/install-deps)"
+    d = tmp_path_factory.mktemp("opendkim")
+    subprocess.run(["opendkim-genkey", "-D", str(d), "-d", "example.org",
+                    "-s", "sel"], check=True, timeout=60)
+    port = free_port()
+    (d / "opendkim.conf").write_text(f"""Mode s
+Domain example.org
+Selector sel
+KeyFile {d}/sel.private
+Socket inet:{port}@127.0.0.1
+PidFile {d}/opendkim.pid
+Syslog no
+RequireSafeKeys false
+""")
+    proc = start(["opendkim", "-f", "-x", str(d / "opendkim.conf")],
+                 str(d / "opendkim.out"))
+    try:
+        wait_listening(proc, "opendkim", port=port,
+                       log=str(d / "opendkim.out"))
+        txt = (d / "sel.txt").read_text()
+        key = "".join(re.findall(r'"([^"]*)"', txt))
+        yield f"inet:127.0.0.1:{port}", key
+    finally:
+        stop(proc)
+
+
+def test_opendkim_signature_verifies_on_the_stored_message(instance, tmp_path,
+                                                            opendkim):
+    import dkim      # python3-dkim
+    spec, key = opendkim
+    out_file = tmp_path / "signed.eml"
+    # opendkim signs mail from its internal hosts (loopback)
+    rc, out, p = milter(instance, tmp_path, spec, CLEAN, "--output",
+                        str(out_file), ip="127.0.0.1")
+    assert rc == 0, p.stderr
+    assert out["verdict"] == ["accept"], p.stdout
+    assert out["header"][0].startswith("insert 0 DKIM-Signature: v=1;"), \
+        p.stdout
+    signed = out_file.read_bytes()
+    assert signed.startswith(b"DKIM-Signature: v=1;")
+    assert signed.endswith(CLEAN.encode())
+
+    def dns(name, timeout=5):
+        assert name == b"sel._domainkey.example.org."
+        return key.encode()
+    assert dkim.verify(signed, dnsfunc=dns)
+    assert not dkim.verify(signed.replace(b"Just a note", b"Just a nose"),
+                           dnsfunc=dns)
 
 
 # --- a milter that is down ------------------------------------------------------
