@@ -4,6 +4,7 @@
  *   correio spam symbols          every symbol with its weight in force
  *   correio spam check [FILE...]  the filter's verdict on messages
  *   correio spam allow|block|unlist ENTRY [--for OWNER], spam lists
+ *   correio spam milter [FILE]    the verdict of the [milter] servers
  *
  * The subcommands are in cli_spam_cmds[]; each lives in the file of its
  * feature (cli-spam-*.c) and is declared in cli.h.
@@ -39,6 +40,8 @@ static const struct {
 	{ "block", cli_spam_lists, "refuse a sender's mail" },
 	{ "unlist", cli_spam_lists, "take a sender off the lists" },
 	{ "lists", cli_spam_lists, "show the allow and block lists" },
+	{ "milter", cli_spam_milter,
+	    "run a message through the [milter] servers, print the verdict" },
 };
 
 static void

@@ -53,6 +53,11 @@ cli_spam_config(int argc, char **argv, const char *help,
     const struct option *extra, int (*on_opt)(int ch, const char *arg,
     void *ctx), void *ctx, struct config **config_r);
 
+/* `correio spam milter` (cli-spam-milter.c): a message through the
+ * [milter] servers. */
+int
+cli_spam_milter(int argc, char **argv);
+
 struct buf;
 
 /* Reads a message from path ("-" or NULL: standard input) into msg (its

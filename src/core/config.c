@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -63,6 +64,9 @@ enum config_type {
 	CONFIG_TYPE_NUMBER,	/* double, a decimal number from min to max */
 	CONFIG_TYPE_DOMAINS,	/* domain names, stored lower case and
 				 * separated by one space */
+	CONFIG_TYPE_SOCKETS,	/* struct config_sockets ([milter]) */
+	CONFIG_TYPE_ON_FAILURE,	/* enum config_on_failure */
+	CONFIG_TYPE_MILTER_LISTENERS,	/* CONFIG_MILTER_* flags */
 };
 
 /* The key must have a non-empty value after the file and the overrides. */
@@ -206,6 +210,22 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(spam_reject_score), "15", 0, 1000, 0 },
 	{ "spam", "scores", CONFIG_TYPE_STRING,
 	    CONFIG_FIELD(spam_scores), "", 0, 0, 0 },
+
+	/* External content filters over the milter protocol
+	 * (filter/milter.h), in order; Postfix's milter_* defaults are
+	 * 30s to connect, 30s per command and 300s for the content. */
+	{ "milter", "servers", CONFIG_TYPE_SOCKETS,
+	    CONFIG_FIELD(milter_servers), "", 0, 0, 0 },
+	{ "milter", "on_failure", CONFIG_TYPE_ON_FAILURE,
+	    CONFIG_FIELD(milter_on_failure), "tempfail", 0, 0, 0 },
+	{ "milter", "connect_timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(milter_connect_timeout), "10s", 1, 300, 0 },
+	{ "milter", "timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(milter_timeout), "30s", 1, 3600, 0 },
+	{ "milter", "message_timeout", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(milter_message_timeout), "300s", 1, 7200, 0 },
+	{ "milter", "listeners", CONFIG_TYPE_MILTER_LISTENERS,
+	    CONFIG_FIELD(milter_listeners), "smtp", 0, 0, 0 },
 
 	{ "dns", "resolver", CONFIG_TYPE_RESOLVER,
 	    CONFIG_FIELD(dns_resolver), "", 0, 0, 0 },
@@ -668,6 +688,124 @@ config_listen_parse(const char *value, struct config_listen *listen_r,
 	    &item_len);
 }
 
+/* ---- [milter]: socket specs, on_failure, listeners ---- */
+
+int
+config_socket_parse(const char *spec, size_t spec_len,
+    struct sockaddr_storage *ss, socklen_t *len_r, const char **error_r)
+{
+	if (spec_len > 5 && memcmp(spec, "inet:", 5) == 0) {
+		struct config_listen l;
+
+		memset(&l, 0, sizeof(l));
+		if (config_listen_parse_item(&l, spec + 5, spec_len - 5,
+		    error_r) < 0)
+			return -1;
+		if (l.count != 1) {
+			*error_r = "'*' is not an address to connect to";
+			return -1;
+		}
+		*ss = l.addrs[0];
+		*len_r = l.addr_lens[0];
+		return 0;
+	}
+	if (spec_len > 5 && (memcmp(spec, "unix:", 5) == 0 ||
+	    memcmp(spec, "local:", 6) == 0)) {
+		size_t skip = spec[0] == 'u' ? 5 : 6;
+		struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+		size_t plen = spec_len - skip;
+
+		if (plen == 0 || spec[skip] != '/') {
+			*error_r = "the socket path must be absolute";
+			return -1;
+		}
+		if (plen >= sizeof(sun->sun_path)) {
+			*error_r = "the socket path is too long";
+			return -1;
+		}
+		memset(ss, 0, sizeof(*ss));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, spec + skip, plen);
+		*len_r = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    plen + 1);
+		return 0;
+	}
+	*error_r = "expected inet:IP:PORT, inet:[IPv6]:PORT or unix:/PATH";
+	return -1;
+}
+
+/* Parses [milter] servers into *r; on error *r is unchanged and msg set. */
+static int
+config_sockets_parse(const char *value, struct config_sockets *r,
+    char *msg, size_t msglen)
+{
+	struct config_sockets l;
+	const char *p = value, *error;
+
+	memset(&l, 0, sizeof(l));
+	for (;;) {
+		const char *start;
+
+		while (*p != '\0' && config_listen_is_sep(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p != '\0' && !config_listen_is_sep(*p))
+			p++;
+		if (l.count == CONFIG_SOCKETS_MAX) {
+			config_msg(msg, msglen, "too many servers (at most "
+			    CONFIG_STR(CONFIG_SOCKETS_MAX) ")");
+			return -1;
+		}
+		if (config_socket_parse(start, (size_t)(p - start),
+		    &l.addrs[l.count], &l.addr_lens[l.count], &error) < 0) {
+			config_msg(msg, msglen, "'%.*s': %s", (int)(p - start),
+			    start, error);
+			return -1;
+		}
+		l.count++;
+	}
+	l.text = xstrdup(value);
+	free(r->text);
+	*r = l;
+	return 0;
+}
+
+/* Parses [milter] listeners: "smtp", "submission", both, or "none". */
+static int
+config_milter_listeners_parse(const char *value, unsigned *r, char *msg,
+    size_t msglen)
+{
+	const char *p = value;
+	unsigned v = 0;
+
+	for (;;) {
+		const char *start;
+		size_t len;
+
+		while (*p != '\0' && config_listen_is_sep(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p != '\0' && !config_listen_is_sep(*p))
+			p++;
+		len = (size_t)(p - start);
+		if (len == 4 && memcmp(start, "smtp", 4) == 0)
+			v |= CONFIG_MILTER_SMTP;
+		else if (len == 10 && memcmp(start, "submission", 10) == 0)
+			v |= CONFIG_MILTER_SUBMISSION;
+		else if (!(len == 4 && memcmp(start, "none", 4) == 0)) {
+			config_msg(msg, msglen, "'%.*s': must be smtp, "
+			    "submission or none", (int)len, start);
+			return -1;
+		}
+	}
+	*r = v;
+	return 0;
+}
+
 /* Checks one "IP[@port]" forwarder of len bytes (not NUL-terminated). */
 static int
 config_resolver_check_item(const char *item, size_t len, const char **error_r)
@@ -924,6 +1062,23 @@ config_key_set(struct config *config, const struct config_key *key,
 		*(double *)field = d;
 		return 0;
 	}
+	case CONFIG_TYPE_SOCKETS:
+		return config_sockets_parse(value, field, msg, msglen);
+	case CONFIG_TYPE_ON_FAILURE:
+		if (strcmp(value, "accept") == 0) {
+			*(enum config_on_failure *)field =
+			    CONFIG_ON_FAILURE_ACCEPT;
+		} else if (strcmp(value, "tempfail") == 0) {
+			*(enum config_on_failure *)field =
+			    CONFIG_ON_FAILURE_TEMPFAIL;
+		} else {
+			config_msg(msg, msglen, "must be accept or tempfail");
+			return -1;
+		}
+		return 0;
+	case CONFIG_TYPE_MILTER_LISTENERS:
+		return config_milter_listeners_parse(value, field, msg,
+		    msglen);
 	case CONFIG_TYPE_PLAINTEXT:
 		if (strcmp(value, "no") == 0) {
 			*(enum config_plaintext *)field = CONFIG_PLAINTEXT_NO;
@@ -1305,6 +1460,12 @@ config_free(struct config **configp)
 			break;
 		case CONFIG_TYPE_LISTEN:
 			free(((struct config_listen *)field)->text);
+			break;
+		case CONFIG_TYPE_SOCKETS:
+			free(((struct config_sockets *)field)->text);
+			break;
+		case CONFIG_TYPE_ON_FAILURE:
+		case CONFIG_TYPE_MILTER_LISTENERS:
 			break;
 		case CONFIG_TYPE_SIZE:
 		case CONFIG_TYPE_DURATION:

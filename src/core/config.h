@@ -32,6 +32,27 @@ struct config_listen {
 	char *text;		/* the value as written, for logs */
 };
 
+/* [milter] servers: at most this many, each "inet:IPv4:PORT",
+ * "inet:[IPv6]:PORT" or "unix:/absolute/path" (Postfix's syntax, numeric
+ * addresses only), separated by spaces or commas. Empty: no milter. */
+#define CONFIG_SOCKETS_MAX 8
+struct config_sockets {
+	size_t count;
+	struct sockaddr_storage addrs[CONFIG_SOCKETS_MAX];
+	socklen_t addr_lens[CONFIG_SOCKETS_MAX];
+	char *text;		/* the value as written, for logs */
+};
+
+/* [milter] on_failure: what a milter that is down or broken means. */
+enum config_on_failure {
+	CONFIG_ON_FAILURE_ACCEPT,	/* go on without it */
+	CONFIG_ON_FAILURE_TEMPFAIL,	/* 451 4.7.1: the sender retries */
+};
+
+/* [milter] listeners: which listeners run the milters. */
+#define CONFIG_MILTER_SMTP		0x01	/* [smtp], port 25 */
+#define CONFIG_MILTER_SUBMISSION	0x02	/* [submission], [submissions] */
+
 /* Whether passwords may be sent without TLS. */
 enum config_plaintext {
 	CONFIG_PLAINTEXT_NO,		/* never */
@@ -111,6 +132,14 @@ struct config {
 	double spam_reject_score;	/* from this score: 550 */
 	char *spam_scores;		/* "SYMBOL=WEIGHT ..." overrides */
 
+	/* [milter] external content filters (filter/milter.h) */
+	struct config_sockets milter_servers;	/* none: off */
+	enum config_on_failure milter_on_failure;	/* default tempfail */
+	unsigned milter_connect_timeout;	/* seconds, default 10 */
+	unsigned milter_timeout;	/* seconds per reply, default 30 */
+	unsigned milter_message_timeout;	/* whole check, default 300 */
+	unsigned milter_listeners;	/* CONFIG_MILTER_*, default smtp */
+
 	/* [dns] */
 	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas
 				 * or spaces; empty: /etc/resolv.conf */
@@ -167,6 +196,14 @@ config_free(struct config **configp);
 int
 config_listen_parse(const char *value, struct config_listen *listen_r,
     const char **error_r);
+
+/*
+ * Parses one milter socket spec (see struct config_sockets) into *ss and
+ * *len_r. Returns 0, or -1 with *error_r set to a static message.
+ */
+int
+config_socket_parse(const char *spec, size_t spec_len,
+    struct sockaddr_storage *ss, socklen_t *len_r, const char **error_r);
 
 /* At most this many forwarders in [dns] resolver. */
 #define CONFIG_RESOLVER_MAX 8

@@ -1162,6 +1162,70 @@ test_dns_resolver_check(void **state)
 	}
 }
 
+/* --- [milter] ---------------------------------------------------------- */
+
+static void
+test_milter_keys(void **state)
+{
+	struct fixture *fx = *state;
+	const char *error = NULL;
+	struct config *c;
+	char text[2048];
+	int n;
+
+	/* defaults: off, tempfail, smtp only */
+	assert_int_equal(test_load(fx, MINIMAL, NULL, 0, &error), 0);
+	c = fx->config;
+	assert_int_equal(c->milter_servers.count, 0);
+	assert_int_equal(c->milter_on_failure, CONFIG_ON_FAILURE_TEMPFAIL);
+	assert_int_equal(c->milter_connect_timeout, 10);
+	assert_int_equal(c->milter_timeout, 30);
+	assert_int_equal(c->milter_message_timeout, 300);
+	assert_int_equal(c->milter_listeners, CONFIG_MILTER_SMTP);
+
+	assert_int_equal(test_load(fx, MINIMAL "[milter]\n"
+	    "servers = inet:127.0.0.1:11332, unix:/run/clamav/milter.ctl "
+	    "inet:[::1]:8891\non_failure = accept\ntimeout = 1m\n"
+	    "connect_timeout = 2s\nmessage_timeout = 10m\n"
+	    "listeners = smtp submission\n", NULL, 0, &error), 0);
+	c = fx->config;
+	assert_int_equal(c->milter_servers.count, 3);
+	assert_int_equal(c->milter_servers.addrs[0].ss_family, AF_INET);
+	assert_int_equal(c->milter_servers.addrs[1].ss_family, AF_UNIX);
+	assert_int_equal(c->milter_servers.addrs[2].ss_family, AF_INET6);
+	assert_int_equal(c->milter_on_failure, CONFIG_ON_FAILURE_ACCEPT);
+	assert_int_equal(c->milter_timeout, 60);
+	assert_int_equal(c->milter_connect_timeout, 2);
+	assert_int_equal(c->milter_message_timeout, 600);
+	assert_int_equal(c->milter_listeners,
+	    CONFIG_MILTER_SMTP | CONFIG_MILTER_SUBMISSION);
+	assert_int_equal(test_load(fx, MINIMAL "[milter]\nlisteners = none\n",
+	    NULL, 0, &error), 0);
+	assert_int_equal(fx->config->milter_listeners, 0);
+
+	/* CONFIG_SOCKETS_MAX servers, and one more */
+	n = snprintf(text, sizeof(text), MINIMAL "[milter]\nservers =");
+	for (int i = 0; i < CONFIG_SOCKETS_MAX; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+		    " inet:127.0.0.1:%d", 1000 + i);
+	assert_int_equal(test_load(fx, text, NULL, 0, &error), 0);
+	assert_int_equal(fx->config->milter_servers.count, CONFIG_SOCKETS_MAX);
+	(void)snprintf(text + n, sizeof(text) - (size_t)n, " unix:/x\n");
+	assert_int_equal(test_load(fx, text, NULL, 0, &error), -1);
+	assert_non_null(strstr(error, "too many servers"));
+
+	test_load_fails(fx, MINIMAL "[milter]\nservers = inet:mx.example:25\n",
+	    ":4: milter.servers: 'inet:mx.example:25': not a numeric IPv4 "
+	    "address (host names are not allowed)");
+	test_load_fails(fx, MINIMAL "[milter]\non_failure = reject\n",
+	    ":4: milter.on_failure: must be accept or tempfail");
+	test_load_fails(fx, MINIMAL "[milter]\nlisteners = smtp imap\n",
+	    ":4: milter.listeners: 'imap': must be smtp, submission or none");
+	test_load_fails(fx, MINIMAL "[milter]\ntimeout = 0\n",
+	    ":4: milter.timeout: must be a duration from 1s to 1h (a number "
+	    "with an optional s, m or h suffix)");
+}
+
 int
 main(void)
 {
@@ -1192,6 +1256,7 @@ main(void)
 		T(test_queue_tls_verify_domains),
 		T(test_dns_keys),
 		cmocka_unit_test(test_dns_resolver_check),
+		T(test_milter_keys),
 #undef T
 	};
 
