@@ -28,6 +28,7 @@
 #include "core/privs.h"
 #include "core/tls.h"
 #include "dns/dns.h"
+#include "filter/milter.h"
 #include "filter/spam-check.h"
 #include "imap/imap-server.h"
 #include "mime/mime-imap.h"
@@ -350,7 +351,9 @@ cli_serve(int argc, char **argv)
 	smtp_server_set_dns(sv.smtp, dns);
 	/* The spam filter's content checks have workers of their own: a
 	 * large message must not hold up password checks. */
-	if (cfg->spam_enabled || cfg->spam_submission) {
+	if (cfg->spam_enabled || cfg->spam_submission ||
+	    milter_config_wanted(cfg, false) ||
+	    milter_config_wanted(cfg, true)) {
 		if ((scanq = storeq_new(sv.base, ".", SERVE_SPAM_THREADS,
 		    &error)) == NULL ||
 		    (spam = spam_filter_new(sv.base, cfg, scanq,
@@ -358,10 +361,8 @@ cli_serve(int argc, char **argv)
 			log_error("serve spam error=\"%s\"", error);
 			goto out;
 		}
-		if (cfg->spam_enabled)
-			smtp_server_set_spam(sv.smtp, spam);
-		if (cfg->spam_submission)
-			smtp_server_set_spam(sv.submission, spam);
+		smtp_server_set_spam(sv.smtp, spam);
+		smtp_server_set_spam(sv.submission, spam);
 	}
 	if (cfg->queue_deliver) {
 		if ((sv.queue = smtp_queue_new(sv.base, cfg, store, dq, dns,

@@ -6,10 +6,11 @@
  *     summarized (the auth-check result is the caller's and goes away);
  *  2. on a storeq worker: the hosted domains are read, the message is
  *     parsed once (mime_parse) and every content check runs on it;
- *  3. back on the loop: the action is chosen, the header rendered, and
- *     the callback called.
- * Checks that ask the network (DNS blocklists, milters) join as loop
- * stages between 2 and 3.
+ *  3. on the loop: the milters of [milter] (filter/milter.h), if the
+ *     listener has them, get the message; their header changes are
+ *     applied to it, a quarantine adds MILTER_QUARANTINE (which holds);
+ *  4. on the loop: the action is chosen, the header rendered, and the
+ *     callback called.
  *
  * A cancelled check whose job is on a worker is only marked; the job's
  * done callback, on the loop, frees it (with the message it holds).
@@ -20,6 +21,10 @@
 #include "filter/spam-check.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +38,7 @@
 #include "core/xalloc.h"
 #include "filter/spam-attach.h"
 #include "filter/spam-content.h"
+#include "filter/milter.h"
 #include "filter/spam-lists.h"
 #include "mime/mime.h"
 #include "store/store.h"
@@ -47,6 +53,8 @@ struct spam_filter {
 	struct storeq *storeq;
 	struct spam_weights weights;
 	struct spam_thresholds thresholds;
+	struct milter_config milter;
+	bool score[2], milters[2];	/* by listener: [1] submission */
 };
 
 struct spam_check {
@@ -55,6 +63,16 @@ struct spam_check {
 	spam_check_callback *cb;
 	void *ctx;
 	bool cancelled;
+	bool score;			/* run the content stage */
+	bool milters;			/* run the milter stage */
+	struct milter_check *milter;	/* while the milters run */
+	enum spam_milter_verdict milter_verdict;
+	char *milter_reply;
+	struct sockaddr_storage client;
+	bool has_client;
+	char *auth_user;
+	char *daemon_name;
+	char *helo;
 	struct pool *pool;
 	struct buf msg;			/* owned while the check runs */
 	size_t offset;
@@ -64,6 +82,7 @@ struct spam_check {
 	char *mail_from;
 	char **rcpts;
 	size_t n_rcpts;
+	struct event *timer;		/* spam_check_later, or NULL */
 	time_t now;
 	struct spam_result result;
 	char **domains;
@@ -96,6 +115,12 @@ spam_filter_new(struct event_base *base, const struct config *cfg,
 	f->base = base;
 	f->cfg = cfg;
 	f->storeq = storeq;
+	milter_config_init(&f->milter, cfg);
+	f->score[0] = cfg->spam_enabled;
+	f->score[1] = cfg->spam_submission;
+	for (int i = 0; i < 2; i++)
+		f->milters[i] = f->milter.n_servers > 0 &&
+		    milter_config_wanted(cfg, i == 1);
 	return f;
 }
 
@@ -109,6 +134,12 @@ spam_filter_free(struct spam_filter **filterp)
 	spam_weights_free(&f->weights);
 	free(f);
 	*filterp = NULL;
+}
+
+bool
+spam_filter_wanted(const struct spam_filter *f, bool submission)
+{
+	return f->score[submission] || f->milters[submission];
 }
 
 const struct spam_thresholds *
@@ -239,6 +270,7 @@ spam_check_run(struct store *store, struct storeq_job *job)
 static void
 spam_check_free(struct spam_check *sc)
 {
+	milter_check_cancel(&sc->milter);
 	buf_release(&sc->msg);
 	pool_free(&sc->pool);
 	free(sc);
@@ -295,26 +327,24 @@ spam_check_reason(struct spam_check *sc, enum spam_action action)
 	    action == SPAM_ACTION_JUNK ? sc->filter->thresholds.junk : 0.0);
 }
 
-/* Stage 3, on the loop. */
+/* Stage 4, on the loop: the verdict. Frees the check. */
 static void
-spam_check_done(struct storeq_job *job)
+spam_check_finish(struct spam_check *sc)
 {
-	struct spam_check *sc = (struct spam_check *)job;
 	struct spam_verdict v;
 	struct buf header;
 
-	if (sc->cancelled) {
-		spam_check_free(sc);
-		return;
-	}
 	if (sc->error != NULL)
 		log_warning("spam check id=%s error=\"%s\"", sc->id, sc->error);
 	memset(&v, 0, sizeof(v));
 	v.result = &sc->result;
+	v.scored = sc->score;
 	v.action = spam_result_action(&sc->result, &sc->filter->thresholds);
+	v.milter = sc->milter_verdict;
+	v.milter_reply = sc->milter_reply;
 	buf_init(&header, SPAM_HEADER_MAX);
-	if (spam_header_render(&sc->result, &sc->filter->thresholds, v.action,
-	    &header) < 0)
+	if (!sc->score || spam_header_render(&sc->result,
+	    &sc->filter->thresholds, v.action, &header) < 0)
 		buf_reset(&header);
 	v.header = header.data != NULL ? header.data : "";
 	v.header_len = header.len;
@@ -324,6 +354,104 @@ spam_check_done(struct storeq_job *job)
 	sc->cb(sc->ctx, &v);
 	buf_release(&header);
 	spam_check_free(sc);
+}
+
+/* The milters' answer: their header changes go into the message. */
+static void
+spam_check_milter_done(void *ctx, const struct milter_result *res)
+{
+	struct spam_check *sc = ctx;
+
+	sc->milter = NULL;	/* freed by the milter client on return */
+	if (res->n_mods > 0) {
+		struct buf out;
+
+		buf_init(&out, sc->msg.max);
+		if (buf_append(&out, sc->msg.data, sc->offset) < 0 ||
+		    milter_mods_apply(res->mods, res->n_mods,
+		    sc->msg.data + sc->offset, sc->msg.len - sc->offset,
+		    &out) < 0) {
+			/* Over the size limit: the changes are dropped. */
+			log_warning("spam check id=%s milter header changes "
+			    "dropped: message too big", sc->id);
+			buf_release(&out);
+		} else {
+			if (buf_append(&out, "", 1) == 0)
+				out.len--;	/* NUL after, as the session
+						 * keeps it */
+			buf_release(&sc->msg);
+			sc->msg = out;
+		}
+	}
+	switch (res->verdict) {
+	case MILTER_VERDICT_ACCEPT:
+		break;
+	case MILTER_VERDICT_QUARANTINE:
+		spam_add(&sc->result, "MILTER_QUARANTINE", "%s: %s",
+		    res->milter, res->quarantine);
+		break;
+	case MILTER_VERDICT_REJECT:
+	case MILTER_VERDICT_TEMPFAIL:
+		sc->milter_verdict = res->verdict == MILTER_VERDICT_REJECT ?
+		    SPAM_MILTER_REJECT : SPAM_MILTER_TEMPFAIL;
+		sc->milter_reply = pool_strdup(sc->pool, res->reply);
+		break;
+	case MILTER_VERDICT_DISCARD:
+		sc->milter_verdict = SPAM_MILTER_DISCARD;
+		break;
+	}
+	spam_check_finish(sc);
+}
+
+/* Stage 3: the milters, or straight to the verdict. */
+static void
+spam_check_milters(struct spam_check *sc)
+{
+	struct milter_request req;
+
+	if (!sc->milters || sc->n_rcpts == 0) {
+		spam_check_finish(sc);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.client_addr = sc->has_client ? (struct sockaddr *)&sc->client :
+	    NULL;
+	req.helo = sc->helo;
+	req.mail_from = sc->mail_from;
+	req.rcpts = (const char *const *)sc->rcpts;
+	req.n_rcpts = sc->n_rcpts;
+	req.msg = sc->msg.data != NULL ? sc->msg.data + sc->offset : "";
+	req.len = sc->msg.len - sc->offset;
+	req.queue_id = sc->id;
+	req.auth_user = sc->auth_user;
+	req.daemon_name = sc->daemon_name;
+	sc->milter = milter_check_start(sc->filter->base, &sc->filter->milter,
+	    &req, spam_check_milter_done, sc);
+}
+
+/* Stage 2 is done, back on the loop. */
+static void
+spam_check_done(struct storeq_job *job)
+{
+	struct spam_check *sc = (struct spam_check *)job;
+
+	if (sc->cancelled) {
+		spam_check_free(sc);
+		return;
+	}
+	spam_check_milters(sc);
+}
+
+/* Without the content stage, the first stage must still come from the
+ * loop, not from inside spam_check_start(). */
+static void
+spam_check_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct spam_check *sc = arg;
+
+	event_free(sc->timer);
+	sc->timer = NULL;
+	spam_check_milters(sc);
 }
 
 struct spam_check *
@@ -351,9 +479,30 @@ spam_check_start(struct spam_filter *f, const struct spam_check_request *req,
 	sc->n_rcpts = req->n_rcpts;
 	sc->now = req->now;
 	spam_result_init(&sc->result, &f->weights);
-	sc->job.run = spam_check_run;
-	sc->job.done = spam_check_done;
-	storeq_submit(f->storeq, &sc->job);
+	sc->score = f->score[req->submission];
+	sc->milters = f->milters[req->submission];
+	if (req->client_addr != NULL) {
+		size_t n = req->client_addr->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+		memcpy(&sc->client, req->client_addr, n);
+		sc->has_client = true;
+	}
+	sc->helo = req->helo != NULL ? pool_strdup(sc->pool, req->helo) : NULL;
+	sc->auth_user = req->auth_user != NULL ?
+	    pool_strdup(sc->pool, req->auth_user) : NULL;
+	sc->daemon_name = pool_strdup(sc->pool, req->daemon_name != NULL ?
+	    req->daemon_name : "smtp");
+	if (sc->score) {
+		sc->job.run = spam_check_run;
+		sc->job.done = spam_check_done;
+		storeq_submit(f->storeq, &sc->job);
+	} else {
+		struct timeval now = { 0, 0 };
+
+		sc->timer = evtimer_new(f->base, spam_check_later, sc);
+		evtimer_add(sc->timer, &now);
+	}
 	return sc;
 }
 
@@ -364,8 +513,15 @@ spam_check_cancel(struct spam_check **checkp)
 
 	if (sc == NULL)
 		return;
+	*checkp = NULL;
+	/* Waiting on the loop (the timer or the milters): free it now. */
+	if (sc->timer != NULL || sc->milter != NULL) {
+		if (sc->timer != NULL)
+			event_free(sc->timer);
+		spam_check_free(sc);
+		return;
+	}
 	/* The job is on a worker or waiting for one: its done callback
 	 * frees the check. */
 	sc->cancelled = true;
-	*checkp = NULL;
 }

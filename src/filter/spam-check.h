@@ -35,9 +35,10 @@ struct spam_filter;
 struct spam_check;
 
 /*
- * Creates the filter of a server from cfg's [spam] section: weights,
- * thresholds (which must rise: junk <= quarantine <= reject). Content
- * checks run on storeq's workers. Returns the filter, or NULL with
+ * Creates the filter of a server from cfg's [spam] section (weights,
+ * thresholds, which must rise: junk <= quarantine <= reject) and its
+ * [milter] section. Content checks run on storeq's workers; milters are
+ * asked on the loop, after them. Returns the filter, or NULL with
  * *error_r set (a static string or one that lives until the next call).
  */
 struct spam_filter *
@@ -48,6 +49,12 @@ spam_filter_new(struct event_base *base, const struct config *cfg,
  * jobs finish first: storeq_free waits for them). */
 void
 spam_filter_free(struct spam_filter **filterp);
+
+/* Whether a listener (submission or port 25) has anything to run:
+ * scoring ([spam] enabled / submission) or milters ([milter]
+ * listeners). */
+bool
+spam_filter_wanted(const struct spam_filter *f, bool submission);
 
 /* The thresholds in force. */
 const struct spam_thresholds *
@@ -65,6 +72,12 @@ struct spam_check_request {
 	const char *mail_from;		/* "" for the null sender */
 	const char *const *rcpts;	/* the recipients, as accepted */
 	size_t n_rcpts;
+	bool submission;		/* from 587/465, not port 25 */
+	/* For milters: the client's address (NULL: unknown), the logged-in
+	 * user, and the listener's name. */
+	const struct sockaddr *client_addr;
+	const char *auth_user;
+	const char *daemon_name;
 	/* SPF, DKIM and DMARC, or NULL when they were not checked. Read
 	 * during spam_check_start() only. */
 	const struct auth_check_result *auth;
@@ -72,9 +85,20 @@ struct spam_check_request {
 	time_t now;
 };
 
+/* What the milters said, when one did not accept. */
+enum spam_milter_verdict {
+	SPAM_MILTER_NONE,	/* no milter, or every one accepted */
+	SPAM_MILTER_REJECT,	/* answer milter_reply (5xx) */
+	SPAM_MILTER_TEMPFAIL,	/* answer milter_reply (4xx) */
+	SPAM_MILTER_DISCARD,	/* answer 250, store nothing */
+};
+
 struct spam_verdict {
 	const struct spam_result *result;
+	bool scored;			/* false: only milters ran, no header */
 	enum spam_action action;
+	enum spam_milter_verdict milter;
+	const char *milter_reply;	/* lines with CRLF between, no final */
 	/* X-Spam-Score and X-Spam-Status, CRLF after each. */
 	const char *header;
 	size_t header_len;
@@ -83,8 +107,9 @@ struct spam_verdict {
 	const char *symbols;
 	/* Why, in a line: the holding symbol, or the score. */
 	const char *reason;
-	/* The message buffer, given back: the callback takes it (struct
-	 * copy) and owns it from then on. */
+	/* The message buffer, given back (with the milters' header changes
+	 * applied): the callback takes it (struct copy) and owns it from
+	 * then on. */
 	struct buf *msg;
 };
 

@@ -92,6 +92,8 @@ const struct spam_symbol_def spam_symbols[] = {
 	/* The statistical classifier (filter/bayes.c). */
 
 	/* Milters (filter/milter.c). */
+	{ "MILTER_QUARANTINE", 0, SPAM_SYM_HOLD,
+	    "a milter asked to quarantine the message" },
 
 	/* Allow and block lists (filter/spam-lists.c). */
 	{ "ALLOWLIST", -20, 0,

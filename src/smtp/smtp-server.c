@@ -903,6 +903,38 @@ smtp_spam_done(void *ctx, const struct spam_verdict *v)
 	c->spam_check = NULL;
 	t->data = *v->msg;
 	buf_init(v->msg, 0);
+	/* The milters' changes may have made a new buffer. */
+	if (t->data.cap != t->accounted) {
+		*c->server->buffered += t->data.cap;
+		*c->server->buffered -= t->accounted;
+		t->accounted = t->data.cap;
+	}
+	if (v->milter == SPAM_MILTER_REJECT ||
+	    v->milter == SPAM_MILTER_TEMPFAIL ||
+	    v->milter == SPAM_MILTER_DISCARD) {
+		log_info("conn=%s smtp message id=%s peer=%s%s%s result=%s "
+		    "reason=milter", c->id, t->id, c->peer,
+		    c->user != NULL ? " user=" : "",
+		    c->user != NULL ? c->user : "",
+		    v->milter == SPAM_MILTER_REJECT ? "rejected" :
+		    v->milter == SPAM_MILTER_TEMPFAIL ? "deferred" :
+		    "discarded");
+		if (v->milter == SPAM_MILTER_DISCARD)
+			smtp_reply(c, "250 2.0.0 Ok: %s", t->id);
+		else
+			smtp_reply(c, "%s", v->milter_reply);
+		smtp_txn_reset(c);
+		smtp_conn_resume(c);
+		return;
+	}
+	if (!v->scored) {
+		/* Only milters ran. */
+		smtp_txn_store(c, t->dmarc_act == DMARC_POLICY_QUARANTINE &&
+		    c->server->mode == SMTP_MODE_INBOUND ? "Junk" :
+		    STORE_MAILBOX_INBOX, t->dmarc_row);
+		smtp_conn_finish(c);
+		return;
+	}
 	t->spam_checked = true;
 	t->spam_score = v->result->score;
 	t->spam_action = v->action;
@@ -966,6 +998,10 @@ smtp_spam_start(struct smtp_conn *c, const struct auth_check_result *auth)
 		.mail_from = t->from.address,
 		.rcpts = (const char *const *)t->rcpts,
 		.n_rcpts = t->n_rcpts,
+		.submission = c->server->mode == SMTP_MODE_SUBMISSION,
+		.client_addr = (const struct sockaddr *)&c->peer_sa,
+		.auth_user = c->user,
+		.daemon_name = c->server->name,
 		.auth = auth,
 		.authenticated = c->user != NULL,
 		.now = time(NULL),
@@ -2748,7 +2784,9 @@ smtp_server_set_dns(struct smtp_server *s, struct dns *dns)
 void
 smtp_server_set_spam(struct smtp_server *s, struct spam_filter *filter)
 {
-	s->spam = filter;
+	if (filter != NULL && spam_filter_wanted(filter,
+	    s->mode == SMTP_MODE_SUBMISSION))
+		s->spam = filter;
 }
 
 void

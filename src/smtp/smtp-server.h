@@ -63,8 +63,9 @@ smtp_server_set_dns(struct smtp_server *server, struct dns *dns);
 
 struct spam_filter;
 
-/* Scores every message with filter (filter/spam-check.h), which must
- * outlive the server, before it is stored; NULL: no filter. */
+/* Runs every message through filter (filter/spam-check.h: scoring and
+ * milters, as the config says for this listener), which must outlive
+ * the server, before it is stored; NULL: no filter. */
 void
 smtp_server_set_spam(struct smtp_server *server, struct spam_filter *filter);
 
