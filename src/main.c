@@ -24,6 +24,7 @@ static const struct {
 	{ "auth", cli_auth, "check a sender's SPF, DKIM and DMARC as inbound SMTP does" },
 	{ "spam", cli_spam, "the spam filter: symbols, checks, training" },
 	{ "queue", cli_queue, "list, show, delete or flush queued outbound mail" },
+	{ "quarantine", cli_quarantine, "list, show, release or delete held mail" },
 	{ "sendmail", cli_sendmail, "submit a message from standard input" },
 };
 

@@ -34,6 +34,7 @@ int cli_queue(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 int cli_auth(int argc, char **argv);
 int cli_spam(int argc, char **argv);
+int cli_quarantine(int argc, char **argv);
 
 struct config;
 struct option;
