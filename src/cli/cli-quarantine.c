@@ -403,6 +403,7 @@ cli_quarantine(int argc, char **argv)
 	struct config *config = NULL;
 	struct store *store = NULL;
 	const char *config_path = NULL, *action, *error;
+	char *hold_path = NULL;
 	bool hold_opts = false;
 	int64_t id = 0, user_id = 0, owner;
 	char addr[STORE_ADDRESS_MAX + 1];
@@ -467,12 +468,22 @@ cli_quarantine(int argc, char **argv)
 	} else {
 		return cli_usage("quarantine: unknown action '%.32s'", action);
 	}
-	if (cli_open(cli_config_path(config_path), &config, &store) < 0)
+	/* FILE is named relative to where we are, not the data directory
+	 * cli_open enters. */
+	if (strcmp(action, "hold") == 0 && argc == 3 &&
+	    strcmp(argv[2], "-") != 0 &&
+	    (hold_path = realpath(argv[2], NULL)) == NULL)
+		return cli_fail("quarantine hold: cannot open %.256s: %s",
+		    argv[2], strerror(errno));
+	if (cli_open(cli_config_path(config_path), &config, &store) < 0) {
+		free(hold_path);
 		return CLI_EXIT_FAIL;
+	}
 	if ((strcmp(action, "list") == 0 || strcmp(action, "digest") == 0) &&
 	    argc == 2 && cli_quarantine_user(store, action, argv[1],
 	    &user_id) < 0) {
 		cli_close(&config, &store);
+		free(hold_path);
 		return CLI_EXIT_FAIL;
 	}
 	if (strcmp(action, "list") == 0) {
@@ -505,8 +516,8 @@ cli_quarantine(int argc, char **argv)
 		if (store_quarantine_delete(store, id, 0, &error) != 0)
 			ret = cli_fail("quarantine delete: %s", error);
 	} else if (strcmp(action, "hold") == 0) {
-		ret = cli_quarantine_hold(config, store, argv[1],
-		    argc == 3 ? argv[2] : NULL, &hold);
+		ret = cli_quarantine_hold(config, store, argv[1], hold_path,
+		    &hold);
 	} else if (strcmp(action, "digest") == 0) {
 		ret = cli_quarantine_digest(config, store, user_id);
 	} else {
@@ -516,5 +527,6 @@ cli_quarantine(int argc, char **argv)
 			printf("%zu expired\n", n);
 	}
 	cli_close(&config, &store);
+	free(hold_path);
 	return ret;
 }

@@ -400,22 +400,29 @@ quarantine_digest_compose(struct store *store,
 	if (r == 0 && dg.n == 1)
 		r = buf_printf(msg, "Reply-To: <%s>\r\n", dg.first_release);
 	if (r == 0)
-		r = buf_printf(msg, "Auto-Submitted: auto-generated\r\n"
+		r = buf_puts(msg, "Auto-Submitted: auto-generated\r\n"
 		    "MIME-Version: 1.0\r\n"
 		    "Content-Type: text/plain; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: 8bit\r\n\r\n"
-		    "This server held %zu message%s addressed to you because "
-		    "%s like\r\nspam or dangerous. %s not in any of your "
+		    "Content-Transfer-Encoding: 8bit\r\n\r\n");
+	if (r == 0 && dg.n == 1)
+		r = buf_puts(msg,
+		    "This server held a message addressed to you because it\r\n"
+		    "looks like spam or is dangerous. It is not in any of your\r\n"
 		    "folders.\r\n\r\n"
-		    "To get one into your INBOX, send a message (any text) "
-		    "from your own\r\naccount to its release address below; "
-		    "%s\r\nreleases it and sends nothing on. Held mail is "
-		    "deleted after its\r\nexpiry date.\r\n\r\n",
-		    dg.n, dg.n == 1 ? "" : "s",
-		    dg.n == 1 ? "it looks" : "they look",
-		    dg.n == 1 ? "It is" : "They are",
-		    dg.n == 1 ? "replying to this message does it too: "
-		    "the server" : "the server");
+		    "To get it into your INBOX, reply to this message, or send\r\n"
+		    "any message from your own account to its release address\r\n"
+		    "below: the server releases it and sends nothing on.\r\n");
+	else if (r == 0)
+		r = buf_printf(msg,
+		    "This server held %zu messages addressed to you because\r\n"
+		    "they look like spam or are dangerous. They are not in any\r\n"
+		    "of your folders.\r\n\r\n"
+		    "To get one into your INBOX, send any message from your own\r\n"
+		    "account to its release address below: the server releases\r\n"
+		    "it and sends nothing on.\r\n", dg.n);
+	if (r == 0)
+		r = buf_puts(msg, "Held mail is deleted after its expiry date."
+		    "\r\n\r\n");
 	if (r == 0)
 		r = buf_append(msg, body.data, body.len);
 	buf_release(&body);
