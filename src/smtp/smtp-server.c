@@ -2663,8 +2663,9 @@ smtp_server_shutdown(struct smtp_server *s)
 		next = c->next;
 		if (c->closing)
 			continue;
-		if (c->state == SMTP_ST_WAIT) {
-			/* Its message is being stored: it gets the 250 first. */
+		if (c->state == SMTP_ST_WAIT || c->state == SMTP_ST_RELEASE) {
+			/* Its message is being stored (or a held message
+			 * released): it gets the answer first. */
 			c->shutdown = true;
 			continue;
 		}
