@@ -1808,24 +1808,27 @@ smtp_release_done(struct deliverq_job *job)
 }
 
 /*
- * Is path a release address of the logged-in user (submission)? Returns
- * false if it is not one at all; true if the session now waits for the
- * release (the reply comes from smtp_release_done) or if the token was
- * wrong (then the unknown-user reply was sent here).
+ * Is path (addr once normalized) a release address of the logged-in
+ * user (submission)? Returns false if it is not one at all; true if the
+ * session now waits for the release (the reply comes from
+ * smtp_release_done) or if the token was wrong (then the unknown-user
+ * reply was sent here).
  */
 static bool
 smtp_release_start(struct smtp_conn *c, const struct smtp_path *path,
-    const char *esc)
+    const char *addr, const char *esc)
 {
 	const struct quarantine_secret *secret = c->server->quarantine;
-	const char *token, *user_domain;
+	const char *token, *user_domain, *domain;
 	struct smtp_release *r;
 	int64_t id;
 
+	/* addr is normalized (a lower-case A-label domain), as c->user is. */
 	if (secret == NULL || c->user == NULL || c->user_id == 0 ||
-	    path->postmaster || path->domain == NULL ||
+	    path->postmaster || addr == NULL ||
+	    (domain = strrchr(addr, '@')) == NULL ||
 	    (user_domain = strrchr(c->user, '@')) == NULL ||
-	    strcasecmp(path->domain, user_domain + 1) != 0 ||
+	    strcasecmp(domain + 1, user_domain + 1) != 0 ||
 	    quarantine_release_parse(path->localpart,
 	    strlen(path->localpart), &id, &token) < 0)
 		return false;
@@ -1915,7 +1918,7 @@ smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 	case STORE_RCPT_UNKNOWN:
 		/* Submission: maybe a release address of held mail. */
 		if (c->server->mode == SMTP_MODE_SUBMISSION &&
-		    smtp_release_start(c, &path, esc))
+		    smtp_release_start(c, &path, addr, esc))
 			return;
 		log_info("conn=%s smtp rcpt peer=%s to=<%s> result=550 reason=\"unknown user\"",
 		    c->id, c->peer, esc);
