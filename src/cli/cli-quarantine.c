@@ -9,9 +9,9 @@
  * message by hand, durably like an SMTP delivery; `digest` sends the
  * digests now instead of at [quarantine] digest_time; `expire` drops held
  * mail past its expiry now instead of at the next sweep of the server.
- * This process writes to the store directly: IMAP sessions of a running
- * server see a released message at their next command (an IDLE sees it
- * at the next change the server itself makes for that user).
+ * This process writes to the store directly; a running server notices a
+ * release within a second (its release notes) and tells the user's IMAP
+ * sessions, an IDLE included.
  *
  * SECURITY: prints header fields and envelopes that senders wrote (spam):
  * control characters in one-line fields are replaced by spaces, encoded

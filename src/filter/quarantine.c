@@ -580,6 +580,9 @@ struct quarantine_runner {
 	quarantine_notify_fn *notify;
 	void *notify_ctx;
 	struct event *tick;
+	struct event *poll;		/* releases by other processes */
+	int64_t data_version;
+	int64_t released_last;		/* last release note seen */
 	time_t next_expire;
 	long digest_day;		/* the local day last digested, or -1 */
 	bool expire_busy;		/* an expiry job is under way */
@@ -733,6 +736,44 @@ quarantine_tick_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(r->tick, &tv);
 }
 
+static void
+quarantine_released_cb(void *ctx, int64_t user_id)
+{
+	struct quarantine_runner *r = ctx;
+
+	if (r->notify != NULL)
+		r->notify(r->notify_ctx, user_id);
+}
+
+/*
+ * `correio quarantine release` writes the store from another process,
+ * which tells nobody: a change of the store's data_version makes the
+ * runner read the release notes it has not seen and tell IMAP sessions
+ * (an IDLE sees the message arrive). The writer thread's commits change
+ * data_version too; a look that finds nothing new costs one read by
+ * primary key.
+ */
+static void
+quarantine_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct quarantine_runner *r = arg;
+	const char *error;
+	int64_t v;
+
+	(void)fd;
+	(void)what;
+	if (store_data_version(r->store, &v, &error) < 0) {
+		log_error("quarantine poll error=\"%s\"", error);
+		return;
+	}
+	if (v == r->data_version)
+		return;
+	r->data_version = v;
+	if (store_quarantine_released(r->store, r->released_last,
+	    quarantine_released_cb, r, &r->released_last, &error) < 0)
+		log_error("quarantine poll error=\"%s\"", error);
+}
+
 struct quarantine_runner *
 quarantine_runner_new(struct event_base *base, const struct config *cfg,
     struct store *store, struct deliverq *dq,
@@ -740,7 +781,8 @@ quarantine_runner_new(struct event_base *base, const struct config *cfg,
     void *notify_ctx)
 {
 	struct quarantine_runner *r = xcalloc(1, sizeof(*r));
-	struct timeval now = { 0, 0 };
+	struct timeval now = { 0, 0 }, poll = { QUARANTINE_POLL_SECONDS, 0 };
+	const char *error;
 
 	r->base = base;
 	r->cfg = cfg;
@@ -752,6 +794,12 @@ quarantine_runner_new(struct event_base *base, const struct config *cfg,
 	r->digest_day = -1;
 	r->tick = evtimer_new(base, quarantine_tick_cb, r);
 	evtimer_add(r->tick, &now);
+	if (store_data_version(store, &r->data_version, &error) < 0 ||
+	    store_quarantine_released(store, 0, NULL, NULL, &r->released_last,
+	    &error) < 0)
+		log_error("quarantine poll error=\"%s\"", error);
+	r->poll = event_new(base, -1, EV_PERSIST, quarantine_poll_cb, r);
+	evtimer_add(r->poll, &poll);
 	log_info("quarantine runner started retention=%u expire_interval=%u "
 	    "digest=%s digest_time=%u", cfg->quarantine_retention,
 	    cfg->quarantine_expire_interval,
@@ -768,6 +816,8 @@ quarantine_runner_free(struct quarantine_runner **rp)
 		return;
 	if (r->tick != NULL)
 		event_free(r->tick);
+	if (r->poll != NULL)
+		event_free(r->poll);
 	free(r);
 	*rp = NULL;
 }

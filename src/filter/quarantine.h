@@ -60,6 +60,8 @@ struct store;
 #define QUARANTINE_EXPIRE_BATCHES_MAX 20
 /* The server looks at the clock for the digest hour this often. */
 #define QUARANTINE_TICK_SECONDS 60
+/* ... and for releases made by other processes (the CLI) this often. */
+#define QUARANTINE_POLL_SECONDS 1
 
 struct quarantine_secret {
 	unsigned char key[QUARANTINE_SECRET_BYTES];
@@ -181,7 +183,9 @@ typedef void quarantine_notify_fn(void *ctx, int64_t user_id);
  * Starts the sweeps on the loop: every [quarantine] expire_interval an
  * expiry job, and once a day at [quarantine] digest_time (local time, if
  * [quarantine] digest) digest jobs, on the writer thread (dq). store is
- * the loop's connection (reads only), notify tells IMAP of each digest.
+ * the loop's connection (reads only), notify tells IMAP of each digest
+ * and of each release made by another process (the CLI), which the
+ * runner learns of within QUARANTINE_POLL_SECONDS.
  * secret and cfg must outlive the runner.
  */
 struct quarantine_runner *

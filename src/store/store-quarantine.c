@@ -238,6 +238,29 @@ store_quarantine_drop(struct store *store, const char *sql, int64_t a,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Notes a release of user_id's (see store_quarantine_released). */
+static int
+store_quarantine_note(struct store *store, int64_t user_id,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	stmt = store_stmt_once(store, "INSERT INTO quarantine_released"
+	    " (user_id, time) VALUES (?1, ?2)", error_r);
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, user_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, (int64_t)time(NULL)) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "note release");
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int
 store_quarantine_release(struct store *store, int64_t id, int64_t user_id,
     int64_t *user_id_r, uint32_t *uid_r, const char **error_r)
@@ -274,8 +297,9 @@ store_quarantine_release(struct store *store, int64_t id, int64_t user_id,
 	    h.blob_id, error_r) < 0)
 		goto fail;
 	if (store_quarantine_drop(store, "DELETE FROM quarantine"
-	    " WHERE id = ?1 AND user_id = ?2 RETURNING blob_id", id, h.user_id, &blobs,
-	    &n_blobs, &cap_blobs, error_r) < 0)
+	    " WHERE id = ?1 AND user_id = ?2 RETURNING blob_id", id,
+	    h.user_id, &blobs, &n_blobs, &cap_blobs, error_r) < 0 ||
+	    store_quarantine_note(store, h.user_id, error_r) < 0)
 		goto fail;
 	free(blobs);
 	if (store_tx_commit(store, error_r) < 0) {
@@ -343,6 +367,27 @@ store_quarantine_delete(struct store *store, int64_t id, int64_t user_id,
 	return ret;
 }
 
+/* Runs sql with ?1 bound to v, ignoring rows. Returns 0 or -1. */
+static int
+store_exec_sql_int(struct store *store, const char *sql, int64_t v,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((stmt = store_stmt_once(store, sql, error_r)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, v) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			;
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "quarantine sweep");
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int
 store_quarantine_expire(struct store *store, time_t now, size_t max,
     size_t *n_r, const char **error_r)
@@ -368,9 +413,12 @@ store_quarantine_expire(struct store *store, time_t now, size_t max,
 		free(blobs);
 		return -1;
 	}
-	if (n_blobs == 0) {
+	if (store_exec_sql_int(store, "DELETE FROM quarantine_released"
+	    " WHERE time < ?1", (int64_t)now - STORE_QUARANTINE_RELEASED_KEEP,
+	    error_r) < 0) {
 		store_tx_rollback(store);
-		return 0;
+		free(blobs);
+		return -1;
 	}
 	ret = store_quarantine_commit(store, blobs, n_blobs, error_r);
 	free(blobs);
@@ -483,4 +531,42 @@ store_user_address(struct store *store, int64_t user_id, char *addr_r,
 	}
 	sqlite3_finalize(stmt);
 	return ret;
+}
+
+int
+store_quarantine_released(struct store *store, int64_t after_id,
+    void (*cb)(void *ctx, int64_t user_id), void *ctx, int64_t *last_id_r,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int64_t last = after_id;
+	int rc;
+
+	if (cb == NULL)
+		stmt = store_stmt_once(store, "SELECT coalesce(max(id), 0), 0"
+		    " FROM quarantine_released", error_r);
+	else
+		stmt = store_stmt_once(store, "SELECT id, user_id FROM"
+		    " quarantine_released WHERE id > ?1 ORDER BY id LIMIT ?2",
+		    error_r);
+	if (stmt == NULL)
+		return -1;
+	if (cb != NULL && (sqlite3_bind_int64(stmt, 1, after_id) !=
+	    SQLITE_OK || sqlite3_bind_int64(stmt, 2,
+	    STORE_QUARANTINE_USERS_MAX) != SQLITE_OK)) {
+		rc = SQLITE_ERROR;
+	} else {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			last = sqlite3_column_int64(stmt, 0);
+			if (cb != NULL)
+				cb(ctx, sqlite3_column_int64(stmt, 1));
+		}
+	}
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "read releases");
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return -1;
+	*last_id_r = last;
+	return 0;
 }

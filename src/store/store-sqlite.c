@@ -159,7 +159,9 @@ static const char store_schema[] =
  *    unlearnt); greylisting triplets; allow and block lists, global
  *    (owner '') or of a hosted domain or a user. A held message keeps
  *    the header values a message row caches (hdr_date too), so that its
- *    release makes the same row a delivery would.
+ *    release makes the same row a delivery would; each release is noted
+ *    (quarantine_released, kept an hour) so that a server sees the
+ *    releases another process (the CLI) made and tells IMAP sessions.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -299,6 +301,10 @@ static const char *const store_schema_migrations[] = {
 	"CREATE INDEX quarantine_user ON quarantine(user_id, id);"
 	"CREATE INDEX quarantine_expires ON quarantine(expires);"
 	"CREATE INDEX quarantine_blob ON quarantine(blob_id);"
+	"CREATE TABLE quarantine_released ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user_id INTEGER NOT NULL,"
+	" time INTEGER NOT NULL);"
 	"CREATE TABLE bayes_tokens ("
 	" user_id INTEGER NOT NULL,"		/* 0: global */
 	" token INTEGER NOT NULL,"		/* 64-bit hash */

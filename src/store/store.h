@@ -804,7 +804,8 @@ store_quarantine_delete(struct store *store, int64_t id, int64_t user_id,
  * Deletes up to max (at most STORE_QUARANTINE_EXPIRE_MAX) held messages
  * whose expiry is at or before now, oldest first, in one transaction,
  * and the blobs no one uses any more; *n_r gets how many went (call
- * again while it equals max). Returns 0 or -1. Writes.
+ * again while it equals max). Notes of releases older than
+ * STORE_QUARANTINE_RELEASED_KEEP go too. Returns 0 or -1. Writes.
  */
 int
 store_quarantine_expire(struct store *store, time_t now, size_t max,
@@ -826,6 +827,20 @@ store_quarantine_mark_digested(struct store *store, int64_t user_id,
 int
 store_quarantine_users(struct store *store, int64_t after_user_id,
     int64_t *users_r, size_t max, size_t *n_r, const char **error_r);
+
+/*
+ * Releases are noted with the owner (in the release's transaction) for
+ * STORE_QUARANTINE_RELEASED_KEEP seconds, so that a server learns of
+ * those another process made: calls cb for each user with a release
+ * noted after id after_id (at most STORE_QUARANTINE_USERS_MAX of them),
+ * and sets *last_id_r to the last id seen (after_id if none; pass 0 with
+ * cb NULL to learn the current last id). Only reads. Returns 0 or -1.
+ */
+#define STORE_QUARANTINE_RELEASED_KEEP 3600
+int
+store_quarantine_released(struct store *store, int64_t after_id,
+    void (*cb)(void *ctx, int64_t user_id), void *ctx, int64_t *last_id_r,
+    const char **error_r);
 
 /* The address of user id: 1 with it in addr_r (size bytes, at least
  * STORE_ADDRESS_MAX + 1), 0 if there is no such user, -1. */

@@ -2,8 +2,8 @@
 
 Messages are held with `correio quarantine hold` (durably, like an SMTP
 delivery: the spam pipeline holds mail the same way), then listed, shown,
-released (imaplib sees it in INBOX; a raw IDLE sees it arrive when the
-server releases it), deleted, expired (by the server's sweep and by the
+released (imaplib sees it in INBOX; a raw IDLE sees it arrive, whether
+the CLI or the server released it), deleted, expired (by the server's sweep and by the
 CLI), and listed in digests (sent by the CLI and by the server at
 [quarantine] digest_time). Users release their own held mail by sending
 to a digest entry's release address over submission (smtplib, logged
@@ -174,6 +174,27 @@ def test_release_seen_by_imaplib(server):
     assert p.returncode == 1 and "no held message" in p.stderr
     # The blob is the message's now.
     assert blob_files(server) == 1
+
+
+def test_cli_release_seen_by_idle(server):
+    """`correio quarantine release` is another process: the server notices
+    its release note and the IDLE session hears of the message."""
+    ids = hold(server, ALICE, held_message(subject="released by the admin"))
+    c = imap_login(server)
+    with c:
+        r = c.ok("SELECT INBOX")
+        assert b"* 0 EXISTS" in r.raw
+        c.send("i1 IDLE\r\n")
+        assert c.readline().startswith(b"+")
+        t0 = time.monotonic()
+        server.cli_ok("quarantine", "release", ids[0])
+        m, _ = c.wait_untagged(rb"^\* (\d+) EXISTS$", NOTIFY_TIMEOUT)
+        assert m.group(1) == b"1"
+        assert time.monotonic() - t0 < NOTIFY_TIMEOUT
+        c.send("DONE\r\n")
+        assert c.read_response("i1").status == "OK"
+        r = c.ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)])")
+        assert b"released by the admin" in r.raw
 
 
 def test_delete_frees_blob(server):

@@ -383,6 +383,60 @@ test_release(void **state)
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM blobs"), 1);
 }
 
+static void
+test_released_cb(void *ctx, int64_t user_id)
+{
+	struct test_held *h = ctx;
+
+	assert_true(h->n < TEST_HELD_MAX);
+	h->v[h->n++].user_id = user_id;
+}
+
+/* Releases are noted for servers to tell IMAP; expiry prunes old notes. */
+static void
+test_released_notes(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t both[2] = { fx->alice, fx->bob }, ids[2], last = -1, last2;
+	struct test_held h = { 0 };
+	const char *error = NULL;
+	size_t n;
+
+	assert_int_equal(store_quarantine_released(fx->store, 0, NULL, NULL,
+	    &last, &error), 0);
+	assert_int_equal(last, 0);
+	test_hold(fx, "x\r\n", both, 2, time(NULL) + 3600, 11, ids);
+	assert_int_equal(store_quarantine_release(fx->store, ids[1], 0, NULL,
+	    NULL, &error), 0);
+	assert_int_equal(store_quarantine_release(fx->store, ids[0], 0, NULL,
+	    NULL, &error), 0);
+	assert_int_equal(store_quarantine_released(fx->store, last,
+	    test_released_cb, &h, &last2, &error), 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.v[0].user_id, fx->bob);
+	assert_int_equal(h.v[1].user_id, fx->alice);
+	assert_true(last2 > last);
+	h.n = 0;
+	assert_int_equal(store_quarantine_released(fx->store, last2,
+	    test_released_cb, &h, &last, &error), 0);
+	assert_int_equal(h.n, 0);
+	assert_int_equal(last, last2);
+	/* a failed release notes nothing */
+	assert_int_equal(store_quarantine_release(fx->store, ids[0], 0, NULL,
+	    NULL, &error), STORE_E_NOTFOUND);
+	assert_int_equal(test_db_int(fx,
+	    "SELECT count(*) FROM quarantine_released"), 2);
+	/* kept STORE_QUARANTINE_RELEASED_KEEP seconds */
+	assert_int_equal(store_quarantine_expire(fx->store, time(NULL), 10,
+	    &n, &error), 0);
+	assert_int_equal(test_db_int(fx,
+	    "SELECT count(*) FROM quarantine_released"), 2);
+	assert_int_equal(store_quarantine_expire(fx->store, time(NULL) +
+	    STORE_QUARANTINE_RELEASED_KEEP + 1, 10, &n, &error), 0);
+	assert_int_equal(test_db_int(fx,
+	    "SELECT count(*) FROM quarantine_released"), 0);
+}
+
 /* Delete: the row, then the blob once nothing uses it. */
 static void
 test_delete(void **state)
@@ -868,6 +922,7 @@ main(void)
 		T(test_hold_list_get),
 		T(test_hold_user_gone),
 		T(test_release),
+		T(test_released_notes),
 		T(test_delete),
 		T(test_expire),
 		T(test_expire_cap),
