@@ -1809,10 +1809,10 @@ smtp_release_done(struct deliverq_job *job)
 
 /*
  * Is path (addr once normalized) a release address of the logged-in
- * user (submission)? Returns false if it is not one at all; true if the
- * session now waits for the release (the reply comes from
- * smtp_release_done) or if the token was wrong (then the unknown-user
- * reply was sent here).
+ * user (submission) with the right token? Returns true if so: the
+ * session now waits for the release, and smtp_release_done replies.
+ * Returns false for anything else, a wrong token included: the caller
+ * then answers as for any unknown user.
  */
 static bool
 smtp_release_start(struct smtp_conn *c, const struct smtp_path *path,
@@ -1834,12 +1834,11 @@ smtp_release_start(struct smtp_conn *c, const struct smtp_path *path,
 		return false;
 	if (!quarantine_token_verify(secret, id, c->user_id, token,
 	    strlen(token))) {
-		log_info("conn=%s smtp rcpt peer=%s to=<%s> result=550 "
-		    "reason=\"unknown user\" quarantine=\"bad token\"", c->id,
-		    c->peer, esc);
-		smtp_error(c, "550 5.1.1 <%s>: Recipient address rejected: "
-		    "User unknown", esc);
-		return true;
+		/* Then it is an unknown user, answered (and counted) as
+		 * such by the caller. */
+		log_debug("conn=%s smtp rcpt to=<%s> quarantine=\"bad token\"",
+		    c->id, esc);
+		return false;
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->conn = c;
