@@ -5,7 +5,7 @@
  *
  * Held messages are outside every mailbox until released. `release`
  * puts one into its owner's INBOX (and trains it as ham once the
- * classifier is wired in, see quarantine_train_ham); `hold` holds a
+ * classifier is wired in, see quarantine_set_train_ham); `hold` holds a
  * message by hand, durably like an SMTP delivery; `digest` sends the
  * digests now instead of at [quarantine] digest_time; `expire` drops held
  * mail past its expiry now instead of at the next sweep of the server.
@@ -502,6 +502,8 @@ cli_quarantine(int argc, char **argv)
 			close(fd);
 		}
 	} else if (strcmp(action, "release") == 0) {
+		/* LEAD: quarantine_set_train_ham(<bayes ham trainer>, <its
+		 * ctx>) here, so that this release trains it as ham. */
 		if (quarantine_release(store, id, 0, &owner, &uid,
 		    &error) != 0)
 			ret = cli_fail("quarantine release: %s", error);

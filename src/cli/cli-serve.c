@@ -332,6 +332,9 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	smtp_server_set_quarantine(sv.submission, &sv.quarantine_secret);
+	/* LEAD: quarantine_set_train_ham(<bayes ham trainer>, <its ctx>)
+	 * here, so that releases (self-release over submission, on the
+	 * writer thread) train the message as ham for its owner. */
 	smtp_server_set_dkim(sv.submission, dkim);
 	smtp_server_set_store(sv.smtp, store, dq, NULL);
 	smtp_server_set_store(sv.submission, store, dq, authq);

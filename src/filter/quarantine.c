@@ -39,7 +39,9 @@
 #include "store/deliverq.h"
 #include "store/store.h"
 
-quarantine_train_fn *quarantine_train_ham = NULL;
+/* The ham trainer (quarantine_set_train_ham): set at start-up only. */
+static quarantine_train_fn *quarantine_train_ham;
+static void *quarantine_train_ctx;
 
 /* Domain separation of the HMAC input: a key used for nothing else
  * today, but the input says what it is for. */
@@ -489,6 +491,13 @@ quarantine_digest_send(struct store *store,
 
 /* --- release and expiry --- */
 
+void
+quarantine_set_train_ham(quarantine_train_fn *train, void *ctx)
+{
+	quarantine_train_ham = train;
+	quarantine_train_ctx = ctx;
+}
+
 /* The size of a held message, from store_quarantine_get. */
 static int
 quarantine_size_cb(void *ctx, const struct store_quarantine_info *info)
@@ -539,7 +548,7 @@ quarantine_release(struct store *store, int64_t id, int64_t user_id,
 	r = store_quarantine_release(store, id, user_id, &owner, uid_r,
 	    error_r);
 	if (r == 0 && train != NULL &&
-	    train(store, owner, data, len, &terr) < 0)
+	    train(quarantine_train_ctx, store, owner, data, len, &terr) < 0)
 		log_warning("quarantine release id=%" PRId64 " user=%" PRId64
 		    " train=ham error=\"%s\"", id, owner, terr);
 	free(data);

@@ -139,23 +139,29 @@ quarantine_digest_compose(struct store *store,
 /*
  * Trains the statistical classifier: the message (len bytes) is ham for
  * user_id. Runs where the release runs (the writer thread in the server,
- * the CLI's own store otherwise). Returns 0 or -1.
+ * the CLI's own store otherwise), after the release committed, outside
+ * any transaction. ctx is what quarantine_set_train_ham was given.
+ * Returns 0 or -1.
  */
-typedef int quarantine_train_fn(struct store *store, int64_t user_id,
-    const char *data, size_t len, const char **error_r);
+typedef int quarantine_train_fn(void *ctx, struct store *store,
+    int64_t user_id, const char *data, size_t len, const char **error_r);
 
 /*
- * LEAD: the classifier (filter/bayes.*) sets this to its ham training at
- * start-up (`correio serve` and the CLI: before the first release). While
- * it is NULL a release trains nothing. quarantine_release() is its only
- * caller.
+ * LEAD: the one place the classifier (filter/bayes.*) plugs in. Call it
+ * at start-up, before the first release and before any thread releases
+ * (`correio serve` and `correio quarantine`: see the LEAD comments in
+ * cli-serve.c and cli-quarantine.c), with a function that calls
+ * bayes_learn(..., BAYES_HAM, ...) for user_id. While none is set a
+ * release trains nothing. quarantine_release() is its only caller. NULL
+ * removes it.
  */
-extern quarantine_train_fn *quarantine_train_ham;
+void
+quarantine_set_train_ham(quarantine_train_fn *train, void *ctx);
 
 /*
  * Releases held message id to its owner's INBOX (store_quarantine_release;
  * user_id not 0: only if it is that user's) and then trains it as ham for
- * the owner through quarantine_train_ham (a training failure is logged,
+ * the owner through the quarantine_set_train_ham hook (a failure is logged,
  * the release stands). *user_id_r (if not NULL) gets the owner, *uid_r
  * (if not NULL) the new UID. Writes. Returns 0, STORE_E_NOTFOUND or -1.
  */

@@ -838,9 +838,10 @@ static int test_trained;
 static int64_t test_trained_user;
 
 static int
-test_train(struct store *store, int64_t user_id, const char *data,
-    size_t len, const char **error_r)
+test_train(void *ctx, struct store *store, int64_t user_id,
+    const char *data, size_t len, const char **error_r)
 {
+	assert_ptr_equal(ctx, &test_trained);
 	(void)store;
 	(void)error_r;
 	assert_int_equal(len, 6);
@@ -858,7 +859,7 @@ test_release_trains(void **state)
 	const char *error = NULL;
 
 	test_hold(fx, "ham!\r\n", b, 1, time(NULL) + 60, 11, id);
-	quarantine_train_ham = test_train;
+	quarantine_set_train_ham(test_train, &test_trained);
 	test_trained = 0;
 	assert_int_equal(quarantine_release(fx->store, id[0], fx->alice,
 	    &owner, NULL, &error), STORE_E_NOTFOUND);
@@ -868,7 +869,7 @@ test_release_trains(void **state)
 	assert_int_equal(test_trained, 1);
 	assert_int_equal(test_trained_user, fx->bob);
 	assert_int_equal(owner, fx->bob);
-	quarantine_train_ham = NULL;
+	quarantine_set_train_ham(NULL, NULL);
 }
 
 /* --- the secret file --- */
