@@ -33,7 +33,7 @@ main_help(FILE *f)
 {
 	fprintf(f, "usage: correio COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", main_cmds[i].name, main_cmds[i].help);
+		fprintf(f, "  %-10s %s\n", main_cmds[i].name, main_cmds[i].help);
 	fprintf(f, "\nRun 'correio COMMAND --help' for a command's options.\n");
 }
 
