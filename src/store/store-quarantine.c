@@ -8,7 +8,9 @@
  * a delivery would have made (next UID and MODSEQ of INBOX, the arrival
  * time as internal date, the cached header values) pointing at the same
  * blob, and deletes the quarantine row, in one transaction: the blob is
- * never copied and never without a row that uses it. Deleting and
+ * never copied and never without a row that uses it. Held blobs are not
+ * indexed for SEARCH (most expire, and the index keeps entries of gone
+ * blobs): a release makes the indexer take the blob. Deleting and
  * expiring drop the row and then the blob if nothing else uses it
  * (STMT_BLOB_DELETE_UNUSED counts quarantine rows); the file is unlinked
  * after the commit, so a crash in between leaves an orphan file, never a
@@ -238,6 +240,27 @@ store_quarantine_drop(struct store *store, const char *sql, int64_t a,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Runs sql with ?1 bound to v, ignoring rows. Returns 0 or -1. */
+static int
+store_exec_sql_int(struct store *store, const char *sql, int64_t v,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((stmt = store_stmt_once(store, sql, error_r)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, v) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			;
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "quarantine update");
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Notes a release of user_id's (see store_quarantine_released). */
 static int
 store_quarantine_note(struct store *store, int64_t user_id,
@@ -294,7 +317,9 @@ store_quarantine_release(struct store *store, int64_t id, int64_t user_id,
 	if (rc <= 0)
 		goto fail;
 	if (store_message_insert(store, &h.d, mailbox_id, uid, modseq,
-	    h.blob_id, error_r) < 0)
+	    h.blob_id, error_r) < 0 ||
+	    store_exec_sql_int(store, "UPDATE blobs SET indexed = 0"
+	    " WHERE id = ?1 AND indexed = 2", h.blob_id, error_r) < 0)
 		goto fail;
 	if (store_quarantine_drop(store, "DELETE FROM quarantine"
 	    " WHERE id = ?1 AND user_id = ?2 RETURNING blob_id", id,
@@ -365,27 +390,6 @@ store_quarantine_delete(struct store *store, int64_t id, int64_t user_id,
 	ret = store_quarantine_commit(store, blobs, n_blobs, error_r);
 	free(blobs);
 	return ret;
-}
-
-/* Runs sql with ?1 bound to v, ignoring rows. Returns 0 or -1. */
-static int
-store_exec_sql_int(struct store *store, const char *sql, int64_t v,
-    const char **error_r)
-{
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if ((stmt = store_stmt_once(store, sql, error_r)) == NULL)
-		return -1;
-	if (sqlite3_bind_int64(stmt, 1, v) != SQLITE_OK)
-		rc = SQLITE_ERROR;
-	else
-		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-			;
-	if (rc != SQLITE_DONE)
-		store_db_error(store, error_r, "quarantine sweep");
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int

@@ -2324,11 +2324,14 @@ store_deliver_one(struct store *store, struct store_delivery *d,
 		return -1;
 	if ((stmt = store_stmt(store, STMT_BLOB_INSERT, error_r)) == NULL)
 		goto fail;
-	/* A blob only the queue uses is never searched: not indexed. */
+	/* A blob only the queue uses is never searched: not indexed. Nor
+	 * is held mail until it is released (store_quarantine_release):
+	 * most of it expires, and the index keeps entries of gone blobs. */
 	if (store_bind_text(stmt, 1, blob_name) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 2, (int64_t)d->size) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 3, (int64_t)now) != SQLITE_OK ||
-	    sqlite3_bind_int(stmt, 4, d->n_users > 0 ? 0 : 2) != SQLITE_OK)
+	    sqlite3_bind_int(stmt, 4, d->n_users > 0 &&
+	    d->quarantine == NULL ? 0 : 2) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(stmt);

@@ -161,7 +161,8 @@ def test_hold_for_alias_holds_per_user(server):
 
 
 def test_release_seen_by_imaplib(server):
-    ids = hold(server, ALICE, held_message(subject="not spam really"))
+    ids = hold(server, ALICE, held_message(subject="not spam really",
+                                           body="Order pills-free now"))
     assert imaplib_inbox(server)[0] == 0
     p = server.cli_ok("quarantine", "release", ids[0])
     assert f"released {ids[0]} to {ALICE} INBOX uid 1" in p.stdout
@@ -172,8 +173,16 @@ def test_release_seen_by_imaplib(server):
     # Once.
     p = server.cli("quarantine", "release", ids[0])
     assert p.returncode == 1 and "no held message" in p.stderr
-    # The blob is the message's now.
+    # The blob is the message's now, and SEARCH finds its text.
     assert blob_files(server) == 1
+    with imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=10) as m:
+        m.login(ALICE, PASSWORD)
+        m.select("INBOX", readonly=True)
+        typ, data = m.search(None, "BODY", "pills-free")
+        assert typ == "OK" and data[0] == b"1", data
+        typ, data = m.search(None, "BODY", "nothing-like-this")
+        assert typ == "OK" and data[0] == b"", data
+        m.logout()
 
 
 def test_cli_release_seen_by_idle(server):

@@ -341,6 +341,7 @@ test_release(void **state)
 	int fd;
 
 	test_hold(fx, msg, both, 2, time(NULL) + 60, 11, ids);
+	assert_int_equal(test_db_int(fx, "SELECT indexed FROM blobs"), 2);
 	assert_int_equal(store_mailbox_get(fx->store, fx->alice, "INBOX",
 	    &before, &error), 0);
 	/* bob cannot release alice's */
@@ -371,8 +372,10 @@ test_release(void **state)
 	assert_string_equal(info.date, "Mon, 7 Dec 2026 01:00:00 +0000");
 	assert_string_equal(info.sender, "spammer@remote.example");
 	assert_int_equal(info.flags, 0);
-	/* the blob is shared, not copied; the row is gone */
+	/* the blob is shared, not copied; the row is gone; and now it is
+	 * to be indexed for SEARCH, which it was not while held */
 	assert_int_equal(test_count_blobs(fx), 1);
+	assert_int_equal(test_db_int(fx, "SELECT indexed FROM blobs"), 0);
 	assert_int_equal(test_db_int(fx, "SELECT count(*) FROM quarantine"), 1);
 	assert_int_equal(store_quarantine_release(fx->store, ids[0], 0, NULL,
 	    NULL, &error), STORE_E_NOTFOUND);
