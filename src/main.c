@@ -24,6 +24,7 @@ static const struct {
 	{ "auth", cli_auth, "check a sender's SPF, DKIM and DMARC as inbound SMTP does" },
 	{ "spam", cli_spam, "the spam filter: symbols, checks, training" },
 	{ "queue", cli_queue, "list, show, delete or flush queued outbound mail" },
+	{ "quarantine", cli_quarantine, "list, show, release or delete held mail" },
 	{ "sendmail", cli_sendmail, "submit a message from standard input" },
 };
 
@@ -32,7 +33,7 @@ main_help(FILE *f)
 {
 	fprintf(f, "usage: correio COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", main_cmds[i].name, main_cmds[i].help);
+		fprintf(f, "  %-10s %s\n", main_cmds[i].name, main_cmds[i].help);
 	fprintf(f, "\nRun 'correio COMMAND --help' for a command's options.\n");
 }
 

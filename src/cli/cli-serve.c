@@ -30,6 +30,7 @@
 #include "dns/dns.h"
 #include "filter/milter.h"
 #include "filter/spam-check.h"
+#include "filter/quarantine.h"
 #include "imap/imap-server.h"
 #include "mime/mime-imap.h"
 #include "mime/mime.h"
@@ -68,6 +69,8 @@ struct serve {
 	struct pop3_server *pop3;
 	struct deliverq *dq;
 	struct smtp_queue *queue;	/* outbound; NULL if [queue] deliver=0 */
+	struct quarantine_runner *quarantine;	/* expiry and digests */
+	struct quarantine_secret quarantine_secret;
 	struct event *sigterm, *sigint, *drain;
 	int drain_ticks;
 	/* Message bytes in memory, all sessions of every protocol, held
@@ -333,6 +336,15 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	log_info("serve dkim keys=%zu", dkim_keys_count(dkim));
+	/* Release addresses of held mail; made on first start. */
+	if (quarantine_secret_load(&sv.quarantine_secret, &error) < 0) {
+		log_error("serve quarantine error=\"%s\"", error);
+		goto out;
+	}
+	smtp_server_set_quarantine(sv.submission, &sv.quarantine_secret);
+	/* LEAD: quarantine_set_train_ham(<bayes ham trainer>, <its ctx>)
+	 * here, so that releases (self-release over submission, on the
+	 * writer thread) train the message as ham for its owner. */
 	smtp_server_set_dkim(sv.submission, dkim);
 	smtp_server_set_store(sv.smtp, store, dq, NULL);
 	smtp_server_set_store(sv.submission, store, dq, authq);
@@ -343,6 +355,9 @@ cli_serve(int argc, char **argv)
 	deliverq_set_indexer(dq, imap_search_index_text,
 	    IMAP_SEARCH_INDEX_VERSION);
 	sv.dq = dq;
+	/* Expiry and digests of held mail, on the writer thread. */
+	sv.quarantine = quarantine_runner_new(sv.base, cfg, store, dq,
+	    &sv.quarantine_secret, serve_notify, &sv);
 	/* One resolver for the deliverer and inbound SPF checks. */
 	if ((dns = dns_new(sv.base, cfg, &error)) == NULL) {
 		log_error("serve dns error=\"%s\"", error);
@@ -407,6 +422,8 @@ out:
 	deliverq_free(&dq);
 	/* After the deliverq: its last result writes call back into it. */
 	smtp_queue_free(&sv.queue);
+	quarantine_runner_free(&sv.quarantine);
+	quarantine_secret_wipe(&sv.quarantine_secret);
 	storeq_free(&authq);
 	imap_server_free(&sv.imap);
 	pop3_server_free(&sv.pop3);

@@ -36,6 +36,7 @@ int cli_auth(int argc, char **argv);
 int cli_spam(int argc, char **argv);
 int cli_spam_check(int argc, char **argv);
 int cli_spam_lists(int argc, char **argv);
+int cli_quarantine(int argc, char **argv);
 
 struct config;
 struct option;

@@ -226,6 +226,17 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(milter_message_timeout), "300s", 1, 7200, 0 },
 	{ "milter", "listeners", CONFIG_TYPE_MILTER_LISTENERS,
 	    CONFIG_FIELD(milter_listeners), "smtp", 0, 0, 0 },
+	/* The quarantine (filter/quarantine.h): held mail is kept this
+	 * long, swept this often, and listed to its owner in a digest once
+	 * a day at this hour (local time) with a release address each. */
+	{ "quarantine", "retention", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(quarantine_retention), "30d", 60, 3650 * 86400U, 0 },
+	{ "quarantine", "expire_interval", CONFIG_TYPE_DURATION,
+	    CONFIG_FIELD(quarantine_expire_interval), "1h", 1, 86400, 0 },
+	{ "quarantine", "digest", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(quarantine_digest), "yes", 0, 0, 0 },
+	{ "quarantine", "digest_time", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(quarantine_digest_time), "8", 0, 23, 0 },
 
 	{ "dns", "resolver", CONFIG_TYPE_RESOLVER,
 	    CONFIG_FIELD(dns_resolver), "", 0, 0, 0 },
@@ -419,6 +430,7 @@ config_duration_parse(const char *value, unsigned *seconds_r)
 		case 'S': case 's': mult = 1; end--; break;
 		case 'M': case 'm': mult = 60; end--; break;
 		case 'H': case 'h': mult = 3600; end--; break;
+		case 'D': case 'd': mult = 86400; end--; break;
 		default: break;
 		}
 	}
@@ -450,7 +462,11 @@ config_size_format(uint64_t v, char *out, size_t outlen)
 static void
 config_duration_format(uint64_t v, char *out, size_t outlen)
 {
-	if (v != 0 && v % 3600 == 0)
+	/* Days from two on: "24h" stays as the limits have always read. */
+	if (v > 86400 && v % 86400 == 0)
+		config_msg(out, outlen, "%llud",
+		    (unsigned long long)(v / 86400));
+	else if (v != 0 && v % 3600 == 0)
 		config_msg(out, outlen, "%lluh",
 		    (unsigned long long)(v / 3600));
 	else if (v != 0 && v % 60 == 0)
@@ -1006,7 +1022,7 @@ config_key_set(struct config *config, const struct config_key *key,
 			config_duration_format(key->min, lo, sizeof(lo));
 			config_duration_format(key->max, hi, sizeof(hi));
 			config_msg(msg, msglen, "must be a duration from %s to "
-			    "%s (a number with an optional s, m or h suffix)",
+			    "%s (a number with an optional s, m, h or d suffix)",
 			    lo, hi);
 			return -1;
 		}

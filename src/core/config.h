@@ -139,6 +139,11 @@ struct config {
 	unsigned milter_timeout;	/* seconds per reply, default 30 */
 	unsigned milter_message_timeout;	/* whole check, default 300 */
 	unsigned milter_listeners;	/* CONFIG_MILTER_*, default smtp */
+	/* [quarantine] held mail (filter/quarantine.h) */
+	unsigned quarantine_retention;	/* seconds a held message is kept */
+	unsigned quarantine_expire_interval;	/* seconds between sweeps */
+	bool quarantine_digest;		/* send users a daily digest */
+	unsigned quarantine_digest_time;	/* hour of day (local), 0-23 */
 
 	/* [dns] */
 	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas
@@ -231,7 +236,7 @@ config_domain_listed(const char *list, const char *domain);
 int
 config_size_parse(const char *value, uint64_t *size_r);
 
-/* Parses a duration: a number of seconds with an optional s, m or h
+/* Parses a duration: a number of seconds with an optional s, m, h or d
  * suffix. Returns 0 or -1. */
 int
 config_duration_parse(const char *value, unsigned *seconds_r);

@@ -93,6 +93,7 @@
 #include "core/xalloc.h"
 #include "dns/dns.h"
 #include "filter/spam-check.h"
+#include "filter/quarantine.h"
 #include "mime/addr.h"
 #include "mime/header.h"
 #include "mime/mime-imap.h"
@@ -128,6 +129,7 @@ enum smtp_state {
 	SMTP_ST_SPF,		/* MAIL waits for its SPF check */
 	SMTP_ST_CHECK,		/* the content waits for DKIM and DMARC */
 	SMTP_ST_GREET,		/* port 25: the pause before the greeting */
+	SMTP_ST_RELEASE,	/* RCPT waits for a quarantine release */
 };
 
 static const char *const smtp_state_names[] = {
@@ -141,6 +143,7 @@ static const char *const smtp_state_names[] = {
 	[SMTP_ST_SPF] = "spf",
 	[SMTP_ST_CHECK] = "check",
 	[SMTP_ST_GREET] = "greet",
+	[SMTP_ST_RELEASE] = "release",
 };
 
 /* Where an AUTH exchange is. */
@@ -162,6 +165,8 @@ struct smtp_server {
 	struct connlimit *connlimit;	/* connections per address, net */
 	struct ratelimit *sendlimit;	/* submission: per user and hour */
 	const struct dkim_keys *dkim;	/* signing keys (submission) */
+	/* Release addresses of held mail (submission), or NULL. */
+	const struct quarantine_secret *quarantine;
 	struct spf_dns spf_dns;		/* inbound: SPF checks, if set */
 	bool spf;
 	struct dns *dns;		/* inbound: DMARC policies */
@@ -283,6 +288,7 @@ struct smtp_conn {
 	bool shutdown;			/* say 421 once the pending reply is out */
 	struct smtp_txn *txn;
 	struct smtp_delivery *delivery;	/* while SMTP_ST_WAIT */
+	struct smtp_release *release;	/* while SMTP_ST_RELEASE */
 	struct buf line;
 	struct event *deadline;
 };
@@ -352,7 +358,7 @@ static bool
 smtp_conn_waiting(const struct smtp_conn *c)
 {
 	return c->state == SMTP_ST_WAIT || c->state == SMTP_ST_SPF ||
-	    c->state == SMTP_ST_CHECK;
+	    c->state == SMTP_ST_CHECK || c->state == SMTP_ST_RELEASE;
 }
 
 /* A reply for a client mistake; too many of them end the session. */
@@ -883,9 +889,6 @@ smtp_dmarc_job_done(struct deliverq_job *job)
 	free(dj);
 }
 
-/* Days a held message is kept before it expires. */
-#define SMTP_QUARANTINE_RETENTION (30 * 24 * 3600)
-
 /*
  * The spam filter's verdict (filter/spam-check.h): the message comes
  * back with its X-Spam-* fields in place of any the sender wrote, then
@@ -970,7 +973,8 @@ smtp_spam_done(void *ctx, const struct spam_verdict *v)
 		h->symbols = t->spam_symbols;
 		h->reason = pool_strdup(t->pool, v->reason);
 		h->peer = c->peer;
-		h->expires = time(NULL) + SMTP_QUARANTINE_RETENTION;
+		h->expires = time(NULL) +
+		    (time_t)c->server->config->quarantine_retention;
 		h->ids_r = pool_alloc(t->pool, (t->n_users > 0 ? t->n_users :
 		    1) * sizeof(*h->ids_r));
 		t->hold = h;
@@ -1949,6 +1953,132 @@ done:
 	smtp_reply(c, "250 2.1.5 Ok");
 }
 
+/*
+ * Self-release of held mail (filter/quarantine.h): on submission, a
+ * recipient quarantine-release+ID.TOKEN@DOMAIN, DOMAIN the logged-in
+ * user's own, whose TOKEN is that user's for ID, releases held message
+ * ID to the user's INBOX on the writer thread, and RCPT answers when it
+ * is done: 250 if it was released, and otherwise (a bad token, another
+ * user's or no such held message) exactly what an unknown user gets, so
+ * that the address says nothing about held mail to anyone else. The
+ * recipient is kept for DATA but reaches nobody: the message itself is
+ * dropped (it was only the vehicle). On port 25 these addresses are not
+ * looked at: they are unknown users like any other.
+ */
+struct smtp_release {
+	struct deliverq_job job;
+	struct smtp_conn *conn;
+	int64_t id;
+	int64_t user_id;
+	char *address;			/* as received, malloc'ed */
+	char esc[LOG_ESCAPE_MAX];	/* for logs and replies */
+	char error[256];
+};
+
+static int
+smtp_release_run(struct store *store, struct deliverq_job *job)
+{
+	struct smtp_release *r = (struct smtp_release *)job;
+	const char *error;
+	int ret;
+
+	ret = quarantine_release(store, r->id, r->user_id, NULL, NULL, &error);
+	if (ret != 0)
+		(void)snprintf(r->error, sizeof(r->error), "%s", error);
+	return ret;
+}
+
+static void
+smtp_release_free(struct smtp_release *r)
+{
+	free(r->address);
+	free(r);
+}
+
+static void
+smtp_release_done(struct deliverq_job *job)
+{
+	struct smtp_release *r = (struct smtp_release *)job;
+	struct smtp_conn *c = r->conn;
+	struct smtp_txn *t = c->txn;
+
+	c->release = NULL;
+	if (c->closing) {
+		smtp_release_free(r);
+		smtp_conn_finish(c);
+		return;
+	}
+	if (job->result == 0) {
+		log_info("conn=%s smtp rcpt peer=%s user=%s to=<%s> "
+		    "result=250 quarantine=released id=%" PRId64, c->id,
+		    c->peer, c->user, r->esc, r->id);
+		t->rcpts[t->n_rcpts++] = pool_strdup(t->pool, r->address);
+		smtp_reply(c, "250 2.1.5 Ok: held message released to your "
+		    "INBOX");
+	} else if (job->result == STORE_E_NOTFOUND) {
+		log_info("conn=%s smtp rcpt peer=%s to=<%s> result=550 "
+		    "reason=\"unknown user\" quarantine=\"not held for user\"",
+		    c->id, c->peer, r->esc);
+		smtp_error(c, "550 5.1.1 <%s>: Recipient address rejected: "
+		    "User unknown", r->esc);
+	} else {
+		log_error("conn=%s smtp rcpt to=<%s> quarantine release "
+		    "error=\"%s\"", c->id, r->esc, r->error);
+		smtp_reply(c, "451 4.3.0 Temporary failure, try again later");
+	}
+	smtp_release_free(r);
+	smtp_conn_resume(c);
+}
+
+/*
+ * Is path (addr once normalized) a release address of the logged-in
+ * user (submission) with the right token? Returns true if so: the
+ * session now waits for the release, and smtp_release_done replies.
+ * Returns false for anything else, a wrong token included: the caller
+ * then answers as for any unknown user.
+ */
+static bool
+smtp_release_start(struct smtp_conn *c, const struct smtp_path *path,
+    const char *addr, const char *esc)
+{
+	const struct quarantine_secret *secret = c->server->quarantine;
+	const char *token, *user_domain, *domain;
+	struct smtp_release *r;
+	int64_t id;
+
+	/* addr is normalized (a lower-case A-label domain), as c->user is. */
+	if (secret == NULL || c->user == NULL || c->user_id == 0 ||
+	    path->postmaster || addr == NULL ||
+	    (domain = strrchr(addr, '@')) == NULL ||
+	    (user_domain = strrchr(c->user, '@')) == NULL ||
+	    strcasecmp(domain + 1, user_domain + 1) != 0 ||
+	    quarantine_release_parse(path->localpart,
+	    strlen(path->localpart), &id, &token) < 0)
+		return false;
+	if (!quarantine_token_verify(secret, id, c->user_id, token,
+	    strlen(token))) {
+		/* Then it is an unknown user, answered (and counted) as
+		 * such by the caller. */
+		log_debug("conn=%s smtp rcpt to=<%s> quarantine=\"bad token\"",
+		    c->id, esc);
+		return false;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->conn = c;
+	r->id = id;
+	r->user_id = c->user_id;
+	r->address = xstrdup(path->address);
+	(void)snprintf(r->esc, sizeof(r->esc), "%s", esc);
+	r->job.run = smtp_release_run;
+	r->job.done = smtp_release_done;
+	/* IMAP sessions of the user (an IDLE) see the released message. */
+	r->job.notify_user = c->user_id;
+	c->release = r;
+	c->state = SMTP_ST_RELEASE;
+	deliverq_submit(c->server->deliverq, &r->job);
+	return true;
+}
+
 static void
 smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 {
@@ -2015,6 +2145,10 @@ smtp_cmd_rcpt(struct smtp_conn *c, const char *args)
 		smtp_reply(c, "250 2.1.5 Ok");
 		return;
 	case STORE_RCPT_UNKNOWN:
+		/* Submission: maybe a release address of held mail. */
+		if (c->server->mode == SMTP_MODE_SUBMISSION &&
+		    smtp_release_start(c, &path, addr, esc))
+			return;
 		/* Directory harvesting: counted apart from max_errors, and
 		 * past the limit the session ends instead of answering. */
 		if (cfg->smtp_max_unknown_recipients > 0 &&
@@ -2284,6 +2418,7 @@ smtp_conn_process(struct smtp_conn *c)
 		case SMTP_ST_AUTH_WAIT:
 		case SMTP_ST_SPF:
 		case SMTP_ST_CHECK:
+		case SMTP_ST_RELEASE:
 			return;
 		case SMTP_ST_GREET:
 			/* RFC 5321 3.1: the client waits for the greeting. One
@@ -2464,7 +2599,8 @@ smtp_conn_finish(struct smtp_conn *c)
 		smtp_conn_start_tls(c);
 	/* A delivery or a password check in flight refers to the session:
 	 * it is freed when they are done. */
-	if (!c->closing || c->delivery != NULL || c->auth != NULL)
+	if (!c->closing || c->delivery != NULL || c->auth != NULL ||
+	    c->release != NULL)
 		return;
 	if (evbuffer_get_length(out) > 0) {
 		bufferevent_enable(c->bev, EV_WRITE);
@@ -2804,6 +2940,13 @@ smtp_server_set_dkim(struct smtp_server *s, const struct dkim_keys *keys)
 	s->dkim = keys;
 }
 
+void
+smtp_server_set_quarantine(struct smtp_server *s,
+    const struct quarantine_secret *secret)
+{
+	s->quarantine = s->mode == SMTP_MODE_SUBMISSION ? secret : NULL;
+}
+
 int
 smtp_server_listen(struct smtp_server *s, const struct config_listen *l,
     bool implicit_tls, const char **error_r)
@@ -2854,8 +2997,9 @@ smtp_server_shutdown(struct smtp_server *s)
 		next = c->next;
 		if (c->closing)
 			continue;
-		if (c->state == SMTP_ST_WAIT) {
-			/* Its message is being stored: it gets the 250 first. */
+		if (c->state == SMTP_ST_WAIT || c->state == SMTP_ST_RELEASE) {
+			/* Its message is being stored (or a held message
+			 * released): it gets the answer first. */
 			c->shutdown = true;
 			continue;
 		}

@@ -55,6 +55,16 @@ smtp_server_set_store(struct smtp_server *server, struct store *store,
  * be NULL: no signing), which must outlive the server. */
 void
 smtp_server_set_dkim(struct smtp_server *server, const struct dkim_keys *keys);
+
+struct quarantine_secret;
+
+/* Submission: a message to a release address of the logged-in user's
+ * held mail (filter/quarantine.h) releases it instead of being relayed;
+ * secret must outlive the server. Without it (and on port 25) such an
+ * address is an unknown user like any other. */
+void
+smtp_server_set_quarantine(struct smtp_server *server,
+    const struct quarantine_secret *secret);
 /* Inbound: checks SPF (RFC 7208) of every MAIL with dns, which must
  * outlive the server ([auth] spf_reject_fail is the policy). Without it,
  * nothing is checked. Does nothing for submission. */

@@ -80,8 +80,10 @@ deliverq_done(void *ctx, struct batchq_item *item)
 	struct deliverq *q = ctx;
 	struct deliverq_job *job = (struct deliverq_job *)item;
 
+	/* A held message (quarantine) reached no mailbox: nothing to tell
+	 * IMAP sessions until it is released. */
 	if (job->run == NULL && job->delivery.result == 0 &&
-	    q->notify != NULL) {
+	    job->delivery.quarantine == NULL && q->notify != NULL) {
 		for (size_t i = 0; i < job->delivery.n_users; i++)
 			q->notify(q->notify_ctx, job->delivery.users[i]);
 	}

@@ -70,6 +70,7 @@ enum store_stmt {
 	STMT_MESSAGE_BLOB,
 	STMT_QUEUE_INSERT,
 	STMT_QUEUE_RCPT_INSERT,
+	STMT_QUARANTINE_INSERT,
 	STMT_COUNT
 };
 
@@ -184,6 +185,32 @@ store_blobs_release(struct store *store, const int64_t *blob_ids, size_t n,
 int
 store_queue_insert(struct store *store, struct store_queue_entry *q,
     int64_t blob_id, time_t now, const char **error_r);
+
+/* Binds a header value for listings, cut to STORE_HEADER_CACHE_MAX bytes
+ * on a UTF-8 character boundary (NULL binds NULL). */
+int
+store_bind_header(sqlite3_stmt *stmt, int i, const char *s);
+
+/*
+ * Takes the next UID and MODSEQ of a user's mailbox (inside a write
+ * transaction). Returns 1 with them, 0 if the user has no such mailbox,
+ * -1 on error.
+ */
+int
+store_mailbox_alloc(struct store *store, int64_t user_id, const char *name,
+    int64_t *mailbox_id_r, int64_t *uid_r, int64_t *modseq_r,
+    const char **error_r);
+
+/*
+ * Inserts one message row for delivery d (its size, internal date,
+ * envelope sender, header values, flags and keywords) in mailbox_id with
+ * uid and modseq, pointing at blob_id (inside a write transaction).
+ * Returns 0 or -1.
+ */
+int
+store_message_insert(struct store *store, const struct store_delivery *d,
+    int64_t mailbox_id, int64_t uid, int64_t modseq, int64_t blob_id,
+    const char **error_r);
 
 /* Formats an error into this thread's store error buffer, sets *error_r. */
 void

@@ -157,7 +157,11 @@ static const char store_schema[] =
  *    (user_id 0) and per user, its message totals and which messages it
  *    learnt (by content hash, so that each is learnt once and can be
  *    unlearnt); greylisting triplets; allow and block lists, global
- *    (owner '') or of a hosted domain or a user.
+ *    (owner '') or of a hosted domain or a user. A held message keeps
+ *    the header values a message row caches (hdr_date too), so that its
+ *    release makes the same row a delivery would; each release is noted
+ *    (quarantine_released, kept an hour) so that a server sees the
+ *    releases another process (the CLI) made and tells IMAP sessions.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -292,10 +296,15 @@ static const char *const store_schema_migrations[] = {
 	" peer TEXT NOT NULL,"
 	" hdr_from TEXT,"
 	" hdr_subject TEXT,"
+	" hdr_date TEXT,"			/* for the message row */
 	" digested INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX quarantine_user ON quarantine(user_id, id);"
 	"CREATE INDEX quarantine_expires ON quarantine(expires);"
 	"CREATE INDEX quarantine_blob ON quarantine(blob_id);"
+	"CREATE TABLE quarantine_released ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user_id INTEGER NOT NULL,"
+	" time INTEGER NOT NULL);"
 	"CREATE TABLE bayes_tokens ("
 	" user_id INTEGER NOT NULL,"		/* 0: global */
 	" token INTEGER NOT NULL,"		/* 64-bit hash */
@@ -359,8 +368,9 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_USER_PASSWD] =
 	    "UPDATE users SET password = ?2 WHERE address = ?1",
 	[STMT_USER_BLOBS] =
-	    "SELECT DISTINCT m.blob_id FROM messages m"
-	    " JOIN mailboxes mb ON mb.id = m.mailbox_id WHERE mb.user_id = ?1",
+	    "SELECT m.blob_id FROM messages m"
+	    " JOIN mailboxes mb ON mb.id = m.mailbox_id WHERE mb.user_id = ?1"
+	    " UNION SELECT blob_id FROM quarantine WHERE user_id = ?1",
 	[STMT_ALIAS_EXISTS] = "SELECT 1 FROM aliases WHERE alias = ?1 LIMIT 1",
 	[STMT_ALIAS_COUNT] = "SELECT count(*) FROM aliases WHERE alias = ?1",
 	[STMT_ALIAS_TARGETS] =
@@ -418,6 +428,11 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[STMT_MAILBOX_UIDVALIDITY] =
 	    "SELECT uidvalidity FROM mailboxes WHERE id = ?1",
+	[STMT_QUARANTINE_INSERT] =
+	    "INSERT INTO quarantine (user_id, blob_id, size, created, expires,"
+	    " score, symbols, reason, envelope_from, rcpt, peer, hdr_from,"
+	    " hdr_subject, hdr_date) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	    " ?9, address, ?10, ?11, ?12, ?13 FROM users WHERE id = ?1",
 	[STMT_MESSAGE_BLOB] =
 	    "SELECT b.name, b.size FROM users u"
 	    " JOIN mailboxes mb ON mb.user_id = u.id"
@@ -526,7 +541,7 @@ store_bind_text(sqlite3_stmt *stmt, int i, const char *s)
 
 /* Binds a header value for listings, cut to STORE_HEADER_CACHE_MAX bytes
  * on a UTF-8 character boundary. */
-static int
+int
 store_bind_header(sqlite3_stmt *stmt, int i, const char *s)
 {
 	size_t len;
@@ -2102,7 +2117,7 @@ fail:
  * Takes the next UID and MODSEQ of a user's mailbox. Returns 1 with
  * them, 0 if the user has no such mailbox, -1 on error.
  */
-static int
+int
 store_mailbox_alloc(struct store *store, int64_t user_id, const char *name,
     int64_t *mailbox_id_r, int64_t *uid_r, int64_t *modseq_r,
     const char **error_r)
@@ -2156,7 +2171,7 @@ store_render_insert(struct store *store, const struct store_delivery *d,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
+int
 store_message_insert(struct store *store, const struct store_delivery *d,
     int64_t mailbox_id, int64_t uid, int64_t modseq, int64_t blob_id,
     const char **error_r)
@@ -2236,8 +2251,58 @@ store_user_id_exists(struct store *store, int64_t user_id,
 }
 
 /*
+ * Holds a delivery for one user (schema 10): a quarantine row, with the
+ * user's address as rcpt, pointing at blob_id. Returns 1 with its id, 0
+ * if the user is gone, -1 on error.
+ */
+static int
+store_quarantine_insert(struct store *store, const struct store_delivery *d,
+    int64_t user_id, int64_t blob_id, time_t now, int64_t *id_r,
+    const char **error_r)
+{
+	const struct store_quarantine_hold *h = d->quarantine;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((stmt = store_stmt(store, STMT_QUARANTINE_INSERT,
+	    error_r)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(stmt, 1, user_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, blob_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 3, (int64_t)d->size) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 4, (int64_t)now) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 5, (int64_t)h->expires) != SQLITE_OK ||
+	    sqlite3_bind_double(stmt, 6, h->score) != SQLITE_OK ||
+	    store_bind_text(stmt, 7, h->symbols != NULL ? h->symbols :
+	    "") != SQLITE_OK ||
+	    store_bind_header(stmt, 8, h->reason != NULL ? h->reason :
+	    "") != SQLITE_OK ||
+	    store_bind_header(stmt, 9, d->envelope_from != NULL ?
+	    d->envelope_from : "") != SQLITE_OK ||
+	    store_bind_header(stmt, 10, h->peer != NULL ? h->peer : "") !=
+	    SQLITE_OK ||
+	    store_bind_header(stmt, 11, d->hdr_from) != SQLITE_OK ||
+	    store_bind_header(stmt, 12, d->hdr_subject) != SQLITE_OK ||
+	    store_bind_header(stmt, 13, d->hdr_date) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_db_error(store, error_r, "insert quarantine row");
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (sqlite3_changes(store->db) == 0)
+		return 0;
+	*id_r = sqlite3_last_insert_rowid(store->db);
+	return 1;
+}
+
+/*
  * Adds the metadata of one delivery (its blob row, one message per
- * user, and its queue entry if it has one) inside a savepoint of the batch transaction, so that one failing
+ * user, or one quarantine row per user if it is held, and its queue
+ * entry if it has one) inside a savepoint of the batch transaction, so
+ * that one failing
  * delivery does not fail the others. Returns 0 with the number of
  * messages stored in *stored_r (0 if every user was gone: then nothing
  * is kept), or -1 (the savepoint is rolled back).
@@ -2248,7 +2313,8 @@ store_deliver_one(struct store *store, struct store_delivery *d,
     const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	const char *mailbox = store_mailbox_name(d->mailbox);
+	const char *mailbox = d->mailbox != NULL ?
+	    store_mailbox_name(d->mailbox) : STORE_MAILBOX_INBOX;
 	char ebuf[LOG_ESCAPE_MAX];
 	int64_t blob_id, mailbox_id, uid, modseq;
 	size_t stored = 0;
@@ -2259,11 +2325,14 @@ store_deliver_one(struct store *store, struct store_delivery *d,
 		return -1;
 	if ((stmt = store_stmt(store, STMT_BLOB_INSERT, error_r)) == NULL)
 		goto fail;
-	/* A blob only the queue uses is never searched: not indexed. */
+	/* A blob only the queue uses is never searched: not indexed. Nor
+	 * is held mail until it is released (store_quarantine_release):
+	 * most of it expires, and the index keeps entries of gone blobs. */
 	if (store_bind_text(stmt, 1, blob_name) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 2, (int64_t)d->size) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 3, (int64_t)now) != SQLITE_OK ||
-	    sqlite3_bind_int(stmt, 4, d->n_users > 0 ? 0 : 2) != SQLITE_OK)
+	    sqlite3_bind_int(stmt, 4, d->n_users > 0 &&
+	    d->quarantine == NULL ? 0 : 2) != SQLITE_OK)
 		rc = SQLITE_ERROR;
 	else
 		rc = sqlite3_step(stmt);
@@ -2276,7 +2345,23 @@ store_deliver_one(struct store *store, struct store_delivery *d,
 	if (store_render_insert(store, d, blob_id, error_r) < 0)
 		goto fail;
 
-	for (size_t u = 0; u < d->n_users; u++) {
+	for (size_t u = 0; u < d->n_users && d->quarantine != NULL; u++) {
+		int64_t qid = 0;
+
+		rc = store_quarantine_insert(store, d, d->users[u], blob_id,
+		    now, &qid, error_r);
+		if (rc < 0)
+			goto fail;
+		if (d->quarantine->ids_r != NULL)
+			d->quarantine->ids_r[u] = qid;
+		if (rc == 0) {
+			log_warning("store hold user=%lld skipped "
+			    "reason=\"no such user\"", (long long)d->users[u]);
+			continue;
+		}
+		stored++;
+	}
+	for (size_t u = 0; u < d->n_users && d->quarantine == NULL; u++) {
 		rc = store_mailbox_alloc(store, d->users[u], mailbox,
 		    &mailbox_id, &uid, &modseq, error_r);
 		if (rc < 0)
@@ -2395,7 +2480,9 @@ store_deliver(struct store *store, struct store_delivery *const *batch,
 		d->error = NULL;
 		d->uid_r = 0;
 		d->uidvalidity_r = 0;
-		if (d->mailbox == NULL || (d->data == NULL && d->size > 0) ||
+		/* A held message goes to no mailbox. */
+		if ((d->mailbox == NULL && d->quarantine == NULL) ||
+		    (d->data == NULL && d->size > 0) ||
 		    (d->users == NULL && d->n_users > 0)) {
 			store_deliver_fail(d, "invalid delivery");
 			store_deliver_detail(detail, sizeof(detail),

@@ -716,6 +716,138 @@ store_text_candidates(struct store *store, int64_t mailbox_id,
     const struct store_text_term *terms, size_t n_terms, uint32_t **uids_r,
     size_t *n_r, const char **error_r);
 
+/* --- the quarantine (store-quarantine.c) --- */
+
+/*
+ * Held mail: a message the spam filter (or an administrator) keeps out of
+ * the user's mailboxes until it is released, deleted or expires. Each
+ * held copy is one row per user, pointing at a blob that store_deliver
+ * wrote durably (struct store_quarantine_hold); the blob stays while a
+ * message, a queue entry or a quarantine row uses it.
+ */
+
+/* Rows store_quarantine_expire removes in one transaction, at most. */
+#define STORE_QUARANTINE_EXPIRE_MAX 1000
+/* Users store_quarantine_users returns at most in one call. */
+#define STORE_QUARANTINE_USERS_MAX 1000
+
+/* One held message. Strings live during the callback only. */
+struct store_quarantine_info {
+	int64_t id;
+	int64_t user_id;
+	const char *rcpt;		/* the user's address */
+	uint64_t size;
+	time_t created;			/* when it arrived */
+	time_t expires;			/* when store_quarantine_expire drops it */
+	double score;
+	const char *symbols;		/* "NAME(score) ...", may be "" */
+	const char *reason;		/* one line, may be "" */
+	const char *envelope_from;	/* "" for <> */
+	const char *peer;		/* the client's address, may be "" */
+	const char *hdr_from;		/* raw header values, or NULL */
+	const char *hdr_subject;
+	const char *hdr_date;
+	bool digested;			/* already listed in a digest */
+};
+
+/* Flags of store_quarantine_list. */
+#define STORE_QUARANTINE_UNDIGESTED 0x01	/* only rows not digested */
+
+/*
+ * Calls cb for each held message of user_id (all users if 0), newest
+ * first (by id, descending), at most limit of them (0: no limit); with
+ * STORE_QUARANTINE_UNDIGESTED only those not digested yet. cb returns 0
+ * to go on, -1 to stop. Only reads. Returns 0 or -1.
+ */
+int
+store_quarantine_list(struct store *store, int64_t user_id, unsigned flags,
+    size_t limit,
+    int (*cb)(void *ctx, const struct store_quarantine_info *info), void *ctx,
+    const char **error_r);
+
+/*
+ * One held message: cb is called once with it (may be NULL), and if fd_r
+ * is not NULL the blob is opened read-only (the caller closes *fd_r; read
+ * its bytes with store_read_range(*fd_r, 0, info->size, ...)). With
+ * user_id not 0 the row must belong to that user. Returns 0,
+ * STORE_E_NOTFOUND (no such row, or another user's) or -1.
+ */
+int
+store_quarantine_get(struct store *store, int64_t id, int64_t user_id,
+    int (*cb)(void *ctx, const struct store_quarantine_info *info), void *ctx,
+    int *fd_r, const char **error_r);
+
+/*
+ * Releases a held message in one transaction: a message row in the
+ * user's INBOX pointing at the same blob (next UID and MODSEQ of the
+ * mailbox, internal date = arrival, the cached IMAP renderings of the
+ * blob shared), and the quarantine row deleted. With user_id not 0 the
+ * row must belong to that user (self-release). *user_id_r (if not NULL)
+ * gets the owner, *uid_r (if not NULL) the new UID. The caller tells IMAP
+ * sessions (deliverq notify_user). Returns 0, STORE_E_NOTFOUND, or -1
+ * (also when the user has no INBOX). Writes.
+ */
+int
+store_quarantine_release(struct store *store, int64_t id, int64_t user_id,
+    int64_t *user_id_r, uint32_t *uid_r, const char **error_r);
+
+/*
+ * Deletes a held message (and its blob if nothing else uses it). With
+ * user_id not 0 the row must belong to that user. Returns 0,
+ * STORE_E_NOTFOUND or -1. Writes.
+ */
+int
+store_quarantine_delete(struct store *store, int64_t id, int64_t user_id,
+    const char **error_r);
+
+/*
+ * Deletes up to max (at most STORE_QUARANTINE_EXPIRE_MAX) held messages
+ * whose expiry is at or before now, oldest first, in one transaction,
+ * and the blobs no one uses any more; *n_r gets how many went (call
+ * again while it equals max). Notes of releases older than
+ * STORE_QUARANTINE_RELEASED_KEEP go too. Returns 0 or -1. Writes.
+ */
+int
+store_quarantine_expire(struct store *store, time_t now, size_t max,
+    size_t *n_r, const char **error_r);
+
+/*
+ * Marks held messages of user_id as listed in a digest: the n ids given
+ * (others' ids are ignored). Returns 0 or -1. Writes.
+ */
+int
+store_quarantine_mark_digested(struct store *store, int64_t user_id,
+    const int64_t *ids, size_t n, const char **error_r);
+
+/*
+ * The distinct users (ascending, above after_user_id) with held mail not
+ * digested yet, at most max (<= STORE_QUARANTINE_USERS_MAX) into users_r;
+ * *n_r gets how many. Only reads. Returns 0 or -1.
+ */
+int
+store_quarantine_users(struct store *store, int64_t after_user_id,
+    int64_t *users_r, size_t max, size_t *n_r, const char **error_r);
+
+/*
+ * Releases are noted with the owner (in the release's transaction) for
+ * STORE_QUARANTINE_RELEASED_KEEP seconds, so that a server learns of
+ * those another process made: calls cb for each user with a release
+ * noted after id after_id (at most STORE_QUARANTINE_USERS_MAX of them),
+ * and sets *last_id_r to the last id seen (after_id if none; pass 0 with
+ * cb NULL to learn the current last id). Only reads. Returns 0 or -1.
+ */
+#define STORE_QUARANTINE_RELEASED_KEEP 3600
+int
+store_quarantine_released(struct store *store, int64_t after_id,
+    void (*cb)(void *ctx, int64_t user_id), void *ctx, int64_t *last_id_r,
+    const char **error_r);
+
+/* The address of user id: 1 with it in addr_r (size bytes, at least
+ * STORE_ADDRESS_MAX + 1), 0 if there is no such user, -1. */
+int
+store_user_address(struct store *store, int64_t user_id, char *addr_r,
+    size_t size, const char **error_r);
+
 /* One DMARC evaluation of an inbound message (RFC 7489 7.2): the rows
  * aggregate reports are made of. Strings are not NULL. */
 struct store_dmarc_row {

@@ -319,3 +319,80 @@ def test_allow_list_needs_authentication(server):
         send(server, make_message(body_lines=[GTUBE],
                                   sender="news@pass.spf.test"),
              sender="news@pass.spf.test")
+
+
+def attach_sample(name):
+    import os
+    path = os.path.join(os.environ["CORREIO_TEST_DATA"], "attach", name)
+    with open(path, "rb") as f:
+        return f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def quarantine_list(server, address=None):
+    args = ["quarantine", "list"] + ([address] if address else [])
+    p = server.cli_ok(*args)
+    return [line.split("\t") for line in p.stdout.splitlines() if line]
+
+
+def test_executable_held_not_delivered_then_released(server):
+    """An executable attachment is held whatever the score: the client
+    gets its 250 (the message is durable), the user sees nothing until
+    the quarantine releases it, then it is in the INBOX with the verdict
+    that held it."""
+    import imaplib
+    send(server, attach_sample("exe-named-pdf.eml"))
+    assert server.count(ALICE) == 0 and server.count(ALICE, "Junk") == 0
+    rows = quarantine_list(server, ALICE)
+    assert len(rows) == 1, rows
+    qid, rcpt = rows[0][0], rows[0][1]
+    assert rcpt == ALICE
+    assert "ATTACH_EXECUTABLE" in "\t".join(rows[0])
+    assert re.search(r"action=quarantine symbols=\"[^\"]*ATTACH_EXECUTABLE",
+                     server.log())
+    p = server.cli_ok("quarantine", "show", qid)
+    assert "ATTACH_EXECUTABLE" in p.stdout
+    # IMAP sees nothing of it.
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port)
+    m.starttls(ssl_context=__import__("ssl")._create_unverified_context())
+    m.login(ALICE, PASSWORD)
+    typ, data = m.select("INBOX")
+    assert data[0] == b"0"
+    server.cli_ok("quarantine", "release", qid)
+    m.noop()
+    typ, data = m.search(None, "ALL")
+    assert data[0].split() == [b"1"]
+    typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (X-Spam-Status)])")
+    assert b"action=quarantine" in data[0][1]
+    m.logout()
+    assert quarantine_list(server, ALICE) == []
+
+
+def test_eicar_refused_macro_held(server):
+    # EICAR, like GTUBE, is certain: refused before anything is stored.
+    import base64
+    eicar = (r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-"
+             r"FILE!$H+H*")
+    msg = (b"From: a@remote.example.org\r\nTo: " + ALICE.encode() +
+           b"\r\nSubject: file\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+           b"Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+           b"Content-Type: application/octet-stream; name=test.com\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" +
+           base64.b64encode(eicar.encode()) + b"\r\n--b--\r\n")
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send(server, msg)
+    assert e.value.smtp_code == 550
+    assert quarantine_list(server) == []
+    # A macro-enabled document, an archive with an executable: held.
+    send(server, attach_sample("macro-docx-vba.eml"))
+    send(server, attach_sample("zip-exe.eml"))
+    rows = quarantine_list(server, ALICE)
+    assert len(rows) == 2
+    text = "\n".join("\t".join(r) for r in rows)
+    assert "ATTACH_MACRO" in text and "ATTACH_ARCHIVE_EXECUTABLE" in text
+    # Ordinary attachments are delivered.
+    for ham in ("ham-pdf-invoice.eml", "ham-ics-invite.eml",
+                "ham-docx.eml", "ham-zip-pdfs.eml"):
+        send(server, attach_sample(ham))
+    assert server.count(ALICE) == 4
+    assert len(quarantine_list(server, ALICE)) == 2

@@ -454,16 +454,16 @@ test_error_sizes_durations(void **state)
 
 	test_load_fails(fx, MINIMAL "[smtp]\ntimeout = 0\n",
 	    ":4: smtp.timeout: must be a duration from 1s to 1h "
-	    "(a number with an optional s, m or h suffix)");
+	    "(a number with an optional s, m, h or d suffix)");
 	test_load_fails(fx, MINIMAL "[smtp]\ntimeout = 3601\n",
 	    ":4: smtp.timeout: must be a duration from 1s to 1h "
-	    "(a number with an optional s, m or h suffix)");
+	    "(a number with an optional s, m, h or d suffix)");
 	test_load_fails(fx, MINIMAL "[smtp]\ndata_timeout = 121m\n",
 	    ":4: smtp.data_timeout: must be a duration from 1s to 2h "
-	    "(a number with an optional s, m or h suffix)");
+	    "(a number with an optional s, m, h or d suffix)");
 	test_load_fails(fx, MINIMAL "[smtp]\ndata_timeout = 1d\n",
 	    ":4: smtp.data_timeout: must be a duration from 1s to 2h "
-	    "(a number with an optional s, m or h suffix)");
+	    "(a number with an optional s, m, h or d suffix)");
 	assert_int_equal(test_load(fx, MINIMAL
 	    "[smtp]\ntimeout = 1h\ndata_timeout = 120m\n", NULL, 0, &error), 0);
 	assert_int_equal(fx->config->smtp_timeout, 3600);
@@ -472,6 +472,41 @@ test_error_sizes_durations(void **state)
 	    "[smtp]\ntimeout = 1s\ndata_timeout = 1\n", NULL, 0, &error), 0);
 	assert_int_equal(fx->config->smtp_timeout, 1);
 	assert_int_equal(fx->config->smtp_data_timeout, 1);
+}
+
+/* [quarantine]: durations in days, and the digest hour. */
+static void
+test_quarantine_keys(void **state)
+{
+	struct fixture *fx = *state;
+	const char *error = NULL;
+
+	assert_int_equal(test_load(fx, MINIMAL, NULL, 0, &error), 0);
+	assert_int_equal(fx->config->quarantine_retention, 30 * 86400);
+	assert_int_equal(fx->config->quarantine_expire_interval, 3600);
+	assert_true(fx->config->quarantine_digest);
+	assert_int_equal(fx->config->quarantine_digest_time, 8);
+	assert_int_equal(test_load(fx, MINIMAL "[quarantine]\nretention = 2d\n"
+	    "digest = no\ndigest_time = 23\nexpire_interval = 1s\n", NULL, 0,
+	    &error), 0);
+	assert_int_equal(fx->config->quarantine_retention, 2 * 86400);
+	assert_false(fx->config->quarantine_digest);
+	assert_int_equal(fx->config->quarantine_digest_time, 23);
+	assert_int_equal(fx->config->quarantine_expire_interval, 1);
+	assert_int_equal(test_load(fx, MINIMAL
+	    "[quarantine]\nretention = 3650d\n", NULL, 0, &error), 0);
+	assert_int_equal(fx->config->quarantine_retention, 3650 * 86400U);
+	test_load_fails(fx, MINIMAL "[quarantine]\nretention = 3651d\n",
+	    ":4: quarantine.retention: must be a duration from 1m to 3650d "
+	    "(a number with an optional s, m, h or d suffix)");
+	test_load_fails(fx, MINIMAL "[quarantine]\nretention = 59\n",
+	    ":4: quarantine.retention: must be a duration from 1m to 3650d "
+	    "(a number with an optional s, m, h or d suffix)");
+	test_load_fails(fx, MINIMAL "[quarantine]\nexpire_interval = 2d\n",
+	    ":4: quarantine.expire_interval: must be a duration from 1s to "
+	    "24h (a number with an optional s, m, h or d suffix)");
+	test_load_fails(fx, MINIMAL "[quarantine]\ndigest_time = 24\n",
+	    ":4: quarantine.digest_time: must be a number from 0 to 23");
 }
 
 static void
@@ -490,7 +525,7 @@ test_error_listen_loglevel_hostname(void **state)
 	/* RFC 1939 3: the autologout timer is at least 10 minutes */
 	test_load_fails(fx, MINIMAL "[pop3]\ntimeout = 9m\n",
 	    ":4: pop3.timeout: must be a duration from 10m to 24h (a number "
-	    "with an optional s, m or h suffix)");
+	    "with an optional s, m, h or d suffix)");
 	test_load_fails(fx, MINIMAL "[pop3]\nallow_plaintext = yes\n",
 	    ":4: pop3.allow_plaintext: must be no or loopback");
 	test_load_fails(fx, MINIMAL "[log]\nlevel = verbose\n",
@@ -1046,14 +1081,20 @@ test_duration_parse(void **state)
 		{ "4294967295s", 4294967295U },
 		{ "71582788m", 71582788U * 60 },
 		{ "1193046h", 1193046U * 3600 },
+		{ "1d", 86400 },
+		{ "30d", 30 * 86400 },
+		{ "7D", 7 * 86400 },
+		{ "49710d", 49710U * 86400 },	/* the last that fits */
 	};
 	static const char *const bad[] = {
-		"", "s", "m", "1d", "1ms", "1 s", "-1", "+1", " 1", "1.5h",
+		"", "s", "m", "1w", "1ms", "1 s", "-1", "+1", " 1", "1.5h",
 		"1hs",
 		"4294967296",			/* UINT_MAX + 1 */
 		"71582789m",			/* > UINT_MAX seconds */
 		"1193047h",
 		"99999999999999999999999h",
+		"49711d",			/* > UINT_MAX seconds */
+		"d", "1dd", "1hd", "1.5d", "-1d",
 	};
 	unsigned v;
 
@@ -1130,7 +1171,7 @@ test_dns_keys(void **state)
 	    "IP@port; host names and brackets are not allowed)");
 	test_load_fails(fx, MINIMAL "[dns]\ntimeout = 0\n",
 	    ":4: dns.timeout: must be a duration from 1s to 5m (a number "
-	    "with an optional s, m or h suffix)");
+	    "with an optional s, m, h or d suffix)");
 }
 
 static void
@@ -1253,6 +1294,7 @@ main(void)
 		cmocka_unit_test(test_listen_max),
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_duration_parse),
+		T(test_quarantine_keys),
 		T(test_queue_tls_verify_domains),
 		T(test_dns_keys),
 		cmocka_unit_test(test_dns_resolver_check),
