@@ -557,8 +557,8 @@ html_text_byte(struct html_scanner *s, unsigned char c)
 			s->u8[s->u8_len++] = c;
 			if (s->u8_len == s->u8_need) {
 				size_t i = 0;
-				uint32_t cp = html_utf8_next((const char *)s->u8,
-				    s->u8_len, &i);
+				uint32_t cp = html_utf8_next(
+				    (const char *)s->u8, s->u8_len, &i);
 
 				s->u8_need = 0;
 				s->u8_len = 0;
@@ -1458,7 +1458,8 @@ html_pct_decode(struct html_cur c, size_t end, char *out, size_t outlen,
 
 			if (h1 >= 0 && h2 >= 0 && html_is_hex(h1) &&
 			    html_is_hex(h2)) {
-				ch = html_hex_value(h1) * 16 + html_hex_value(h2);
+				ch = html_hex_value(h1) * 16 +
+				    html_hex_value(h2);
 				c = d;
 				if (pct_r != NULL)
 					*pct_r = true;
@@ -1938,7 +1939,7 @@ static const struct html_confusable html_confusables[] = {
 	{ 0x0443, 'y' },	/* CYRILLIC SMALL LETTER U */
 	{ 0x0445, 'x' },	/* CYRILLIC SMALL LETTER HA */
 	{ 0x0455, 's' },	/* CYRILLIC SMALL LETTER DZE */
-	{ 0x0456, 'i' },	/* CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I */
+	{ 0x0456, 'i' },	/* CYRILLIC SMALL LETTER BYELORUSSIAN-UKR. I */
 	{ 0x0458, 'j' },	/* CYRILLIC SMALL LETTER JE */
 	{ 0x0461, 'w' },	/* CYRILLIC SMALL LETTER OMEGA */
 	{ 0x0475, 'v' },	/* CYRILLIC SMALL LETTER IZHITSA */

@@ -114,7 +114,7 @@ struct html_doc {
 	size_t text_chars;
 	size_t bytes;		/* bytes read, at most HTML_INPUT_MAX */
 	bool input_cut;		/* the input was longer */
-	size_t attrs_cut;	/* tags with more than HTML_ATTRS_MAX attributes */
+	size_t attrs_cut;	/* tags with over HTML_ATTRS_MAX attributes */
 };
 
 struct html_scanner;
