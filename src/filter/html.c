@@ -322,20 +322,93 @@ static const char *const html_attr_names[HA_N] = {
 	[HA_CONTENT] = "content",
 };
 
-/* Elements whose content is text, not markup (HTML 13.2.5.3 RAWTEXT and
- * RCDATA); none of it is visible text here. */
-static const char *const html_raw_elements[] = {
-	"script", "style", "title", "textarea", "xmp", "iframe", "noembed",
-	"noframes",
+/* The tags the scanner knows. */
+enum html_tag_id {
+	HT_OTHER,
+	HT_A,
+	HT_AREA,
+	HT_BASE,
+	HT_IMG,
+	HT_FORM,
+	HT_INPUT,
+	HT_META,
 };
 
-/* Tags that break a line or a box: a space in a link's text. */
-static const char *const html_block_tags[] = {
-	"br", "p", "div", "td", "th", "tr", "li", "ul", "ol", "dl", "dt",
-	"dd", "table", "tbody", "thead", "tfoot", "h1", "h2", "h3", "h4",
-	"h5", "h6", "hr", "blockquote", "center", "img", "pre", "address",
-	"section", "article", "header", "footer", "nav", "main", "form",
+/* Tag flags: */
+#define HT_BLOCK 0x01	/* breaks a line or a box: a space in link text */
+#define HT_RAW 0x02	/* its content is text, not markup (HTML 13.2.5.3
+			 * RAWTEXT and RCDATA); none of it is visible here */
+
+struct html_tag {
+	const char *name;
+	enum html_tag_id id;
+	unsigned flags;
 };
+
+/* Sorted by name, for bsearch(). */
+static const struct html_tag html_tags[] = {
+	{ "a", HT_A, 0 },
+	{ "address", HT_OTHER, HT_BLOCK },
+	{ "area", HT_AREA, 0 },
+	{ "article", HT_OTHER, HT_BLOCK },
+	{ "base", HT_BASE, 0 },
+	{ "blockquote", HT_OTHER, HT_BLOCK },
+	{ "br", HT_OTHER, HT_BLOCK },
+	{ "center", HT_OTHER, HT_BLOCK },
+	{ "dd", HT_OTHER, HT_BLOCK },
+	{ "div", HT_OTHER, HT_BLOCK },
+	{ "dl", HT_OTHER, HT_BLOCK },
+	{ "dt", HT_OTHER, HT_BLOCK },
+	{ "footer", HT_OTHER, HT_BLOCK },
+	{ "form", HT_FORM, HT_BLOCK },
+	{ "h1", HT_OTHER, HT_BLOCK },
+	{ "h2", HT_OTHER, HT_BLOCK },
+	{ "h3", HT_OTHER, HT_BLOCK },
+	{ "h4", HT_OTHER, HT_BLOCK },
+	{ "h5", HT_OTHER, HT_BLOCK },
+	{ "h6", HT_OTHER, HT_BLOCK },
+	{ "header", HT_OTHER, HT_BLOCK },
+	{ "hr", HT_OTHER, HT_BLOCK },
+	{ "iframe", HT_OTHER, HT_RAW },
+	{ "img", HT_IMG, HT_BLOCK },
+	{ "input", HT_INPUT, 0 },
+	{ "li", HT_OTHER, HT_BLOCK },
+	{ "main", HT_OTHER, HT_BLOCK },
+	{ "meta", HT_META, 0 },
+	{ "nav", HT_OTHER, HT_BLOCK },
+	{ "noembed", HT_OTHER, HT_RAW },
+	{ "noframes", HT_OTHER, HT_RAW },
+	{ "ol", HT_OTHER, HT_BLOCK },
+	{ "p", HT_OTHER, HT_BLOCK },
+	{ "pre", HT_OTHER, HT_BLOCK },
+	{ "script", HT_OTHER, HT_RAW },
+	{ "section", HT_OTHER, HT_BLOCK },
+	{ "style", HT_OTHER, HT_RAW },
+	{ "table", HT_OTHER, HT_BLOCK },
+	{ "tbody", HT_OTHER, HT_BLOCK },
+	{ "td", HT_OTHER, HT_BLOCK },
+	{ "textarea", HT_OTHER, HT_RAW },
+	{ "tfoot", HT_OTHER, HT_BLOCK },
+	{ "th", HT_OTHER, HT_BLOCK },
+	{ "thead", HT_OTHER, HT_BLOCK },
+	{ "title", HT_OTHER, HT_RAW },
+	{ "tr", HT_OTHER, HT_BLOCK },
+	{ "ul", HT_OTHER, HT_BLOCK },
+	{ "xmp", HT_OTHER, HT_RAW },
+};
+
+static int
+html_tag_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct html_tag *)elem)->name);
+}
+
+static const struct html_tag *
+html_tag_find(const char *name)
+{
+	return bsearch(name, html_tags, sizeof(html_tags) /
+	    sizeof(html_tags[0]), sizeof(html_tags[0]), html_tag_cmp);
+}
 
 struct html_scanner {
 	struct pool *pool;
@@ -715,15 +788,6 @@ html_refresh_url(struct pool *pool, const char *c, size_t len)
 	return pool_strndup(pool, c + i, end - i);
 }
 
-static bool
-html_name_in(const char *name, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(name, list[i]) == 0)
-			return true;
-	return false;
-}
-
 /* Resets the per-tag state for a new tag. */
 static void
 html_tag_begin(struct html_scanner *s, bool end)
@@ -739,26 +803,27 @@ html_tag_begin(struct html_scanner *s, bool end)
 }
 
 static void
-html_tag_start_tag(struct html_scanner *s)
+html_tag_start_tag(struct html_scanner *s, const struct html_tag *tag)
 {
 	struct html_doc *d = &s->doc;
 	const char *t = s->tag;
+	enum html_tag_id id = tag != NULL ? tag->id : HT_OTHER;
 	size_t n;
 
-	if (strcmp(t, "a") == 0 || strncmp(t, "v:", 2) == 0) {
+	if (id == HT_A || (t[0] == 'v' && t[1] == ':')) {
 		/* An <a> start tag ends the open one (HTML 13.2.6.4.7); so
 		 * does a VML shape with a link (Outlook's buttons). */
 		if (t[0] == 'a' || s->have[HA_HREF])
 			html_link_close(s);
 		if (s->have[HA_HREF])
 			html_link_add(s, false);
-	} else if (strcmp(t, "area") == 0) {
+	} else if (id == HT_AREA) {
 		if (s->have[HA_HREF])
 			html_link_add(s, true);
-	} else if (strcmp(t, "base") == 0) {
+	} else if (id == HT_BASE) {
 		if (s->have[HA_HREF] && d->base == NULL)
 			d->base = html_attr_get(s, HA_HREF, NULL);
-	} else if (strcmp(t, "img") == 0) {
+	} else if (id == HT_IMG) {
 		if (s->have[HA_SRC]) {
 			d->imgs_seen++;
 			if (d->n_imgs < HTML_IMGS_MAX) {
@@ -769,18 +834,18 @@ html_tag_start_tag(struct html_scanner *s)
 				    NULL);
 			}
 		}
-	} else if (strcmp(t, "form") == 0) {
+	} else if (id == HT_FORM) {
 		/* A <form> inside a form is ignored (HTML 13.2.6.4.7). */
 		if (!s->form_open)
 			html_form_add(s);
-	} else if (strcmp(t, "input") == 0) {
+	} else if (id == HT_INPUT) {
 		if (html_attr_is(s, HA_TYPE, "password")) {
 			d->password_inputs++;
 			if (s->form_open && d->n_forms > 0 &&
 			    d->forms_seen == d->n_forms)
 				d->forms[d->n_forms - 1].has_password = true;
 		}
-	} else if (strcmp(t, "meta") == 0) {
+	} else if (id == HT_META) {
 		if (html_attr_is(s, HA_HTTP_EQUIV, "refresh") &&
 		    s->have[HA_CONTENT] && d->n_refresh < HTML_REFRESH_MAX) {
 			const char *c = html_attr_get(s, HA_CONTENT, &n);
@@ -794,13 +859,10 @@ html_tag_start_tag(struct html_scanner *s)
 			}
 		}
 	}
-	for (size_t i = 0; i < sizeof(html_raw_elements) /
-	    sizeof(html_raw_elements[0]); i++) {
-		if (strcmp(t, html_raw_elements[i]) == 0) {
-			s->raw_name = html_raw_elements[i];
-			s->raw_match = 0;
-			s->state = HS_RAWTEXT;
-		}
+	if (tag != NULL && (tag->flags & HT_RAW)) {
+		s->raw_name = tag->name;
+		s->raw_match = 0;
+		s->state = HS_RAWTEXT;
 	}
 }
 
@@ -808,19 +870,21 @@ html_tag_start_tag(struct html_scanner *s)
 static void
 html_tag_emit(struct html_scanner *s)
 {
+	const struct html_tag *tag;
+
 	s->state = HS_TEXT;
 	if (s->tag_bad)
 		return;
-	if (html_name_in(s->tag, html_block_tags,
-	    sizeof(html_block_tags) / sizeof(html_block_tags[0])))
+	tag = html_tag_find(s->tag);
+	if (tag != NULL && (tag->flags & HT_BLOCK))
 		html_link_text_space(s);
 	if (!s->tag_end) {
-		html_tag_start_tag(s);
+		html_tag_start_tag(s, tag);
 		return;
 	}
 	if (s->link_open && strcmp(s->tag, s->link_tag) == 0)
 		html_link_close(s);
-	else if (strcmp(s->tag, "form") == 0)
+	else if (tag != NULL && tag->id == HT_FORM)
 		s->form_open = false;
 }
 
@@ -902,6 +966,25 @@ html_attr_value_byte(struct html_scanner *s, unsigned char c)
 		memcpy(s->val[a] + s->val_len[a], fffd, 3);
 	else
 		s->val[a][s->val_len[a]] = (char)c;
+	s->val_len[a] += n;
+	s->val[a][s->val_len[a]] = '\0';
+}
+
+/* n bytes of an attribute value, none of them NUL. */
+static void
+html_attr_value_run(struct html_scanner *s, const char *v, size_t n)
+{
+	int a = s->cur;
+	size_t room;
+
+	if (a == HA_NONE)
+		return;
+	room = HTML_ATTR_VALUE_MAX - s->val_len[a];
+	if (n > room) {
+		n = room;
+		s->cut[a] = true;
+	}
+	memcpy(s->val[a] + s->val_len[a], v, n);
 	s->val_len[a] += n;
 	s->val[a][s->val_len[a]] = '\0';
 }
@@ -1224,8 +1307,33 @@ html_scanner_feed(struct html_scanner *s, const char *data, size_t len)
 		len = room;
 		s->doc.input_cut = true;
 	}
-	for (size_t i = 0; i < len; i++)
-		html_byte(s, (unsigned char)data[i]);
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)data[i];
+
+		/* Fast paths, with the same effect as html_byte(): ASCII
+		 * text outside links, and the inside of quoted values. */
+		if (s->state == HS_TEXT && c < 0x80 && c != '<' && c != '&' &&
+		    s->u8_need == 0 && !s->link_open) {
+			if (c > 0x20 || (c != 0 && !html_cp_is_space(c)))
+				s->doc.text_chars++;
+			i++;
+			continue;
+		}
+		if (s->state == HS_ATTR_VALUE_DQ || s->state == HS_ATTR_VALUE_SQ) {
+			char q = s->state == HS_ATTR_VALUE_DQ ? '"' : '\'';
+			size_t j = i;
+
+			while (j < len && data[j] != q && data[j] != '\0')
+				j++;
+			if (j > i) {
+				html_attr_value_run(s, data + i, j - i);
+				i = j;
+				continue;
+			}
+		}
+		html_byte(s, c);
+		i++;
+	}
 	s->doc.bytes += len;
 }
 
@@ -1404,7 +1512,7 @@ struct html_cur {
 	size_t i, end;
 };
 
-static int
+static inline int
 html_cur_peek(struct html_cur *c)
 {
 	while (c->i < c->end && (c->s[c->i] == '\t' || c->s[c->i] == '\n' ||
@@ -1413,7 +1521,7 @@ html_cur_peek(struct html_cur *c)
 	return c->i < c->end ? (unsigned char)c->s[c->i] : -1;
 }
 
-static int
+static inline int
 html_cur_take(struct html_cur *c)
 {
 	int ch = html_cur_peek(c);
@@ -1852,6 +1960,7 @@ html_text_host(const char *text, size_t len, struct html_url *u_r)
 		if (html_authority_parse(c, u_r) == 0)
 			return 0;
 		u_r->kind = HTML_HOST_NONE;
+		u_r->host[0] = '\0';
 		return -1;
 	}
 	/* The whole text as one name. */

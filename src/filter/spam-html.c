@@ -127,15 +127,20 @@ enum {
 
 struct spam_html_host {
 	char *name;
+	char *org;		/* its registered domain, once asked */
 	unsigned prio;
 	bool checked;		/* the lookalike checks ran */
 };
 
 /* A registered domain split for comparing. */
+/* A label is at most 63 bytes as an A-label (RFC 1035 2.3.4), so at
+ * most 63 code points of up to 4 bytes as a U-label. */
+#define SPAM_HTML_ULABEL_MAX (4 * 63 + 1)
+
 struct spam_html_name {
 	char org[DNS_NAME_MAX + 1];	/* A-labels */
-	char label[HTML_SKELETON_MAX];	/* its first label, Unicode */
-	char skel[HTML_SKELETON_MAX];	/* html_skeleton(label) */
+	char label[SPAM_HTML_ULABEL_MAX];	/* its first label, Unicode */
+	char skel[SPAM_HTML_ULABEL_MAX];	/* html_skeleton(label) */
 	size_t label_cps;		/* code points of label */
 	bool label_ascii;
 };
@@ -172,6 +177,55 @@ struct spam_html {
 #define SPAM_HTML_SLOTS (2 * SPAM_HTML_HOSTS_MAX)
 
 /* ---------------------------------------------------------------- */
+/* Host table */
+
+static uint32_t
+spam_html_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The entry of host, or NULL. */
+static struct spam_html_host *
+spam_html_host_find(struct spam_html *h, const char *host)
+{
+	size_t i = spam_html_hash(host) % SPAM_HTML_SLOTS;
+
+	while (h->slots[i].name != NULL) {
+		if (strcmp(h->slots[i].name, host) == 0)
+			return &h->slots[i];
+		i = (i + 1) % SPAM_HTML_SLOTS;
+	}
+	return NULL;
+}
+
+/* The entry of host, made if there is room; NULL when the table is full. */
+static struct spam_html_host *
+spam_html_host_get(struct spam_html *h, const char *host, unsigned prio)
+{
+	size_t i = spam_html_hash(host) % SPAM_HTML_SLOTS;
+
+	while (h->slots[i].name != NULL) {
+		if (strcmp(h->slots[i].name, host) == 0) {
+			if (prio < h->slots[i].prio)
+				h->slots[i].prio = prio;
+			return &h->slots[i];
+		}
+		i = (i + 1) % SPAM_HTML_SLOTS;
+	}
+	if (h->n_hosts == SPAM_HTML_HOSTS_MAX)
+		return NULL;
+	h->slots[i].name = pool_strdup(h->pool, host);
+	h->slots[i].prio = prio;
+	h->order[h->n_hosts++] = &h->slots[i];
+	return &h->slots[i];
+}
+
+/* ---------------------------------------------------------------- */
 /* Names */
 
 /* The registered domain of host (lower-case A-labels) into out. */
@@ -181,15 +235,47 @@ spam_html_org(const char *host, char *out, size_t outlen)
 	return dmarc_org_domain(host, out, outlen);
 }
 
-static bool
-spam_html_same_org(const char *a, const char *b)
+/* The registered domain of host: kept in its entry of the host table if
+ * it has one (the Public Suffix List is asked once per host), else in
+ * buf (DNS_NAME_MAX + 1 bytes). NULL if there is none. */
+static const char *
+spam_html_org_of(struct spam_html *h, const char *host, char *buf)
 {
-	char oa[DNS_NAME_MAX + 1], ob[DNS_NAME_MAX + 1];
+	struct spam_html_host *e = spam_html_host_find(h, host);
 
-	if (spam_html_org(a, oa, sizeof(oa)) < 0 ||
-	    spam_html_org(b, ob, sizeof(ob)) < 0)
+	if (e != NULL && e->org != NULL)
+		return e->org;
+	if (spam_html_org(host, buf, DNS_NAME_MAX + 1) < 0)
+		return NULL;
+	if (e != NULL)
+		e->org = pool_strdup(h->pool, buf);
+	return buf;
+}
+
+static bool
+spam_html_same_org(struct spam_html *h, const char *a, const char *b)
+{
+	char ba[DNS_NAME_MAX + 1], bb[DNS_NAME_MAX + 1];
+	const char *oa = spam_html_org_of(h, a, ba);
+	const char *ob = spam_html_org_of(h, b, bb);
+
+	if (oa == NULL || ob == NULL)
 		return strcmp(a, b) == 0;
 	return strcmp(oa, ob) == 0;
+}
+
+/* True if host's registered domain is the From: domain's. */
+static bool
+spam_html_from_org(struct spam_html *h, const char *host)
+{
+	char buf[DNS_NAME_MAX + 1];
+	const char *o;
+
+	if (!h->have_from)
+		return false;
+	o = spam_html_org_of(h, host, buf);
+	return o != NULL ? strcmp(o, h->from_org) == 0 :
+	    strcmp(host, h->from) == 0;
 }
 
 /* True if host is name or a subdomain of it. */
@@ -211,11 +297,19 @@ spam_html_to_unicode(const char *a, char *out, size_t outlen)
 {
 	char *u = NULL;
 
+	size_t n;
+
 	if (strstr(a, "xn--") != NULL &&
-	    idn2_to_unicode_8z8z(a, &u, 0) == IDN2_OK && strlen(u) < outlen)
-		memcpy(out, u, strlen(u) + 1);
-	else
-		(void)snprintf(out, outlen, "%s", a);
+	    idn2_to_unicode_8z8z(a, &u, 0) == IDN2_OK &&
+	    (n = strlen(u)) < outlen) {
+		memcpy(out, u, n + 1);
+	} else {
+		n = strlen(a);
+		if (n >= outlen)
+			n = outlen - 1;
+		memcpy(out, a, n);
+		out[n] = '\0';
+	}
 	idn2_free(u);
 }
 
@@ -230,21 +324,25 @@ spam_html_cps(const char *s)
 	return n;
 }
 
-/* Splits host's registered domain into n. Returns -1 if it has none. */
+/* Splits a registered domain (org) into n. Returns -1 if it has only
+ * one label. */
 static int
-spam_html_name_split(const char *host, struct spam_html_name *n)
+spam_html_name_from_org(const char *org, struct spam_html_name *n)
 {
 	char u[HTML_SKELETON_MAX];
 	const char *dot;
 	size_t len;
 
-	if (spam_html_org(host, n->org, sizeof(n->org)) < 0)
+	if (strlen(org) >= sizeof(n->org))
 		return -1;
+	memcpy(n->org, org, strlen(org) + 1);
 	spam_html_to_unicode(n->org, u, sizeof(u));
 	dot = strchr(u, '.');
 	if (dot == NULL || dot == u)
 		return -1;
 	len = (size_t)(dot - u);
+	if (len >= sizeof(n->label))
+		return -1;
 	memcpy(n->label, u, len);
 	n->label[len] = '\0';
 	if (html_skeleton(n->label, len, n->skel, sizeof(n->skel)) < 0)
@@ -255,6 +353,17 @@ spam_html_name_split(const char *host, struct spam_html_name *n)
 		if ((unsigned char)n->label[i] >= 0x80)
 			n->label_ascii = false;
 	return 0;
+}
+
+/* Splits host's registered domain into n. Returns -1 if it has none. */
+static int
+spam_html_name_split(struct spam_html *h, const char *host,
+    struct spam_html_name *n)
+{
+	char buf[DNS_NAME_MAX + 1];
+	const char *org = spam_html_org_of(h, host, buf);
+
+	return org != NULL ? spam_html_name_from_org(org, n) : -1;
 }
 
 /* True if the labels of host hold target as whole labels that are not
@@ -308,41 +417,6 @@ spam_html_looks_like(const char *host, const struct spam_html_name *hn,
 }
 
 /* ---------------------------------------------------------------- */
-/* Host table */
-
-static uint32_t
-spam_html_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-/* The entry of host, made if there is room; NULL when the table is full. */
-static struct spam_html_host *
-spam_html_host_get(struct spam_html *h, const char *host, unsigned prio)
-{
-	size_t i = spam_html_hash(host) % SPAM_HTML_SLOTS;
-
-	while (h->slots[i].name != NULL) {
-		if (strcmp(h->slots[i].name, host) == 0) {
-			if (prio < h->slots[i].prio)
-				h->slots[i].prio = prio;
-			return &h->slots[i];
-		}
-		i = (i + 1) % SPAM_HTML_SLOTS;
-	}
-	if (h->n_hosts == SPAM_HTML_HOSTS_MAX)
-		return NULL;
-	h->slots[i].name = pool_strdup(h->pool, host);
-	h->slots[i].prio = prio;
-	h->order[h->n_hosts++] = &h->slots[i];
-	return &h->slots[i];
-}
-
-/* ---------------------------------------------------------------- */
 /* Checks of one host */
 
 /* Lookalike and homograph checks of a domain name; what says it fired
@@ -377,7 +451,7 @@ spam_html_name_check(struct spam_html *h, const char *host, const char *where)
 			p = dot + 1;
 		}
 	}
-	if (spam_html_name_split(host, &hn) < 0)
+	if (spam_html_name_split(h, host, &hn) < 0)
 		return fired;
 	for (size_t i = 0; i < h->n_targets; i++) {
 		const struct spam_html_target *t = &h->targets[i];
@@ -568,11 +642,12 @@ spam_html_is_tracker(const char *host)
 /* True if host is (under) a brand's or a hosted domain's registered
  * domain. */
 static bool
-spam_html_is_target(const struct spam_html *h, const char *host)
+spam_html_is_target(struct spam_html *h, const char *host)
 {
-	char org[DNS_NAME_MAX + 1];
+	char buf[DNS_NAME_MAX + 1];
+	const char *org = spam_html_org_of(h, host, buf);
 
-	if (spam_html_org(host, org, sizeof(org)) < 0)
+	if (org == NULL)
 		return false;
 	for (size_t i = 0; i < h->n_targets; i++)
 		if (strcmp(org, h->targets[i].n.org) == 0)
@@ -604,7 +679,7 @@ spam_html_link(struct spam_html *h, const struct html_link *l,
 
 		if (html_text_host(u.userinfo, ul, &t) == 0 &&
 		    t.kind == HTML_HOST_NAME && (u.kind != HTML_HOST_NAME ||
-		    !spam_html_same_org(t.host, u.host)))
+		    !spam_html_same_org(h, t.host, u.host)))
 			spam_add(h->r, "HTML_LINK_MISMATCH",
 			    "userinfo=%s host=%s", t.host, u.host);
 	}
@@ -627,9 +702,9 @@ spam_html_link(struct spam_html *h, const struct html_link *l,
 	if (u.kind == HTML_HOST_NAME && t.kind == HTML_HOST_NAME) {
 		if (spam_html_is_tracker(u.host) &&
 		    (!spam_html_is_target(h, t.host) ||
-		    (h->have_from && spam_html_same_org(t.host, h->from))))
+		    spam_html_from_org(h, t.host)))
 			return;
-		same = spam_html_same_org(t.host, u.host);
+		same = spam_html_same_org(h, t.host, u.host);
 	} else {
 		same = t.kind == u.kind && strcmp(t.host, u.host) == 0;
 	}
@@ -644,13 +719,13 @@ spam_html_link(struct spam_html *h, const struct html_link *l,
 /* A form, a refresh: posts or goes to another registered domain than
  * From:'s? */
 static bool
-spam_html_external(const struct spam_html *h, const struct html_url *u)
+spam_html_external(struct spam_html *h, const struct html_url *u)
 {
 	if (u->kind == HTML_HOST_NONE)
 		return false;
 	if (!h->have_from || u->kind != HTML_HOST_NAME)
 		return true;
-	return !spam_html_same_org(u->host, h->from);
+	return !spam_html_from_org(h, u->host);
 }
 
 static void
@@ -838,7 +913,7 @@ spam_html_targets(struct spam_html *h)
 
 		t->domain = h->m->local_domains[i];
 		t->local = true;
-		if (spam_html_name_split(t->domain, &t->n) == 0)
+		if (spam_html_name_split(h, t->domain, &t->n) == 0)
 			h->n_targets++;
 	}
 	for (size_t i = 0; i < nb; i++) {
@@ -851,7 +926,8 @@ spam_html_targets(struct spam_html *h)
 		if (spam_msg_is_local_domain(h->m, t->domain,
 		    strlen(t->domain)))
 			continue;
-		if (spam_html_name_split(t->domain, &t->n) == 0)
+		/* The list holds registered domains: no need to ask. */
+		if (spam_html_name_from_org(t->domain, &t->n) == 0)
 			h->n_targets++;
 	}
 }

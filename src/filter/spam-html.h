@@ -78,7 +78,7 @@
 /* Links, forms, refreshes and plain-text URLs judged per message. */
 #define SPAM_HTML_LINKS_MAX 5000
 /* Distinct host names that get the lookalike checks, per message. */
-#define SPAM_HTML_HOSTS_MAX 1024
+#define SPAM_HTML_HOSTS_MAX 512
 /* Hosted domains compared with (the first ones of m->local_domains). */
 #define SPAM_HTML_LOCAL_MAX 64
 /* Code points a registered label needs for the edit-distance test. */
