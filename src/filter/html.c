@@ -1788,7 +1788,7 @@ html_authority_parse(struct html_cur c, struct html_url *u)
 	/* The host: to ':' outside brackets. */
 	pos = h.i;
 	if (html_cur_peek(&h) == '[') {
-		char v6[64];
+		char v6[INET6_ADDRSTRLEN];
 		struct in6_addr a6;
 		size_t n = 0;
 
@@ -1945,7 +1945,7 @@ html_text_host(const char *text, size_t len, struct html_url *u_r)
 	struct html_text_url tu;
 	struct html_cur c;
 	const psl_ctx_t *psl;
-	char tld[64];
+	char tld[64];		/* a label: at most 63 bytes (RFC 1035) */
 	size_t b = 0, e = len, nend, i, dot = (size_t)-1;
 
 	memset(u_r, 0, sizeof(*u_r));

@@ -419,8 +419,8 @@ spam_html_looks_like(const char *host, const struct spam_html_name *hn,
 /* ---------------------------------------------------------------- */
 /* Checks of one host */
 
-/* Lookalike and homograph checks of a domain name; what says it fired
- * is reported with where ("link", "from"). Returns true if one fired. */
+/* Lookalike and homograph checks of a domain name; the details say
+ * where it was ("link", "from"). Returns true if a symbol was added. */
 static bool
 spam_html_name_check(struct spam_html *h, const char *host, const char *where)
 {
@@ -684,10 +684,8 @@ spam_html_link(struct spam_html *h, const struct html_link *l,
 			    "userinfo=%s host=%s", t.host, u.host);
 	}
 
-	/* The text against where the link goes. */
-	if (l->text_len == 0 ||
-	    html_text_host(l->text, l->text_len, &t) < 0)
-		return;
+	/* Where a redirector sends the reader: that host is checked and
+	 * listed too, and it is what the text is compared with. */
 	for (int i = 0; i < SPAM_HTML_UNWRAP_MAX && u.kind == HTML_HOST_NAME;
 	    i++) {
 		char *target = spam_html_unwrap(h->pool, href, &u);
@@ -699,6 +697,11 @@ spam_html_link(struct spam_html *h, const struct html_link *l,
 		u = w;
 		spam_html_url_check(h, &u, PRIO_LINK);
 	}
+
+	/* The text against where the link goes. */
+	if (l->text_len == 0 ||
+	    html_text_host(l->text, l->text_len, &t) < 0)
+		return;
 	if (u.kind == HTML_HOST_NAME && t.kind == HTML_HOST_NAME) {
 		if (spam_html_is_tracker(u.host) &&
 		    (!spam_html_is_target(h, t.host) ||
@@ -793,19 +796,22 @@ spam_html_plain_chars(const char *s, size_t len)
 	return n;
 }
 
+/* Plain-text URLs are found this many at a time. */
+#define SPAM_HTML_URL_BATCH 64
+
 static void
 spam_html_plain(struct spam_html *h, const char *text, size_t len)
 {
-	struct html_text_url urls[64];
+	struct html_text_url urls[SPAM_HTML_URL_BATCH];
 	size_t off = 0, n, chars;
 	struct html_url u;
 
 	chars = spam_html_plain_chars(text, len);
 	if (chars > h->plain_chars)
 		h->plain_chars = chars;
-	/* In slices of 64, so that the array stays small. */
 	while (off < len && h->links < SPAM_HTML_LINKS_MAX) {
-		n = html_text_urls(text + off, len - off, urls, 64, NULL);
+		n = html_text_urls(text + off, len - off, urls,
+		    SPAM_HTML_URL_BATCH, NULL);
 		if (n == 0)
 			break;
 		for (size_t i = 0; i < n && h->links < SPAM_HTML_LINKS_MAX;

@@ -245,6 +245,13 @@ test_redirectors(void **state)
 	    "%3Fq%3Dhttps%253A%252F%252Fevil.example%252F\">www.paypal.com"
 	    "</a>");
 	fires("HTML_LINK_MISMATCH", "href=evil.example");
+	/* The target of a redirector is checked even when the text shows
+	 * no host, and goes to the URI list. */
+	check_html("a@corp.example", "<a href=\"https://nam02.safelinks."
+	    "protection.outlook.com/?url=https%3A%2F%2Fpaypa1.com%2F\">Click "
+	    "here</a>");
+	fires("LOOKALIKE_BRAND", "paypa1.com");
+	assert_true(has_uri("paypa1.com"));
 	/* A bulk sender's click tracker: the target is opaque. */
 	check_html("news@shop.example", "<a href=\"https://shop.us1.list-manage"
 	    ".com/track/click?u=1&amp;id=2\">www.shop.example</a>");
