@@ -6,6 +6,7 @@
 #include "auth/dmarc.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,19 +214,24 @@ dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *rec,
 /*
  * The Public Suffix List, loaded once: psl_latest() takes whichever is
  * newer of the copy built into libpsl and Debian's publicsuffix file.
- * Only the loop's thread (or the CLI) calls this, so no lock.
+ * The content checks of the spam filter call dmarc_org_domain() on
+ * worker threads, so the load goes through pthread_once; afterwards the
+ * context is only read, which libpsl allows from any thread.
  */
+static psl_ctx_t *dmarc_psl_ctx;
+static pthread_once_t dmarc_psl_once = PTHREAD_ONCE_INIT;
+
+static void
+dmarc_psl_load(void)
+{
+	dmarc_psl_ctx = psl_latest(NULL);
+}
+
 static const psl_ctx_t *
 dmarc_psl(void)
 {
-	static psl_ctx_t *psl;
-	static bool tried;
-
-	if (!tried) {
-		tried = true;
-		psl = psl_latest(NULL);
-	}
-	return psl;
+	(void)pthread_once(&dmarc_psl_once, dmarc_psl_load);
+	return dmarc_psl_ctx;
 }
 
 int

@@ -38,6 +38,7 @@
 #include "core/xalloc.h"
 #include "filter/spam-attach.h"
 #include "filter/spam-content.h"
+#include "filter/spam-html.h"
 #include "filter/milter.h"
 #include "filter/spam-lists.h"
 #include "mime/mime.h"
@@ -252,6 +253,7 @@ spam_check_run(struct store *store, struct storeq_job *job)
 	spam_check_auth(&sc->auth, &m, &sc->result);
 	spam_check_content(&m, &sc->result);
 	spam_check_attachments(&m, &sc->result);
+	spam_check_html(&m, &sc->result);
 	{
 		struct spam_lists_input in = {
 			.mail_from = sc->mail_from,

@@ -59,6 +59,23 @@ const struct spam_symbol_def spam_symbols[] = {
 	    "mailing-list mail (List-Id: with List-Unsubscribe:)" },
 
 	/* HTML and phishing (filter/spam-html.c). */
+	{ "HTML_LINK_MISMATCH", 3.5, 0,
+	    "a link's text shows another registered domain than it goes to" },
+	{ "HTML_LINK_IP", 2, 0, "a link to a bare IP address" },
+	{ "HTML_LINK_IP_ENCODED", 3, 0,
+	    "a link to an IP address written to hide it (decimal, hex)" },
+	{ "URL_SHORTENER", 1, 0, "a link through a URL shortener" },
+	{ "LOOKALIKE_LOCAL", 5, 0,
+	    "a link or From: domain that looks like a hosted domain" },
+	{ "LOOKALIKE_BRAND", 3.5, 0,
+	    "a link or From: domain that looks like a well-known brand's" },
+	{ "IDN_HOMOGRAPH", 4, 0,
+	    "an IDN domain that mixes scripts or imitates an ASCII domain" },
+	{ "HTML_FORM_EXTERNAL", 3, 0,
+	    "a form with a password field, or posting to another domain" },
+	{ "HTML_META_REFRESH", 2, 0,
+	    "an HTML refresh to another domain than From:'s" },
+	{ "HTML_ONLY_NO_TEXT", 1.5, 0, "HTML with several links and no text" },
 
 	/* Attachments and malware (filter/spam-attach.c). The test file
 	 * is certain, like GTUBE. What Windows would run is held; its
