@@ -91,6 +91,14 @@ struct config {
 	double spam_reject_score;	/* from this score: 550 */
 	char *spam_scores;		/* "SYMBOL=WEIGHT ..." overrides */
 
+	/* [bayes] the statistical classifier (filter/bayes.h) */
+	bool bayes_enabled;		/* classify inbound mail */
+	unsigned bayes_min_learns;	/* spam and ham each before a verdict */
+	bool bayes_per_user;		/* a table per user besides the global */
+	bool bayes_autolearn;		/* learn from IMAP moves to/from Junk */
+	unsigned bayes_clues;		/* most significant tokens combined */
+	unsigned bayes_expire_days;	/* tokens not learnt since: expire */
+
 	/* [dns] */
 	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas
 				 * or spaces; empty: /etc/resolv.conf */

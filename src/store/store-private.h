@@ -225,4 +225,10 @@ int
 store_blob_open(struct store *store, const char *name, uint64_t size,
     int *fd_r, const char **error_r);
 
+/* Deletes user_id's classifier tables (inside store_user_del's write
+ * transaction; store-bayes.c). Returns 0 or -1. */
+int
+store_bayes_user_drop(struct store *store, int64_t user_id,
+    const char **error_r);
+
 #endif

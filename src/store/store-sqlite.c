@@ -156,7 +156,8 @@ static const char store_schema[] =
  *    and an expiry); the statistical classifier's token counts, global
  *    (user_id 0) and per user, its message totals and which messages it
  *    learnt (by content hash, so that each is learnt once and can be
- *    unlearnt); greylisting triplets; allow and block lists, global
+ *    unlearnt), with indexes on their times for the bounded expiry of
+ *    old tokens (store-bayes.c); greylisting triplets; allow and block lists, global
  *    (owner '') or of a hosted domain or a user.
  */
 static const char *const store_schema_migrations[] = {
@@ -303,6 +304,8 @@ static const char *const store_schema_migrations[] = {
 	" ham INTEGER NOT NULL DEFAULT 0,"
 	" atime INTEGER NOT NULL,"
 	" PRIMARY KEY (user_id, token)) WITHOUT ROWID;"
+	/* the classifier's bounded expiry takes the oldest first */
+	"CREATE INDEX bayes_tokens_atime ON bayes_tokens(atime);"
 	"CREATE TABLE bayes_totals ("
 	" user_id INTEGER PRIMARY KEY,"
 	" spam INTEGER NOT NULL DEFAULT 0,"
@@ -313,6 +316,7 @@ static const char *const store_schema_migrations[] = {
 	" class INTEGER NOT NULL CHECK (class IN (0, 1)),"	/* 1 spam */
 	" time INTEGER NOT NULL,"
 	" PRIMARY KEY (user_id, msg_hash)) WITHOUT ROWID;"
+	"CREATE INDEX bayes_trained_time ON bayes_trained(time);"
 	"CREATE TABLE greylist ("
 	" net TEXT NOT NULL,"			/* /24 or /64 */
 	" sender TEXT NOT NULL,"
@@ -1495,6 +1499,10 @@ store_user_del(struct store *store, const char *address, const char **error_r)
 		store_db_error(store, error_r, "delete user");
 	store_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
+		goto rollback;
+	/* the user's classifier goes too (the global table keeps what it
+	 * learnt from them) */
+	if (store_bayes_user_drop(store, user_id, error_r) < 0)
 		goto rollback;
 
 	if (store_blobs_release(store, blob_ids, n_blobs, &unused,
