@@ -251,6 +251,8 @@ bayes_emit(struct bayes_tok *tc, const char *prefix, const char *s,
 			return;
 	t->set[i] = h;
 	t->h[t->n++] = h;
+	if (t->n == BAYES_TOKENS_MAX)
+		t->truncated = true;	/* the rest is not looked at */
 	if (tc->fn != NULL) {
 		buf_reset(&tc->text);
 		(void)buf_puts(&tc->text, prefix);

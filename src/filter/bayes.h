@@ -141,7 +141,8 @@ bayes_config_default(struct bayes_config *bc_r);
 struct bayes_tokens {
 	uint64_t *h;		/* n hashes */
 	size_t n;
-	bool truncated;		/* BAYES_TOKENS_MAX were reached */
+	bool truncated;		/* BAYES_TOKENS_MAX were reached: the rest
+				 * of the message was not looked at */
 	uint64_t *set;		/* open addressing, for duplicates */
 	size_t set_cap;
 };
