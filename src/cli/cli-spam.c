@@ -2,6 +2,8 @@
  * cli-spam.c - `correio spam`: the spam filter from the command line.
  *
  *   correio spam symbols          every symbol with its weight in force
+ *   correio spam train ...        teach the classifier (cli-spam-bayes.c)
+ *   correio spam stats [ADDRESS]  what it has learnt (cli-spam-bayes.c)
  *
  * The subcommands are in cli_spam_cmds[]; each lives in the file of its
  * feature (cli-spam-*.c) and is declared in cli.h.
@@ -30,6 +32,10 @@ static const struct {
 } cli_spam_cmds[] = {
 	{ "symbols", cli_spam_symbols,
 	    "list every symbol, its weight in force and what it means" },
+	{ "train", cli_spam_train,
+	    "teach the classifier spam or ham from files, Maildirs, mboxes" },
+	{ "stats", cli_spam_stats,
+	    "what the classifier has learnt, globally and for a user" },
 };
 
 static void

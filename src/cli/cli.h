@@ -51,6 +51,13 @@ cli_spam_config(int argc, char **argv, const char *help,
     const struct option *extra, int (*on_opt)(int ch, const char *arg,
     void *ctx), void *ctx, struct config **config_r);
 
+/* `correio spam train` and `correio spam stats` (cli-spam-bayes.c):
+ * the statistical classifier. */
+int
+cli_spam_train(int argc, char **argv);
+int
+cli_spam_stats(int argc, char **argv);
+
 struct buf;
 
 /* Reads a message from path ("-" or NULL: standard input) into msg (its
