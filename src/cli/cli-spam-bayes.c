@@ -89,7 +89,7 @@ struct cli_train {
 	size_t in_batch;
 	bool batch_open;
 	/* results */
-	size_t counts[BAYES_LEARN_UNKNOWN + 1];
+	size_t counts[BAYES_LEARN_EMPTY + 1];
 	size_t failed;		/* messages that could not be learnt */
 	size_t unreadable;	/* paths and files that could not be read */
 };
@@ -208,6 +208,21 @@ cli_train_file(struct cli_train *t, int fd, const char *what)
 	buf_release(&msg);
 }
 
+/* The empty line an mbox writer puts before the next "From " line is
+ * not the message's. */
+static void
+cli_train_mbox_end(struct buf *msg)
+{
+	if (msg->len >= 4 && memcmp(msg->data + msg->len - 4, "\r\n\r\n",
+	    4) == 0)
+		msg->len -= 2;
+	else if (msg->len >= 2 && memcmp(msg->data + msg->len - 2, "\n\n",
+	    2) == 0)
+		msg->len -= 1;
+	if (msg->data != NULL)
+		msg->data[msg->len] = '\0';
+}
+
 /* An mbox: messages separated by "From " lines; ">From " (any number
  * of '>') loses one '>' (mboxrd; in mboxo it was "From " to begin with,
  * so it comes out right either way). */
@@ -236,6 +251,7 @@ cli_train_mbox(struct cli_train *t, int fd, const char *what)
 
 		if (len >= 5 && memcmp(l, "From ", 5) == 0) {
 			if (in_msg) {
+				cli_train_mbox_end(&msg);
 				(void)snprintf(name, sizeof(name), "%s #%zu",
 				    what, n_msgs);
 				cli_train_message(t, msg.data != NULL ?
@@ -270,6 +286,7 @@ cli_train_mbox(struct cli_train *t, int fd, const char *what)
 		t->unreadable++;
 	}
 	if (in_msg) {
+		cli_train_mbox_end(&msg);
 		(void)snprintf(name, sizeof(name), "%s #%zu", what, n_msgs);
 		cli_train_message(t, msg.data != NULL ? msg.data : "", msg.len,
 		    name);
@@ -490,10 +507,11 @@ cli_spam_train(int argc, char **argv)
 		    t.counts[BAYES_LEARN_UNKNOWN], t.failed, t.unreadable);
 	else
 		printf("%s: learnt %zu, relearnt %zu, skipped %zu (already"
-		    " learnt), failed %zu, unreadable %zu\n",
+		    " learnt), empty %zu, failed %zu, unreadable %zu\n",
 		    t.klass == BAYES_SPAM ? "spam" : "ham",
 		    t.counts[BAYES_LEARN_NEW], t.counts[BAYES_LEARN_MOVED],
-		    t.counts[BAYES_LEARN_ALREADY], t.failed, t.unreadable);
+		    t.counts[BAYES_LEARN_ALREADY], t.counts[BAYES_LEARN_EMPTY],
+		    t.failed, t.unreadable);
 	if (t.failed > 0 || t.unreadable > 0)
 		ret = CLI_EXIT_FAIL;
 out:

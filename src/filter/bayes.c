@@ -876,6 +876,8 @@ bayes_learn_result_name(enum bayes_learn_result res)
 		return "forgotten";
 	case BAYES_LEARN_UNKNOWN:
 		return "unknown";
+	case BAYES_LEARN_EMPTY:
+		return "empty";
 	}
 	return "?";
 }
@@ -921,6 +923,12 @@ bayes_learn_class(struct store *store, const struct bayes_config *bc,
 	}
 	bayes_tokens_init(&t);
 	bayes_tokenize(msg, len, root, &t, NULL, NULL);
+	if (t.n == 0 && klass != STORE_BAYES_FORGET) {
+		*res_r = BAYES_LEARN_EMPTY;
+		bayes_tokens_free(&t);
+		pool_free(&pool);
+		return 0;
+	}
 	if (user_id != STORE_BAYES_GLOBAL && bc->per_user)
 		users[l.n_users++] = user_id;
 	users[l.n_users++] = STORE_BAYES_GLOBAL;
@@ -1002,7 +1010,7 @@ struct bayes_learn_job {
 	enum bayes_class klass;
 	uint32_t *uids;
 	size_t n, next;
-	size_t counts[BAYES_LEARN_UNKNOWN + 1];
+	size_t counts[BAYES_LEARN_EMPTY + 1];
 	size_t failed;
 };
 

@@ -248,9 +248,11 @@ enum bayes_learn_result {
 	BAYES_LEARN_MOVED,	/* was the other class: unlearnt, learnt */
 	BAYES_LEARN_FORGOTTEN,	/* bayes_unlearn: subtracted */
 	BAYES_LEARN_UNKNOWN,	/* bayes_unlearn of a message not learnt */
+	BAYES_LEARN_EMPTY,	/* no tokens: nothing learnt (it would only
+				 * skew the totals) */
 };
 
-/* "learnt", "already", "relearnt", "forgotten", "unknown". */
+/* "learnt", "already", "relearnt", "forgotten", "unknown", "empty". */
 const char *
 bayes_learn_result_name(enum bayes_learn_result res);
 
