@@ -472,7 +472,9 @@ bayes_link(struct bayes_tok *tc, const char *s, size_t n)
 	}
 	while (hlen > 0 && host[hlen - 1] == '.')
 		hlen--;
-	if (hlen == 0 || host[0] == '.')
+	/* the part was not converted from its charset: a host that is not
+	 * UTF-8 is no host */
+	if (hlen == 0 || host[0] == '.' || !mime_utf8_is_valid(host, hlen))
 		return;
 	for (size_t i = 0; i < hlen; i++) {
 		if (host[i] == '.') {
