@@ -100,8 +100,10 @@ struct store;
 #define BAYES_ROBINSON_X 0.5
 /* A token with |f - 0.5| below this is no clue (SpamBayes's default). */
 #define BAYES_MIN_STRENGTH 0.1
-/* Messages one IMAP learn job learns before the writer takes other work. */
-#define BAYES_LEARN_CHUNK 16
+/* Messages one IMAP learn job learns before the writer takes other work
+ * (a learn is a transaction of its own, with its fsync: a few keep the
+ * writer from deliveries for well under a second). */
+#define BAYES_LEARN_CHUNK 4
 /* Messages one COPY or MOVE can have learnt (more are not learnt). */
 #define BAYES_LEARN_COPY_MAX 10000
 /* Old tokens one learn expires, at most (bounded cleanup). */

@@ -22,102 +22,49 @@
  */
 #include "store/store.h"
 
+#include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
 #include "store/store-private.h"
 
-int
-store_bayes_counts(struct store *store, int64_t user_id,
-    const uint64_t *tokens, size_t n, struct store_bayes_read *r,
-    const char **error_r)
+/* Tokens bound to one insert, and looked up by one statement (two
+ * lookups each, within SQLite's 500 terms of a compound select). */
+#define STORE_BAYES_CHUNK 64
+#define STORE_BAYES_READ_CHUNK 32
+/* The page cache of a connection that learns in batches, KiB. */
+#define STORE_BAYES_BATCH_CACHE_KIB "65536"
+/* Room for the SQL text of such a statement. */
+#define STORE_BAYES_SQL_MAX (STORE_BAYES_READ_CHUNK * 200 + 512)
+
+/*
+ * BSTMT_TOKENS_READ: the counts of STORE_BAYES_READ_CHUNK tokens (?2 on)
+ * in the global table and in user ?1's, as rows (index in the chunk,
+ * 0 global / 1 user, spam, ham). A UNION ALL of point lookups: an IN
+ * list would make SQLite build an ephemeral table at every step, whose
+ * memory (malloc'd and trimmed each time) cost more than the lookups.
+ */
+static void
+store_bayes_read_sql(char *sql, size_t size)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc;
+	size_t len = 0;
+	int k;
 
-	r->global_spam = r->global_ham = r->user_spam = r->user_ham = 0;
-	if (n > STORE_BAYES_TOKENS_MAX) {
-		store_error_set(error_r, "too many tokens");
-		return -1;
+	for (int i = 0; i < STORE_BAYES_READ_CHUNK; i++) {
+		k = snprintf(sql + len, size - len, "%sSELECT %d, 0, spam, ham"
+		    " FROM bayes_tokens WHERE user_id = 0 AND token = ?%d"
+		    " UNION ALL SELECT %d, 1, spam, ham FROM bayes_tokens"
+		    " WHERE user_id = ?1 AND token = ?%d", i > 0 ?
+		    " UNION ALL " : "", i, i + 2, i, i + 2);
+		assert(k > 0 && (size_t)k < size - len);
+		len += (size_t)k;
 	}
-	for (size_t i = 0; i < n; i++) {
-		r->global[i].spam = r->global[i].ham = 0;
-		if (r->user != NULL)
-			r->user[i].spam = r->user[i].ham = 0;
-	}
-	if (store_tx_begin(store, false, error_r) < 0)
-		return -1;
-	stmt = store_stmt_once(store, "SELECT user_id, spam, ham"
-	    " FROM bayes_totals WHERE user_id IN (0, ?1)", error_r);
-	if (stmt == NULL)
-		goto fail;
-	if (sqlite3_bind_int64(stmt, 1, user_id) != SQLITE_OK)
-		rc = SQLITE_ERROR;
-	else {
-		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-			int64_t u = sqlite3_column_int64(stmt, 0);
-			uint64_t spam = (uint64_t)sqlite3_column_int64(stmt, 1);
-			uint64_t ham = (uint64_t)sqlite3_column_int64(stmt, 2);
-
-			if (u == STORE_BAYES_GLOBAL) {
-				r->global_spam = spam;
-				r->global_ham = ham;
-			}
-			if (u == user_id && u != STORE_BAYES_GLOBAL) {
-				r->user_spam = spam;
-				r->user_ham = ham;
-			}
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		store_db_error(store, error_r, "read bayes totals");
-		goto fail;
-	}
-	sqlite3_finalize(stmt);
-	stmt = store_stmt_once(store, "SELECT user_id, spam, ham"
-	    " FROM bayes_tokens WHERE user_id IN (0, ?1) AND token = ?2",
-	    error_r);
-	if (stmt == NULL)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(stmt);
-		if (sqlite3_bind_int64(stmt, 1, user_id) != SQLITE_OK ||
-		    sqlite3_bind_int64(stmt, 2, (int64_t)tokens[i]) !=
-		    SQLITE_OK) {
-			rc = SQLITE_ERROR;
-			break;
-		}
-		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-			int64_t u = sqlite3_column_int64(stmt, 0);
-			struct store_bayes_count *c;
-
-			if (u == STORE_BAYES_GLOBAL)
-				c = &r->global[i];
-			else if (r->user != NULL)
-				c = &r->user[i];
-			else
-				continue;
-			c->spam = (uint64_t)sqlite3_column_int64(stmt, 1);
-			c->ham = (uint64_t)sqlite3_column_int64(stmt, 2);
-		}
-		if (rc != SQLITE_DONE)
-			break;
-	}
-	if (rc != SQLITE_DONE) {
-		store_db_error(store, error_r, "read bayes tokens");
-		goto fail;
-	}
-	sqlite3_finalize(stmt);
-	return store_tx_commit(store, error_r);
-fail:
-	sqlite3_finalize(stmt);
-	store_tx_rollback(store);
-	return -1;
 }
 
-/* The statements of one learn, prepared once for all its tokens. */
+/* The statements, cached in store->bstmts (prepared on first use). */
 enum store_bayes_stmt {
 	BSTMT_TRAINED_GET,
 	BSTMT_TRAINED_SET,
@@ -126,8 +73,16 @@ enum store_bayes_stmt {
 	BSTMT_TOKEN_SUB,
 	BSTMT_TOKEN_ZERO,
 	BSTMT_TOTALS_ADD,
+	BSTMT_TOKEN_ADD_CHUNK,	/* STORE_BAYES_CHUNK rows; made at run time */
+	BSTMT_TOKENS_READ,	/* STORE_BAYES_CHUNK tokens; made at run time */
+	BSTMT_TOTALS_READ,
+	BSTMT_EXPIRE_TOKENS,
+	BSTMT_EXPIRE_TRAINED,
+	BSTMT_EXPIRE_DUE,
 	BSTMT_COUNT
 };
+
+_Static_assert(BSTMT_COUNT <= STORE_BSTMT_MAX, "store->bstmts too small");
 
 static const char *const store_bayes_sql[BSTMT_COUNT] = {
 	[BSTMT_TRAINED_GET] = "SELECT class FROM bayes_trained"
@@ -152,18 +107,180 @@ static const char *const store_bayes_sql[BSTMT_COUNT] = {
 	    " VALUES (?1, max(?2, 0), max(?3, 0))"
 	    " ON CONFLICT (user_id) DO UPDATE"
 	    " SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0)",
+	[BSTMT_TOTALS_READ] = "SELECT 0, spam, ham FROM bayes_totals"
+	    " WHERE user_id = 0 UNION ALL SELECT 1, spam, ham"
+	    " FROM bayes_totals WHERE user_id = ?1",
+	/* the oldest first, through the indexes on the times */
+	[BSTMT_EXPIRE_TOKENS] = "DELETE FROM bayes_tokens WHERE"
+	    " (user_id, token) IN (SELECT user_id, token FROM bayes_tokens"
+	    " WHERE atime < ?1 ORDER BY atime LIMIT ?2)",
+	/* whether there is anything to expire: one index probe, where the
+	 * deletes' subqueries each build an ephemeral table */
+	[BSTMT_EXPIRE_DUE] = "SELECT (SELECT min(atime) FROM bayes_tokens) < ?1"
+	    " OR (SELECT min(time) FROM bayes_trained) < ?1",
+	[BSTMT_EXPIRE_TRAINED] = "DELETE FROM bayes_trained WHERE"
+	    " (user_id, msg_hash) IN (SELECT user_id, msg_hash"
+	    " FROM bayes_trained WHERE time < ?1 ORDER BY time LIMIT ?2)",
 };
 
+/* BSTMT_TOKEN_ADD for STORE_BAYES_CHUNK tokens: ?1 user, ?2 spam, ?3 ham,
+ * ?4 atime, the tokens from ?5 (distinct: each row is its own upsert). */
+static void
+store_bayes_add_sql(char *sql, size_t size)
+{
+	size_t len;
+	int k;
+
+	k = snprintf(sql, size, "INSERT INTO bayes_tokens"
+	    " (user_id, token, spam, ham, atime) VALUES ");
+	assert(k > 0 && (size_t)k < size);
+	len = (size_t)k;
+	for (int i = 0; i < STORE_BAYES_CHUNK; i++) {
+		k = snprintf(sql + len, size - len, "%s(?1,?%d,?2,?3,?4)",
+		    i > 0 ? "," : "", i + 5);
+		assert(k > 0 && (size_t)k < size - len);
+		len += (size_t)k;
+	}
+	k = snprintf(sql + len, size - len, " ON CONFLICT (user_id, token)"
+	    " DO UPDATE SET spam = spam + excluded.spam,"
+	    " ham = ham + excluded.ham, atime = excluded.atime");
+	assert(k > 0 && (size_t)k < size - len);
+}
+
+
+/* The cached statement id (reset it after use), or NULL. */
+static sqlite3_stmt *
+store_bayes_stmt(struct store *store, enum store_bayes_stmt id,
+    const char **error_r)
+{
+	char sql[STORE_BAYES_SQL_MAX];
+	const char *text = store_bayes_sql[id];
+
+	if (store->bstmts[id] != NULL)
+		return store->bstmts[id];
+	if (id == BSTMT_TOKEN_ADD_CHUNK) {
+		store_bayes_add_sql(sql, sizeof(sql));
+		text = sql;
+	} else if (id == BSTMT_TOKENS_READ) {
+		store_bayes_read_sql(sql, sizeof(sql));
+		text = sql;
+	}
+	if (sqlite3_prepare_v3(store->db, text, -1, SQLITE_PREPARE_PERSISTENT,
+	    &store->bstmts[id], NULL) != SQLITE_OK) {
+		store_db_error(store, error_r, "prepare");
+		store->bstmts[id] = NULL;
+		return NULL;
+	}
+	return store->bstmts[id];
+}
+
+int
+store_bayes_counts(struct store *store, int64_t user_id,
+    const uint64_t *tokens, size_t n, struct store_bayes_read *r,
+    const char **error_r)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	r->global_spam = r->global_ham = r->user_spam = r->user_ham = 0;
+	if (n > STORE_BAYES_TOKENS_MAX) {
+		store_error_set(error_r, "too many tokens");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r->global[i].spam = r->global[i].ham = 0;
+		if (r->user != NULL)
+			r->user[i].spam = r->user[i].ham = 0;
+	}
+	/* the user's rows only for a user (user 0's are the global ones) */
+	if (user_id == STORE_BAYES_GLOBAL)
+		r->user = NULL;
+	if (store_tx_begin(store, false, error_r) < 0)
+		return -1;
+	if ((stmt = store_bayes_stmt(store, BSTMT_TOTALS_READ, error_r)) ==
+	    NULL)
+		goto fail;
+	if (sqlite3_bind_int64(stmt, 1, user_id) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else {
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			uint64_t spam = (uint64_t)sqlite3_column_int64(stmt, 1);
+			uint64_t ham = (uint64_t)sqlite3_column_int64(stmt, 2);
+
+			if (sqlite3_column_int(stmt, 0) == 0) {
+				r->global_spam = spam;
+				r->global_ham = ham;
+			} else if (user_id != STORE_BAYES_GLOBAL) {
+				r->user_spam = spam;
+				r->user_ham = ham;
+			}
+		}
+	}
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		store_db_error(store, error_r, "read bayes totals");
+		goto fail;
+	}
+	if ((stmt = store_bayes_stmt(store, BSTMT_TOKENS_READ, error_r)) ==
+	    NULL)
+		goto fail;
+	rc = SQLITE_DONE;
+	for (size_t i = 0; i < n && rc == SQLITE_DONE; i +=
+	    STORE_BAYES_READ_CHUNK) {
+		sqlite3_reset(stmt);
+		if (sqlite3_bind_int64(stmt, 1, user_id) != SQLITE_OK)
+			rc = SQLITE_ERROR;
+		/* a short last chunk repeats its last token */
+		for (size_t k = 0; k < STORE_BAYES_READ_CHUNK &&
+		    rc == SQLITE_DONE; k++) {
+			size_t j = i + k < n ? i + k : n - 1;
+
+			if (sqlite3_bind_int64(stmt, (int)k + 2,
+			    (int64_t)tokens[j]) != SQLITE_OK)
+				rc = SQLITE_ERROR;
+		}
+		if (rc != SQLITE_DONE)
+			break;
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			size_t j = i + (size_t)sqlite3_column_int(stmt, 0);
+			struct store_bayes_count *c;
+
+			if (j >= n)
+				continue;	/* padding */
+			if (sqlite3_column_int(stmt, 1) == 0)
+				c = &r->global[j];
+			else if (r->user != NULL)
+				c = &r->user[j];
+			else
+				continue;
+			c->spam = (uint64_t)sqlite3_column_int64(stmt, 2);
+			c->ham = (uint64_t)sqlite3_column_int64(stmt, 3);
+		}
+	}
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		store_db_error(store, error_r, "read bayes tokens");
+		goto fail;
+	}
+	return store_tx_commit(store, error_r);
+fail:
+	store_tx_rollback(store);
+	return -1;
+}
+
+/* The statements of one learn. */
 struct store_bayes_tx {
 	struct store *store;
 	sqlite3_stmt *st[BSTMT_COUNT];
 };
 
+/* Resets the statements (they are the store's, cached). */
 static void
 store_bayes_tx_free(struct store_bayes_tx *tx)
 {
 	for (size_t i = 0; i < BSTMT_COUNT; i++)
-		sqlite3_finalize(tx->st[i]);
+		if (tx->st[i] != NULL)
+			store_stmt_done(tx->st[i]);
 }
 
 /* Runs statement id with up to 5 integer parameters; rows are ignored. */
@@ -196,7 +313,35 @@ store_bayes_apply(struct store_bayes_tx *tx, int64_t user,
 	int64_t spam = klass == STORE_BAYES_SPAM ? 1 : 0;
 	int64_t ham = klass == STORE_BAYES_HAM ? 1 : 0;
 
-	for (size_t i = 0; i < l->n_tokens; i++) {
+	size_t i = 0;
+
+	if (delta > 0) {
+		/* whole chunks in one statement, the rest one by one */
+		sqlite3_stmt *stmt = tx->st[BSTMT_TOKEN_ADD_CHUNK];
+
+		for (; l->n_tokens - i >= STORE_BAYES_CHUNK;
+		    i += STORE_BAYES_CHUNK) {
+			int rc = SQLITE_OK;
+
+			sqlite3_reset(stmt);
+			if (sqlite3_bind_int64(stmt, 1, user) != SQLITE_OK ||
+			    sqlite3_bind_int64(stmt, 2, spam) != SQLITE_OK ||
+			    sqlite3_bind_int64(stmt, 3, ham) != SQLITE_OK ||
+			    sqlite3_bind_int64(stmt, 4, (int64_t)l->now) !=
+			    SQLITE_OK)
+				rc = SQLITE_ERROR;
+			for (size_t k = 0; k < STORE_BAYES_CHUNK &&
+			    rc == SQLITE_OK; k++)
+				rc = sqlite3_bind_int64(stmt, (int)k + 5,
+				    (int64_t)l->tokens[i + k]);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_step(stmt);
+			if (rc != SQLITE_DONE)
+				return store_db_error(tx->store, error_r,
+				    "bayes learn");
+		}
+	}
+	for (; i < l->n_tokens; i++) {
 		int64_t tok = (int64_t)l->tokens[i];
 
 		if (delta > 0) {
@@ -283,40 +428,31 @@ store_bayes_learn_one(struct store_bayes_tx *tx, int64_t user,
 }
 
 /* Deletes up to max of the oldest tokens and learnt-message records
- * from before `before`; adds how many to *n_r. */
+ * from before `before`; adds how many tokens to *n_r. */
 static int
-store_bayes_expire(struct store *store, time_t before, size_t max,
+store_bayes_expire(struct store_bayes_tx *tx, time_t before, size_t max,
     size_t *n_r, const char **error_r)
 {
-	static const char *const sql[2] = {
-		"DELETE FROM bayes_tokens WHERE (user_id, token) IN"
-		" (SELECT user_id, token FROM bayes_tokens"
-		"  WHERE atime < ?1 ORDER BY atime LIMIT ?2)",
-		"DELETE FROM bayes_trained WHERE (user_id, msg_hash) IN"
-		" (SELECT user_id, msg_hash FROM bayes_trained"
-		"  WHERE time < ?1 ORDER BY time LIMIT ?2)",
-	};
+	sqlite3_stmt *due = tx->st[BSTMT_EXPIRE_DUE];
+	int64_t a[2] = { (int64_t)before, (int64_t)max };
+	int rc;
 
-	for (size_t i = 0; i < 2; i++) {
-		sqlite3_stmt *stmt = store_stmt_once(store, sql[i], error_r);
-		int rc;
-
-		if (stmt == NULL)
-			return -1;
-		if (sqlite3_bind_int64(stmt, 1, (int64_t)before) != SQLITE_OK ||
-		    sqlite3_bind_int64(stmt, 2, (int64_t)max) != SQLITE_OK)
-			rc = SQLITE_ERROR;
-		else
-			rc = sqlite3_step(stmt);
-		if (rc == SQLITE_DONE && i == 0)
-			*n_r += (size_t)sqlite3_changes(store->db);
-		if (rc != SQLITE_DONE)
-			store_db_error(store, error_r, "bayes expire");
-		sqlite3_finalize(stmt);
-		if (rc != SQLITE_DONE)
-			return -1;
+	sqlite3_reset(due);
+	if (sqlite3_bind_int64(due, 1, a[0]) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(due);
+	if (rc != SQLITE_ROW)
+		return store_db_error(tx->store, error_r, "bayes expire");
+	if (sqlite3_column_int(due, 0) == 0) {
+		sqlite3_reset(due);
+		return 0;
 	}
-	return 0;
+	sqlite3_reset(due);
+	if (store_bayes_run(tx, BSTMT_EXPIRE_TOKENS, 2, a, error_r) < 0)
+		return -1;
+	*n_r += (size_t)sqlite3_changes(tx->store->db);
+	return store_bayes_run(tx, BSTMT_EXPIRE_TRAINED, 2, a, error_r);
 }
 
 int
@@ -343,7 +479,8 @@ store_bayes_learn(struct store *store, struct store_bayes_learn *l,
 		return -1;
 	}
 	for (size_t i = 0; i < BSTMT_COUNT; i++) {
-		tx.st[i] = store_stmt_once(store, store_bayes_sql[i], error_r);
+		tx.st[i] = store_bayes_stmt(store, (enum store_bayes_stmt)i,
+		    error_r);
 		if (tx.st[i] == NULL)
 			goto out;
 	}
@@ -352,7 +489,7 @@ store_bayes_learn(struct store *store, struct store_bayes_learn *l,
 		    &l->outcome_r[u], error_r) < 0)
 			goto out;
 	if (l->expire_before != 0 && l->expire_max > 0 &&
-	    store_bayes_expire(store, l->expire_before, l->expire_max,
+	    store_bayes_expire(&tx, l->expire_before, l->expire_max,
 	    &l->expired_r, error_r) < 0)
 		goto out;
 	ret = 0;
@@ -380,6 +517,12 @@ out:
 int
 store_bayes_batch_begin(struct store *store, const char **error_r)
 {
+	/* A batch touches most pages of the token table, many times: with
+	 * room for them all in the cache, each is written to the WAL once
+	 * at the commit, not each time the cache spills. */
+	if (store_exec_sql(store, "PRAGMA cache_size = -"
+	    STORE_BAYES_BATCH_CACHE_KIB, error_r) < 0)
+		return -1;
 	return store_tx_begin(store, true, error_r);
 }
 

@@ -87,11 +87,17 @@ enum store_mstmt {
 	MSTMT_COUNT
 };
 
+/* Statements of store-bayes.c (its enum store_bayes_stmt), cached the
+ * same way: a message's learn or lookup runs a dozen of them, and
+ * preparing them each time cost more than running them. */
+#define STORE_BSTMT_MAX 16
+
 struct store {
 	sqlite3 *db;
 	int blobs_fd;			/* DATA_DIR/blobs, O_DIRECTORY */
 	sqlite3_stmt *stmts[STMT_COUNT];
 	sqlite3_stmt *mstmts[MSTMT_COUNT];
+	sqlite3_stmt *bstmts[STORE_BSTMT_MAX];
 };
 
 /* A growing list of malloc'd strings. */

@@ -1070,6 +1070,8 @@ store_close(struct store **storep)
 		sqlite3_finalize(store->stmts[i]);
 	for (size_t i = 0; i < MSTMT_COUNT; i++)
 		sqlite3_finalize(store->mstmts[i]);
+	for (size_t i = 0; i < STORE_BSTMT_MAX; i++)
+		sqlite3_finalize(store->bstmts[i]);
 	if (store->db != NULL && sqlite3_close(store->db) != SQLITE_OK)
 		log_warning("store close error=\"%s\"",
 		    sqlite3_errmsg(store->db));

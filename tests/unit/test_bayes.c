@@ -789,6 +789,84 @@ test_learn_once_relearn_forget(void **state)
 	free(m);
 }
 
+
+/* A message of more tokens than one statement takes (the store binds
+ * them in chunks): every token counted once, in the right table, moved
+ * and forgotten exactly. */
+static void
+test_store_counts_chunks(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_bayes_read rd = { 0 };
+	struct store_bayes_stats st;
+	struct bayes_tokens t;
+	enum bayes_learn_result res;
+	const char *error = NULL;
+	struct buf b;
+	char *m;
+	size_t len;
+
+	buf_init(&b, 64 * 1024);
+	assert_int_equal(buf_puts(&b, "Subject: chunks\r\n\r\n"), 0);
+	for (unsigned i = 0; i < 333; i++)
+		assert_int_equal(buf_printf(&b, "tok%u ", i), 0);
+	m = buf_steal(&b, &len);
+	bayes_tokens_init(&t);
+	bayes_tokenize(m, len, NULL, &t, NULL, NULL);
+	assert_int_equal(t.n, 334);
+	rd.global = calloc(t.n, sizeof(*rd.global));
+	rd.user = calloc(t.n, sizeof(*rd.user));
+	assert_non_null(rd.global);
+	assert_non_null(rd.user);
+
+	assert_int_equal(bayes_learn(fx->store, &fx->bc, m, len, 3, BAYES_SPAM,
+	    time(NULL), &res, &error), 0);
+	assert_int_equal(store_bayes_counts(fx->store, 3, t.h, t.n, &rd,
+	    &error), 0);
+	assert_int_equal(rd.global_spam, 1);
+	assert_int_equal(rd.user_spam, 1);
+	for (size_t i = 0; i < t.n; i++) {
+		assert_int_equal(rd.global[i].spam, 1);
+		assert_int_equal(rd.global[i].ham, 0);
+		assert_int_equal(rd.user[i].spam, 1);
+	}
+	/* another user's table is not read into user */
+	assert_int_equal(store_bayes_counts(fx->store, 4, t.h, t.n, &rd,
+	    &error), 0);
+	assert_int_equal(rd.user_spam, 0);
+	for (size_t i = 0; i < t.n; i++) {
+		assert_int_equal(rd.user[i].spam, 0);
+		assert_int_equal(rd.global[i].spam, 1);
+	}
+	/* twice as ham: moved over once */
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(bayes_learn(fx->store, &fx->bc, m, len, 3,
+		    BAYES_HAM, time(NULL), &res, &error), 0);
+	assert_int_equal(store_bayes_counts(fx->store, 3, t.h, t.n, &rd,
+	    &error), 0);
+	for (size_t i = 0; i < t.n; i++) {
+		assert_int_equal(rd.global[i].spam, 0);
+		assert_int_equal(rd.global[i].ham, 1);
+		assert_int_equal(rd.user[i].ham, 1);
+	}
+	assert_int_equal(store_bayes_stats(fx->store, 3, &st, &error), 0);
+	assert_int_equal(st.tokens, t.n);
+	/* forgotten: nothing left anywhere */
+	assert_int_equal(bayes_unlearn(fx->store, &fx->bc, m, len, 3, &res,
+	    &error), 0);
+	assert_int_equal(store_bayes_stats(fx->store, 3, &st, &error), 0);
+	assert_int_equal(st.tokens, 0);
+	assert_int_equal(store_bayes_stats(fx->store, 0, &st, &error), 0);
+	assert_int_equal(st.tokens, 0);
+	/* a token list longer than the store takes is refused */
+	assert_int_equal(store_bayes_counts(fx->store, 3, t.h,
+	    STORE_BAYES_TOKENS_MAX + 1, &rd, &error), -1);
+	free(rd.global);
+	free(rd.user);
+	bayes_tokens_free(&t);
+	free(m);
+}
+
 static void
 test_per_user(void **state)
 {
@@ -971,6 +1049,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_classify_trained,
 		    test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_learn_once_relearn_forget,
+		    test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_store_counts_chunks,
 		    test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_per_user, test_setup,
 		    test_teardown),
