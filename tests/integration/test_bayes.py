@@ -260,3 +260,25 @@ def test_train_errors(instance, tmp_path):
                      str(tmp_path / "empty.eml"))
     assert p.returncode == 0, p.stderr
     assert "learnt 1," in p.stdout and "empty 1," in p.stdout, p.stdout
+
+
+def test_move_many_in_chunks(server):
+    """More messages than one learn job takes: the writer learns them in
+    several jobs, and every one is learnt."""
+    n = 11
+    for i in range(n):
+        smtp_deliver(server, ALICE, spammy(300 + i))
+    c = imap(server)
+    try:
+        inbox = uids(c, "INBOX")
+        assert len(inbox) == n
+        typ, data = c.uid("MOVE", b"1:*", "Junk")
+        assert typ == "OK", data
+        # the session goes on while the writer learns
+        typ, _ = c.noop()
+        assert typ == "OK"
+    finally:
+        c.logout()
+    wait_counts(server, ALICE, (n, 0, n, 0))
+    assert f"class=spam messages={n} learnt={n} relearnt=0 already=0 " \
+           f"failed=0" in server.log()
