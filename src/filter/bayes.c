@@ -971,6 +971,17 @@ bayes_unlearn(struct store *store, const struct bayes_config *bc,
 	    STORE_BAYES_FORGET, time(NULL), res_r, error_r);
 }
 
+int
+bayes_train_ham(void *ctx, struct store *store, int64_t user_id,
+    const char *data, size_t len, const char **error_r)
+{
+	const struct bayes_config *bc = ctx;
+	enum bayes_learn_result res;
+
+	return bayes_learn(store, bc, data, len, user_id, BAYES_HAM,
+	    time(NULL), &res, error_r);
+}
+
 /* --- learning from IMAP --- */
 
 enum bayes_copy_learn

@@ -278,6 +278,16 @@ bayes_unlearn(struct store *store, const struct bayes_config *bc,
     const char *msg, size_t len, int64_t user_id,
     enum bayes_learn_result *res_r, const char **error_r);
 
+/*
+ * A trainer for the quarantine's release hook (filter/quarantine.h,
+ * quarantine_set_train_ham, whose quarantine_train_fn this matches): ctx
+ * is a const struct bayes_config * that outlives it; learns data as ham
+ * for user_id (and globally) with bayes_learn, now. Returns 0 or -1.
+ */
+int
+bayes_train_ham(void *ctx, struct store *store, int64_t user_id,
+    const char *data, size_t len, const char **error_r);
+
 /* --- learning from IMAP --- */
 
 enum bayes_copy_learn {

@@ -774,6 +774,12 @@ test_learn_once_relearn_forget(void **state)
 	assert_int_equal(bayes_learn(fx->store, &fx->bc, m, len, 0, BAYES_SPAM,
 	    now, &res, &error), 0);
 	assert_int_equal(res, BAYES_LEARN_MOVED);
+	/* the quarantine's release hook: ham */
+	assert_int_equal(bayes_train_ham(&fx->bc, fx->store, 0, m, len,
+	    &error), 0);
+	assert_int_equal(store_bayes_stats(fx->store, 0, &st, &error), 0);
+	assert_int_equal(st.spam, 0);
+	assert_int_equal(st.ham, 1);
 	/* forget: every count back to nothing, the token rows gone */
 	assert_int_equal(bayes_unlearn(fx->store, &fx->bc, m, len, 0, &res,
 	    &error), 0);
