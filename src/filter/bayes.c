@@ -41,8 +41,6 @@
 
 /* Bytes of an address in From: kept as one token. */
 #define BAYES_ADDR_MAX STORE_ADDRESS_MAX
-/* Bytes of a message body that go into its content hash. */
-#define BAYES_HASH_BODY_MAX (1024 * 1024)
 /* The token set: a power of two above twice BAYES_TOKENS_MAX. */
 #define BAYES_SET_CAP 2048
 /* Bytes of a token text shown to a bayes_token_fn. */
@@ -653,6 +651,12 @@ bayes_msg_hash(const char *msg, size_t len, const struct mime_part *root)
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
 		abort();	/* out of memory */
 	(void)EVP_DigestUpdate(ctx, "message-id:", 11);
+	if (mid.len > 0)
+		(void)EVP_DigestUpdate(ctx, mid.data, mid.len);
+	(void)EVP_DigestUpdate(ctx, "\n", 1);
+	buf_reset(&mid);
+	mime_header_text(msg, len, root, "subject", &mid);
+	(void)EVP_DigestUpdate(ctx, "subject:", 8);
 	if (mid.len > 0)
 		(void)EVP_DigestUpdate(ctx, mid.data, mid.len);
 	(void)EVP_DigestUpdate(ctx, "\n", 1);

@@ -41,8 +41,8 @@
  *
  * Learning (bayes_learn): one transaction per message on the writer
  * (store_bayes_learn), each message once per table, by a content hash
- * (SHA-256, truncated to 64 bits, of its Message-ID and its body without
- * CR); learning it as the other class first unlearns it. From IMAP:
+ * (SHA-256, truncated to 64 bits, of its Message-ID, Subject and body
+ * without CR); learning it as the other class first unlearns it. From IMAP:
  * bayes_copy_class() on the writer after a COPY or MOVE tells whether
  * it went into Junk (spam) or out of Junk into another mailbox than Trash
  * (ham); bayes_learn_copy_submit() then learns the copies on the writer,
@@ -104,6 +104,8 @@ struct store;
  * (a learn is a transaction of its own, with its fsync: a few keep the
  * writer from deliveries for well under a second). */
 #define BAYES_LEARN_CHUNK 4
+/* Bytes of a message body that go into its content hash. */
+#define BAYES_HASH_BODY_MAX (1024 * 1024)
 /* Messages one COPY or MOVE can have learnt (more are not learnt). */
 #define BAYES_LEARN_COPY_MAX 10000
 /* Old tokens one learn expires, at most (bounded cleanup). */
@@ -181,7 +183,8 @@ uint64_t
 bayes_siphash(const unsigned char key[16], const void *data, size_t len);
 
 /* The content hash a message is learnt by: the first 64 bits of SHA-256
- * of its Message-ID value and its body with CR bytes removed (so that
+ * of its Message-ID and Subject values and its body (its first
+ * BAYES_HASH_BODY_MAX bytes) with CR bytes removed (so that
  * the stored copy, with our trace fields, and the file a user saved are
  * the same message). root as for bayes_tokenize. */
 uint64_t

@@ -500,6 +500,8 @@ test_msg_hash(void **state)
 	    "\r\nbody line\r\nthird\r\n";
 	static const char other_id[] = "Subject: a\r\nMessage-ID: <2@x>\r\n"
 	    "\r\nbody line\r\nsecond\r\n";
+	static const char other_subject[] = "Subject: b\r\nMessage-ID: <1@x>"
+	    "\r\n\r\nbody line\r\nsecond\r\n";
 	uint64_t h = bayes_msg_hash(crlf, sizeof(crlf) - 1, NULL);
 
 	(void)state;
@@ -509,6 +511,8 @@ test_msg_hash(void **state)
 	assert_true(bayes_msg_hash(other_body, sizeof(other_body) - 1,
 	    NULL) != h);
 	assert_true(bayes_msg_hash(other_id, sizeof(other_id) - 1, NULL) != h);
+	assert_true(bayes_msg_hash(other_subject, sizeof(other_subject) - 1,
+	    NULL) != h);
 }
 
 /* --- with a store --- */
