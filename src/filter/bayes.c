@@ -1031,15 +1031,6 @@ struct bayes_learn_job {
 	size_t failed;
 };
 
-/* Learn jobs in flight (loop thread only). */
-static size_t bayes_jobs;
-
-size_t
-bayes_learn_pending(void)
-{
-	return bayes_jobs;
-}
-
 /* A copy found by the scan of one chunk: enough to open it. */
 struct bayes_found {
 	struct store_message_meta *metas;
@@ -1135,7 +1126,6 @@ bayes_learn_job_done(struct deliverq_job *job)
 	    j->counts[BAYES_LEARN_NEW], j->counts[BAYES_LEARN_MOVED],
 	    j->counts[BAYES_LEARN_ALREADY], j->failed,
 	    j->next < j->n ? " stopped=shutdown" : "");
-	bayes_jobs--;
 	free(j->uids);
 	free(j);
 }
@@ -1163,6 +1153,5 @@ bayes_learn_copy_submit(struct deliverq *q, const struct bayes_config *bc,
 	j->job.run = bayes_learn_job_run;
 	j->job.done = bayes_learn_job_done;
 	j->job.ctx = j;
-	bayes_jobs++;
 	deliverq_submit(q, &j->job);
 }

@@ -313,17 +313,15 @@ bayes_copy_class(struct store *store, const struct bayes_config *bc,
 /*
  * On the loop thread: learns the messages with UIDs uids[0..n-1] of
  * mailbox to_id (the copies) as what bayes_copy_class said, for
- * user_id, through the writer q: jobs of BAYES_LEARN_CHUNK messages,
- * one transaction each, other writes in between. At most
+ * user_id, through the writer q: jobs of BAYES_LEARN_CHUNK messages (a
+ * transaction per message), other writes in between. At most
  * BAYES_LEARN_COPY_MAX of them. Copies uids; logs one line when done.
+ * The jobs count in deliverq_pending() (shutdown waits for them); once
+ * deliverq_free has begun, what is left is not learnt (and logged so).
  */
 void
 bayes_learn_copy_submit(struct deliverq *q, const struct bayes_config *bc,
     int64_t user_id, int64_t to_id, enum bayes_copy_learn what,
     const uint32_t *uids, size_t n);
-
-/* Learn jobs submitted and not finished (shutdown waits for them). */
-size_t
-bayes_learn_pending(void);
 
 #endif
