@@ -282,3 +282,25 @@ def test_move_many_in_chunks(server):
     wait_counts(server, ALICE, (n, 0, n, 0))
     assert f"class=spam messages={n} learnt={n} relearnt=0 already=0 " \
            f"failed=0" in server.log()
+
+
+def test_stop_while_learning(server):
+    """SIGTERM right after a large MOVE: the server stops cleanly (no
+    leak, exit 0: the stop fixture checks), having learnt all of it or
+    said what it left."""
+    n = 12
+    for i in range(n):
+        smtp_deliver(server, ALICE, spammy(400 + i))
+    c = imap(server)
+    try:
+        uids(c, "INBOX")
+        typ, data = c.uid("MOVE", b"1:*", "Junk")
+        assert typ == "OK", data
+    finally:
+        c.logout()
+    assert server.stop() == 0
+    log = server.log()
+    assert (f"messages={n} learnt={n}" in log or
+            "stopped=shutdown" in log), log[-3000:]
+    spam = stats(server, ALICE)[ALICE]["spam"]
+    assert 0 < spam <= n
