@@ -179,6 +179,7 @@ store_bayes_counts(struct store *store, int64_t user_id,
     const uint64_t *tokens, size_t n, struct store_bayes_read *r,
     const char **error_r)
 {
+	struct store_bayes_count *user;
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
@@ -193,8 +194,7 @@ store_bayes_counts(struct store *store, int64_t user_id,
 			r->user[i].spam = r->user[i].ham = 0;
 	}
 	/* the user's rows only for a user (user 0's are the global ones) */
-	if (user_id == STORE_BAYES_GLOBAL)
-		r->user = NULL;
+	user = user_id == STORE_BAYES_GLOBAL ? NULL : r->user;
 	if (store_tx_begin(store, false, error_r) < 0)
 		return -1;
 	if ((stmt = store_bayes_stmt(store, BSTMT_TOTALS_READ, error_r)) ==
@@ -249,8 +249,8 @@ store_bayes_counts(struct store *store, int64_t user_id,
 				continue;	/* padding */
 			if (sqlite3_column_int(stmt, 1) == 0)
 				c = &r->global[j];
-			else if (r->user != NULL)
-				c = &r->user[j];
+			else if (user != NULL)
+				c = &user[j];
 			else
 				continue;
 			c->spam = (uint64_t)sqlite3_column_int64(stmt, 2);

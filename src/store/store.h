@@ -773,7 +773,8 @@ struct store_bayes_read {
 	uint64_t global_spam, global_ham;
 	uint64_t user_spam, user_ham;
 	/* n counts each, set by store_bayes_counts (the caller provides
-	 * the arrays; user may be NULL, then it is not read). */
+	 * the arrays; user may be NULL, then it is not read; for user_id
+	 * STORE_BAYES_GLOBAL it is left at zeros). */
 	struct store_bayes_count *global;
 	struct store_bayes_count *user;
 };

@@ -848,6 +848,14 @@ test_store_counts_chunks(void **state)
 		assert_int_equal(rd.user[i].spam, 0);
 		assert_int_equal(rd.global[i].spam, 1);
 	}
+	/* the global table only: user is left at zero */
+	assert_int_equal(store_bayes_counts(fx->store, 0, t.h, t.n, &rd,
+	    &error), 0);
+	assert_non_null(rd.user);
+	for (size_t i = 0; i < t.n; i++) {
+		assert_int_equal(rd.user[i].spam, 0);
+		assert_int_equal(rd.global[i].spam, 1);
+	}
 	/* twice as ham: moved over once */
 	for (int k = 0; k < 2; k++)
 		assert_int_equal(bayes_learn(fx->store, &fx->bc, m, len, 3,
