@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "filter/bayes.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/pool.h"
@@ -45,6 +46,9 @@
 #define CLI_QUARANTINE_USERS_MAX 1000
 /* --reason and --symbols, at most. */
 #define CLI_QUARANTINE_TEXT_MAX 1000
+
+/* The classifier's settings for a release's ham training. */
+static struct bayes_config cli_quarantine_bayes;
 
 static const char cli_quarantine_help[] =
 "usage: correio quarantine list [ADDRESS] [-c FILE]\n"
@@ -502,8 +506,10 @@ cli_quarantine(int argc, char **argv)
 			close(fd);
 		}
 	} else if (strcmp(action, "release") == 0) {
-		/* LEAD: quarantine_set_train_ham(<bayes ham trainer>, <its
-		 * ctx>) here, so that this release trains it as ham. */
+		/* The release trains the message as ham for its owner. */
+		bayes_config_from(config, &cli_quarantine_bayes);
+		quarantine_set_train_ham(bayes_train_ham,
+		    &cli_quarantine_bayes);
 		if (quarantine_release(store, id, 0, &owner, &uid,
 		    &error) != 0)
 			ret = cli_fail("quarantine release: %s", error);

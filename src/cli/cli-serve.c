@@ -28,6 +28,7 @@
 #include "core/privs.h"
 #include "core/tls.h"
 #include "dns/dns.h"
+#include "filter/bayes.h"
 #include "filter/milter.h"
 #include "filter/spam-check.h"
 #include "filter/quarantine.h"
@@ -47,6 +48,10 @@
 #define SERVE_STORE_SECONDS 60	/* ... and for messages being stored */
 #define SERVE_AUTH_THREADS 2	/* password checks at once (yescrypt) */
 #define SERVE_SPAM_THREADS 2	/* messages scanned at once (content) */
+
+/* The classifier's settings for quarantine releases; lives as long as
+ * the process (the hook keeps a pointer). */
+static struct bayes_config serve_bayes;
 /* A cached IMAP rendering longer than this is not cached (computed when
  * asked instead): it would only bloat the database. */
 #define SERVE_RENDER_CACHE_MAX (64 * 1024)
@@ -342,9 +347,10 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	smtp_server_set_quarantine(sv.submission, &sv.quarantine_secret);
-	/* LEAD: quarantine_set_train_ham(<bayes ham trainer>, <its ctx>)
-	 * here, so that releases (self-release over submission, on the
-	 * writer thread) train the message as ham for its owner. */
+	/* Releases (self-release over submission, on the writer thread)
+	 * train the message as ham for its owner. */
+	bayes_config_from(cfg, &serve_bayes);
+	quarantine_set_train_ham(bayes_train_ham, &serve_bayes);
 	smtp_server_set_dkim(sv.submission, dkim);
 	smtp_server_set_store(sv.smtp, store, dq, NULL);
 	smtp_server_set_store(sv.submission, store, dq, authq);

@@ -5,6 +5,8 @@
  *   correio spam check [FILE...]  the filter's verdict on messages
  *   correio spam allow|block|unlist ENTRY [--for OWNER], spam lists
  *   correio spam milter [FILE]    the verdict of the [milter] servers
+ *   correio spam train ...        teach the classifier (cli-spam-bayes.c)
+ *   correio spam stats [ADDRESS]  what it has learnt (cli-spam-bayes.c)
  *
  * The subcommands are in cli_spam_cmds[]; each lives in the file of its
  * feature (cli-spam-*.c) and is declared in cli.h.
@@ -42,6 +44,10 @@ static const struct {
 	{ "lists", cli_spam_lists, "show the allow and block lists" },
 	{ "milter", cli_spam_milter,
 	    "run a message through the [milter] servers, print the verdict" },
+	{ "train", cli_spam_train,
+	    "teach the classifier spam or ham from files, Maildirs, mboxes" },
+	{ "stats", cli_spam_stats,
+	    "what the classifier has learnt, globally and for a user" },
 };
 
 static void

@@ -58,6 +58,12 @@ cli_spam_config(int argc, char **argv, const char *help,
  * [milter] servers. */
 int
 cli_spam_milter(int argc, char **argv);
+/* `correio spam train` and `correio spam stats` (cli-spam-bayes.c):
+ * the statistical classifier. */
+int
+cli_spam_train(int argc, char **argv);
+int
+cli_spam_stats(int argc, char **argv);
 
 struct buf;
 

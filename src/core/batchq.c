@@ -183,6 +183,17 @@ batchq_pending(const struct batchq *q)
 	return q->pending;
 }
 
+bool
+batchq_stopping(struct batchq *q)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&q->lock);
+	stopping = q->stopping;
+	pthread_mutex_unlock(&q->lock);
+	return stopping;
+}
+
 void
 batchq_free(struct batchq **qp)
 {

@@ -51,6 +51,11 @@ batchq_set_idle(struct batchq *q, batchq_idle_fn *idle, void *ctx);
 void
 batchq_submit(struct batchq *q, struct batchq_item *item);
 
+/* True once batchq_free has begun: a done callback that would submit
+ * more work must not (the queue is going away). Loop thread only. */
+bool
+batchq_stopping(struct batchq *q);
+
 /* Number of items submitted whose done callback has not run yet. */
 size_t
 batchq_pending(const struct batchq *q);

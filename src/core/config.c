@@ -237,6 +237,21 @@ static const struct config_key config_keys[] = {
 	    CONFIG_FIELD(quarantine_digest), "yes", 0, 0, 0 },
 	{ "quarantine", "digest_time", CONFIG_TYPE_UINT,
 	    CONFIG_FIELD(quarantine_digest_time), "8", 0, 23, 0 },
+	/* The statistical classifier (filter/bayes.h): a verdict only once
+	 * min_learns of each class were learnt; clues is at most
+	 * BAYES_CLUES_MAX; expire_days 0 keeps tokens for ever. */
+	{ "bayes", "enabled", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(bayes_enabled), "yes", 0, 0, 0 },
+	{ "bayes", "min_learns", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(bayes_min_learns), "50", 1, 1000000, 0 },
+	{ "bayes", "per_user", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(bayes_per_user), "yes", 0, 0, 0 },
+	{ "bayes", "autolearn", CONFIG_TYPE_BOOL,
+	    CONFIG_FIELD(bayes_autolearn), "yes", 0, 0, 0 },
+	{ "bayes", "clues", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(bayes_clues), "150", 1, 500, 0 },
+	{ "bayes", "expire_days", CONFIG_TYPE_UINT,
+	    CONFIG_FIELD(bayes_expire_days), "180", 0, 36500, 0 },
 
 	{ "dns", "resolver", CONFIG_TYPE_RESOLVER,
 	    CONFIG_FIELD(dns_resolver), "", 0, 0, 0 },

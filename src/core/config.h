@@ -144,6 +144,13 @@ struct config {
 	unsigned quarantine_expire_interval;	/* seconds between sweeps */
 	bool quarantine_digest;		/* send users a daily digest */
 	unsigned quarantine_digest_time;	/* hour of day (local), 0-23 */
+	/* [bayes] the statistical classifier (filter/bayes.h) */
+	bool bayes_enabled;		/* classify inbound mail */
+	unsigned bayes_min_learns;	/* spam and ham each before a verdict */
+	bool bayes_per_user;		/* a table per user besides the global */
+	bool bayes_autolearn;		/* learn from IMAP moves to/from Junk */
+	unsigned bayes_clues;		/* most significant tokens combined */
+	unsigned bayes_expire_days;	/* tokens not learnt since: expire */
 
 	/* [dns] */
 	char *dns_resolver;	/* forwarders "IP[@port]", separated by commas

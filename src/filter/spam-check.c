@@ -39,6 +39,7 @@
 #include "filter/spam-attach.h"
 #include "filter/spam-content.h"
 #include "filter/spam-html.h"
+#include "filter/bayes.h"
 #include "filter/milter.h"
 #include "filter/spam-lists.h"
 #include "mime/mime.h"
@@ -55,6 +56,7 @@ struct spam_filter {
 	struct spam_weights weights;
 	struct spam_thresholds thresholds;
 	struct milter_config milter;
+	struct bayes_config bayes;
 	bool score[2], milters[2];	/* by listener: [1] submission */
 };
 
@@ -83,6 +85,7 @@ struct spam_check {
 	char *mail_from;
 	char **rcpts;
 	size_t n_rcpts;
+	int64_t user_id;		/* the one local user reached, or 0 */
 	struct event *timer;		/* spam_check_later, or NULL */
 	time_t now;
 	struct spam_result result;
@@ -117,6 +120,7 @@ spam_filter_new(struct event_base *base, const struct config *cfg,
 	f->cfg = cfg;
 	f->storeq = storeq;
 	milter_config_init(&f->milter, cfg);
+	bayes_config_from(cfg, &f->bayes);
 	f->score[0] = cfg->spam_enabled;
 	f->score[1] = cfg->spam_submission;
 	for (int i = 0; i < 2; i++)
@@ -254,6 +258,9 @@ spam_check_run(struct store *store, struct storeq_job *job)
 	spam_check_content(&m, &sc->result);
 	spam_check_attachments(&m, &sc->result);
 	spam_check_html(&m, &sc->result);
+	if (bayes_classify(store, &sc->filter->bayes, &m, sc->user_id,
+	    &sc->result, NULL, &error) < 0)
+		sc->error = error;
 	{
 		struct spam_lists_input in = {
 			.mail_from = sc->mail_from,
@@ -479,6 +486,7 @@ spam_check_start(struct spam_filter *f, const struct spam_check_request *req,
 	for (size_t i = 0; i < req->n_rcpts; i++)
 		sc->rcpts[i] = pool_strdup(sc->pool, req->rcpts[i]);
 	sc->n_rcpts = req->n_rcpts;
+	sc->user_id = req->n_users == 1 ? req->users[0] : 0;
 	sc->now = req->now;
 	spam_result_init(&sc->result, &f->weights);
 	sc->score = f->score[req->submission];

@@ -72,6 +72,10 @@ struct spam_check_request {
 	const char *mail_from;		/* "" for the null sender */
 	const char *const *rcpts;	/* the recipients, as accepted */
 	size_t n_rcpts;
+	/* The local users reached: with exactly one, the classifier uses
+	 * that user's table too. */
+	const int64_t *users;
+	size_t n_users;
 	bool submission;		/* from 587/465, not port 25 */
 	/* For milters: the client's address (NULL: unknown), the logged-in
 	 * user, and the listener's name. */

@@ -106,7 +106,15 @@ const struct spam_symbol_def spam_symbols[] = {
 
 	/* DNS: blocklists, reverse DNS, HELO (filter/spam-dns.c). */
 
-	/* The statistical classifier (filter/bayes.c). */
+	/* The statistical classifier (filter/bayes.c): one of these, by
+	 * the chi-square spam probability p, once enough was learnt. */
+	{ "BAYES_00", -1.9, 0, "classifier: p < 0.01, almost surely ham" },
+	{ "BAYES_05", -0.5, 0, "classifier: p from 0.01 to 0.05" },
+	{ "BAYES_20", -0.1, 0, "classifier: p from 0.05 to 0.40" },
+	{ "BAYES_50", 0, 0, "classifier: p from 0.40 to 0.60, undecided" },
+	{ "BAYES_80", 1.0, 0, "classifier: p from 0.60 to 0.95" },
+	{ "BAYES_95", 2.5, 0, "classifier: p from 0.95 to 0.99" },
+	{ "BAYES_99", 3.5, 0, "classifier: p >= 0.99, almost surely spam" },
 
 	/* Milters (filter/milter.c). */
 	{ "MILTER_QUARANTINE", 0, SPAM_SYM_HOLD,

@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/xalloc.h"
+#include "filter/bayes.h"
 #include "imap/imap-date.h"
 #include "mime/header.h"
 #include "mime/mime-decode.h"
@@ -1217,6 +1218,11 @@ struct imap_copy_job {
 	struct store_copy copy;
 	int ret;
 	char error[256];
+	/* The classifier learns from copies into and out of Junk
+	 * (filter/bayes.h): what, and the destination's id. */
+	struct bayes_config bayes;
+	enum bayes_copy_learn learn;
+	int64_t learn_mailbox;
 };
 
 static int
@@ -1228,6 +1234,9 @@ imap_copy_run(struct store *store, struct deliverq_job *job)
 	j->ret = store_message_copy(store, &j->copy, &error);
 	if (j->ret != 0)
 		(void)snprintf(j->error, sizeof(j->error), "%s", error);
+	else if (j->copy.n > 0)
+		j->learn = bayes_copy_class(store, &j->bayes, j->copy.user_id,
+		    j->copy.from_mailbox_id, j->copy.to, &j->learn_mailbox);
 	return j->ret;
 }
 
@@ -1235,10 +1244,16 @@ static void
 imap_copy_done(struct deliverq_job *job)
 {
 	struct imap_copy_job *j = (struct imap_copy_job *)job;
+	struct deliverq *dq = ((struct imap_conn *)job->ctx)->server->deliverq;
 	struct imap_conn *c = imap_write_conn(job);
 	const char *what = j->copy.move ? "MOVE" : "COPY";
 	struct buf code;
 
+	/* after the commit, whether or not the session is still there; the
+	 * reply does not wait for it */
+	if (j->ret == 0 && j->learn != BAYES_COPY_NONE)
+		bayes_learn_copy_submit(dq, &j->bayes, j->copy.user_id,
+		    j->learn_mailbox, j->learn, j->copy.to_uids, j->copy.n);
 	if (c == NULL)
 		goto out;
 	if (j->ret != 0) {
@@ -1312,6 +1327,7 @@ imap_cmd_copy(struct imap_conn *c, const struct imap_command *cmd)
 	j->copy.user_id = c->user_id;
 	j->copy.to = xstrdup(name.data);
 	j->copy.move = move;
+	bayes_config_from(c->server->config, &j->bayes);
 	buf_release(&name);
 	j->job.run = imap_copy_run;
 	j->job.done = imap_copy_done;

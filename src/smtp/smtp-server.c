@@ -1002,6 +1002,8 @@ smtp_spam_start(struct smtp_conn *c, const struct auth_check_result *auth)
 		.mail_from = t->from.address,
 		.rcpts = (const char *const *)t->rcpts,
 		.n_rcpts = t->n_rcpts,
+		.users = t->users,
+		.n_users = t->n_users,
 		.submission = c->server->mode == SMTP_MODE_SUBMISSION,
 		.client_addr = (const struct sockaddr *)&c->peer_sa,
 		.auth_user = c->user,

@@ -184,6 +184,12 @@ deliverq_submit(struct deliverq *q, struct deliverq_job *job)
 	batchq_submit(q->bq, &job->item);
 }
 
+bool
+deliverq_stopping(struct deliverq *q)
+{
+	return batchq_stopping(q->bq);
+}
+
 size_t
 deliverq_pending(const struct deliverq *q)
 {

@@ -90,6 +90,11 @@ void
 deliverq_set_indexer(struct deliverq *q, store_text_fn *extract,
     int64_t version);
 
+/* True once deliverq_free has begun (a done callback must then not
+ * submit more jobs). */
+bool
+deliverq_stopping(struct deliverq *q);
+
 /* Jobs submitted whose done callback has not run. */
 size_t
 deliverq_pending(const struct deliverq *q);

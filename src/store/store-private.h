@@ -88,11 +88,17 @@ enum store_mstmt {
 	MSTMT_COUNT
 };
 
+/* Statements of store-bayes.c (its enum store_bayes_stmt), cached the
+ * same way: a message's learn or lookup runs a dozen of them, and
+ * preparing them each time cost more than running them. */
+#define STORE_BSTMT_MAX 16
+
 struct store {
 	sqlite3 *db;
 	int blobs_fd;			/* DATA_DIR/blobs, O_DIRECTORY */
 	sqlite3_stmt *stmts[STMT_COUNT];
 	sqlite3_stmt *mstmts[MSTMT_COUNT];
+	sqlite3_stmt *bstmts[STORE_BSTMT_MAX];
 };
 
 /* A growing list of malloc'd strings. */
@@ -251,5 +257,11 @@ store_blob_unlink(struct store *store, const char *name);
 int
 store_blob_open(struct store *store, const char *name, uint64_t size,
     int *fd_r, const char **error_r);
+
+/* Deletes user_id's classifier tables (inside store_user_del's write
+ * transaction; store-bayes.c). Returns 0 or -1. */
+int
+store_bayes_user_drop(struct store *store, int64_t user_id,
+    const char **error_r);
 
 #endif

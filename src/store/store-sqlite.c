@@ -156,12 +156,14 @@ static const char store_schema[] =
  *    and an expiry); the statistical classifier's token counts, global
  *    (user_id 0) and per user, its message totals and which messages it
  *    learnt (by content hash, so that each is learnt once and can be
- *    unlearnt); greylisting triplets; allow and block lists, global
- *    (owner '') or of a hosted domain or a user. A held message keeps
- *    the header values a message row caches (hdr_date too), so that its
- *    release makes the same row a delivery would; each release is noted
- *    (quarantine_released, kept an hour) so that a server sees the
- *    releases another process (the CLI) made and tells IMAP sessions.
+ *    unlearnt), with indexes on their times for the bounded expiry of
+ *    old tokens (store-bayes.c); greylisting triplets; allow and block
+ *    lists, global (owner '') or of a hosted domain or a user. A held
+ *    message keeps the header values a message row caches (hdr_date
+ *    too), so that its release makes the same row a delivery would;
+ *    each release is noted (quarantine_released, kept an hour) so that
+ *    a server sees the releases another process (the CLI) made and
+ *    tells IMAP sessions.
  */
 static const char *const store_schema_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
@@ -312,6 +314,8 @@ static const char *const store_schema_migrations[] = {
 	" ham INTEGER NOT NULL DEFAULT 0,"
 	" atime INTEGER NOT NULL,"
 	" PRIMARY KEY (user_id, token)) WITHOUT ROWID;"
+	/* the classifier's bounded expiry takes the oldest first */
+	"CREATE INDEX bayes_tokens_atime ON bayes_tokens(atime);"
 	"CREATE TABLE bayes_totals ("
 	" user_id INTEGER PRIMARY KEY,"
 	" spam INTEGER NOT NULL DEFAULT 0,"
@@ -322,6 +326,7 @@ static const char *const store_schema_migrations[] = {
 	" class INTEGER NOT NULL CHECK (class IN (0, 1)),"	/* 1 spam */
 	" time INTEGER NOT NULL,"
 	" PRIMARY KEY (user_id, msg_hash)) WITHOUT ROWID;"
+	"CREATE INDEX bayes_trained_time ON bayes_trained(time);"
 	"CREATE TABLE greylist ("
 	" net TEXT NOT NULL,"			/* /24 or /64 */
 	" sender TEXT NOT NULL,"
@@ -1082,6 +1087,8 @@ store_close(struct store **storep)
 		sqlite3_finalize(store->stmts[i]);
 	for (size_t i = 0; i < MSTMT_COUNT; i++)
 		sqlite3_finalize(store->mstmts[i]);
+	for (size_t i = 0; i < STORE_BSTMT_MAX; i++)
+		sqlite3_finalize(store->bstmts[i]);
 	if (store->db != NULL && sqlite3_close(store->db) != SQLITE_OK)
 		log_warning("store close error=\"%s\"",
 		    sqlite3_errmsg(store->db));
@@ -1511,6 +1518,10 @@ store_user_del(struct store *store, const char *address, const char **error_r)
 		store_db_error(store, error_r, "delete user");
 	store_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
+		goto rollback;
+	/* the user's classifier goes too (the global table keeps what it
+	 * learnt from them) */
+	if (store_bayes_user_drop(store, user_id, error_r) < 0)
 		goto rollback;
 
 	if (store_blobs_release(store, blob_ids, n_blobs, &unused,

@@ -912,4 +912,135 @@ store_spam_list_match(struct store *store, const char *const *entries,
     size_t n, void (*cb)(void *ctx, const char *owner, const char *entry,
     enum store_spam_list_kind kind), void *ctx, const char **error_r);
 
+/*
+ * --- the statistical classifier (store-bayes.c; filter/bayes.h uses it) ---
+ *
+ * Token counts by 64-bit token hash, in one table per user and a global
+ * one (user id STORE_BAYES_GLOBAL); message totals per table; and which
+ * messages each table learnt, by a 64-bit content hash, with the class,
+ * so that a message is learnt once and can be unlearnt or moved to the
+ * other class. Token rows whose counts fall to zero are deleted; tokens
+ * not learnt since a cut-off are expired a bounded number at a time.
+ */
+
+#define STORE_BAYES_GLOBAL 0		/* the user id of the global table */
+/* Tokens of one message, at most (filter/bayes.h BAYES_TOKENS_MAX is
+ * below it). */
+#define STORE_BAYES_TOKENS_MAX 4096
+/* Tables one learn writes, at most (a user's and the global one). */
+#define STORE_BAYES_USERS_MAX 2
+
+/* The classes, as stored (bayes_trained.class). */
+#define STORE_BAYES_HAM 0
+#define STORE_BAYES_SPAM 1
+#define STORE_BAYES_FORGET (-1)		/* unlearn, whatever it was */
+
+/* Counts of one token in one table. */
+struct store_bayes_count {
+	uint64_t spam, ham;
+};
+
+/* What classifying one message reads, in one snapshot. */
+struct store_bayes_read {
+	/* Messages learnt by the global table and by the user's (0 when
+	 * user_id is STORE_BAYES_GLOBAL). */
+	uint64_t global_spam, global_ham;
+	uint64_t user_spam, user_ham;
+	/* n counts each, set by store_bayes_counts (the caller provides
+	 * the arrays; user may be NULL, then it is not read; for user_id
+	 * STORE_BAYES_GLOBAL it is left at zeros). */
+	struct store_bayes_count *global;
+	struct store_bayes_count *user;
+};
+
+/*
+ * Reads the totals of the global table and of user_id's, and the counts
+ * of n tokens (n <= STORE_BAYES_TOKENS_MAX) into r->global and r->user,
+ * in one read transaction. Only reads (a storeq worker's store).
+ * Returns 0 or -1.
+ */
+int
+store_bayes_counts(struct store *store, int64_t user_id,
+    const uint64_t *tokens, size_t n, struct store_bayes_read *r,
+    const char **error_r);
+
+/* What store_bayes_learn did for one table. */
+enum store_bayes_outcome {
+	STORE_BAYES_LEARNT,	/* new: counted */
+	STORE_BAYES_ALREADY,	/* learnt as this class before: nothing */
+	STORE_BAYES_RELEARNT,	/* was the other class: moved over */
+	STORE_BAYES_FORGOTTEN,	/* STORE_BAYES_FORGET: subtracted */
+	STORE_BAYES_UNKNOWN,	/* STORE_BAYES_FORGET of a message the
+				 * table never learnt: nothing */
+};
+
+/* One message to learn (or unlearn). */
+struct store_bayes_learn {
+	const int64_t *users;	/* tables: user ids, STORE_BAYES_GLOBAL for
+				 * the global one; at most
+				 * STORE_BAYES_USERS_MAX, distinct */
+	size_t n_users;
+	uint64_t msg_hash;	/* the message's content hash */
+	int klass;		/* STORE_BAYES_SPAM, _HAM or _FORGET */
+	const uint64_t *tokens;	/* distinct, n_tokens <= _TOKENS_MAX */
+	size_t n_tokens;
+	time_t now;		/* the tokens' new atime */
+	/* Expire up to expire_max tokens (and learnt-message records)
+	 * last learnt before this; 0: no expiry. */
+	time_t expire_before;
+	size_t expire_max;
+	/* Results: n_users outcomes, and how many rows were expired. */
+	enum store_bayes_outcome outcome_r[STORE_BAYES_USERS_MAX];
+	size_t expired_r;
+};
+
+/*
+ * Learns one message into each table of l, in one write transaction
+ * (its own, or the caller's batch: store_bayes_batch_begin). For each
+ * table: a message already learnt as l->klass is left alone; one learnt
+ * as the other class is first unlearnt (its token counts and the total
+ * of that class go down by one, never below zero); then its tokens get
+ * one more in the class (atime now) and the total one more. FORGET only
+ * unlearns. Writes: the writer thread only (or the CLI). Returns 0 or
+ * -1 (nothing changed).
+ */
+int
+store_bayes_learn(struct store *store, struct store_bayes_learn *l,
+    const char **error_r);
+
+/*
+ * A batch: store_bayes_learn calls between begin and end share one write
+ * transaction (the CLI trains thousands of messages with one fsync per
+ * batch instead of one each). end commits (commit true) or rolls back.
+ * Returns 0 or -1.
+ */
+int
+store_bayes_batch_begin(struct store *store, const char **error_r);
+int
+store_bayes_batch_end(struct store *store, bool commit, const char **error_r);
+
+/* What one table holds (correio spam stats). */
+struct store_bayes_stats {
+	uint64_t spam, ham;	/* messages learnt (the totals) */
+	uint64_t tokens;	/* token rows */
+	uint64_t learnt;	/* messages remembered as learnt */
+	time_t oldest;		/* the oldest token's atime, 0 if none */
+};
+
+/* Reads the stats of user_id's table (STORE_BAYES_GLOBAL: the global
+ * one). Only reads; counts the table's rows. Returns 0 or -1. */
+int
+store_bayes_stats(struct store *store, int64_t user_id,
+    struct store_bayes_stats *stats_r, const char **error_r);
+
+/*
+ * The RFC 6154 SPECIAL-USE attribute of a mailbox by id, copied into
+ * use_r (size bytes; "" for none), and its user. Returns 1, 0 if there is
+ * no such mailbox, -1. Only reads. (IMAP learning asks it of the source
+ * of a COPY or MOVE.)
+ */
+int
+store_bayes_mailbox_use(struct store *store, int64_t mailbox_id,
+    char *use_r, size_t size, int64_t *user_id_r, const char **error_r);
+
 #endif

@@ -1264,7 +1264,7 @@ test_milter_keys(void **state)
 	    ":4: milter.listeners: 'imap': must be smtp, submission or none");
 	test_load_fails(fx, MINIMAL "[milter]\ntimeout = 0\n",
 	    ":4: milter.timeout: must be a duration from 1s to 1h (a number "
-	    "with an optional s, m or h suffix)");
+	    "with an optional s, m, h or d suffix)");
 }
 
 int
