@@ -770,10 +770,13 @@ class Gen:
         return "%s@%s" % (self.pick(RECIPIENTS), HOSTED_DOMAIN)
 
     def date(self, offset=None):
-        """A Date: value, offset seconds from now (default: within the
-        last five days), in a random zone."""
+        """A Date: value, offset seconds from now, in a random zone.
+        The default is what mail arriving now says: written a minute to
+        a few hours ago, now and then a day or two (a queue, a laptop
+        that was offline)."""
         if offset is None:
-            offset = -self.rng.randint(60, 5 * 86400)
+            offset = -self.rng.randint(30, 4 * 3600) if self.chance(0.95) \
+                else -self.rng.randint(4 * 3600, 2 * 86400)
         t = self.now + offset
         tz = datetime.timezone(datetime.timedelta(
             minutes=self.pick([-480, -420, -300, -240, 0, 0, 60, 60, 120,
@@ -786,8 +789,17 @@ class Gen:
     def token(self, n=16, alphabet="0123456789abcdef"):
         return "".join(self.pick(alphabet) for _ in range(n))
 
-    def msgid(self, domain):
+    def msgid(self, domain, mailer=None):
+        """A Message-ID: value in the style of the mailer that wrote the
+        message (Thunderbird and Apple Mail use UUIDs; filters know)."""
         r = self.rng.random()
+        agent = mailer[1] if mailer else ""
+        if "Thunderbird" in agent:
+            return "<%s@%s>" % (uuid.UUID(int=self.rng.getrandbits(128),
+                                          version=4), domain)
+        if "Apple" in agent or "iPhone" in agent:
+            return "<%s@%s>" % (str(uuid.UUID(int=self.rng.getrandbits(128),
+                                              version=4)).upper(), domain)
         if domain in ("gmail.com",):
             return "<CA%s@mail.gmail.com>" % self.token(
                 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -1028,11 +1040,11 @@ class Gen:
         h.append(("From", frm))
         h.append(("To", to))
         h.append(("Subject", subject))
+        m = self.mailer(bulk)
         if msgid:
             h.append(("Message-ID", self.msgid(domain if msgid is True
-                                               else msgid)))
+                                               else msgid, m)))
         h += list(extra)
-        m = self.mailer(bulk)
         if m:
             h.append(m)
         return h
@@ -1825,7 +1837,7 @@ class Gen:
         if clean:
             return self.headers(frm, to, subject, dom, rcpt=rcpt, bulk=True,
                                 extra=extra)
-        d, _ = self.date(-self.rng.randint(60, 3 * 86400))
+        d, _ = self.date()
         helo = self.pick(["user-PC", "DESKTOP-%s" % self.token(
             7, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), "localhost",
             "[%s]" % self.ip(), "host-%s.dynamic.%s" % (
@@ -1952,6 +1964,9 @@ class Gen:
             subj, lure = self.pick(self.LOCAL_LURES)
         else:
             brand, bdom = self.pick(W.BRANDS)
+            while kind == "phish_idn" and not any(
+                    c in HOMOGLYPHS for c in bdom.split(".")[0]):
+                brand, bdom = self.pick(W.BRANDS)
             subj, lure = self.pick(self.PHISH_LURES)
         vals = dict(brand=brand, host=HOSTED_DOMAIN, n=self.rng.randint(
             3, 40))
@@ -2008,7 +2023,8 @@ class Gen:
             link = '<a href="%s">%s</a>' % (href, button)
             text_link = href
         elif kind == "phish_form":
-            href = "https://%s%s" % (evil, path.rstrip("/") + "/post.php")
+            fdom = self.spam_domain()       # the form posts elsewhere
+            href = "https://%s/%s/post.php" % (evil, self.token(8))
             link = ('<form action="%s" method="%s">\n'
                     '<p>Email address<br><input type="email" name="email" '
                     'value="%s"></p>\n<p>Password<br><input type="password" '
