@@ -667,3 +667,34 @@ def test_correio_spam_check(corpus, request):
     d, rows = corpus
     assert_verdicts(correio_check(request.getfixturevalue("instance")), d,
                     rows)
+
+
+def test_assert_verdicts_judges(corpus):
+    """The hook itself: an oracle that knows the labels passes; one that
+    misses a symbol or quarantines a ham fails, naming both."""
+    d, rows = corpus
+    label = {os.path.join(d, r["file"]): r for r in rows}
+
+    def oracle(path):
+        r = label[path]
+        if r["class"] == "ham":
+            return "junk" if r["category"] == "commercial" else "inbox", \
+                1.0, {}
+        return "junk", 6.0, {r["expected"]: 5.0} if r["expected"] != "-" \
+            else {}
+    assert_verdicts(oracle, d, rows)
+
+    ham = next(r for r in rows if r["class"] == "ham")
+    crafted = next(r for r in rows if r["category"] == "phish_idn")
+
+    def broken(path):
+        r = label[path]
+        if r is ham:
+            return "quarantine", 10.0, {"X": 10.0}
+        if r is crafted:
+            return "junk", 6.0, {"HTML_LINK_MISMATCH": 5.0}
+        return oracle(path)
+    with pytest.raises(AssertionError) as e:
+        assert_verdicts(broken, d, rows)
+    assert "2 wrong verdicts" in str(e.value)
+    assert ham["file"] in str(e.value) and crafted["file"] in str(e.value)
