@@ -77,24 +77,26 @@ EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" +
          "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*").encode()
 
 # The symbol each crafted category exists to make fire. The names are
-# the spam filter's (src/filter/spam-symbols.c); "-" for the categories
-# judged only by the total (bench/spam measures those).
+# the spam filter's (src/filter/spam-symbols.c: the header checks of
+# spam-content.c, the phishing checks of spam-html.c, the attachment
+# checks of spam-attach.c); the categories not named here are judged only
+# by the total (bench/spam measures those).
 CHECKS = {
     "phish_link_mismatch": "HTML_LINK_MISMATCH",
-    "phish_ip": "URI_IP",
-    "phish_ip_decimal": "URI_IP",
-    "phish_shortener": "URI_SHORTENER",
-    "phish_lookalike_local": "URI_LOOKALIKE_LOCAL",
-    "phish_lookalike_brand": "URI_LOOKALIKE_BRAND",
-    "phish_idn": "URI_IDN_HOMOGRAPH",
-    "phish_form": "HTML_FORM_ELSEWHERE",
+    "phish_ip": "HTML_LINK_IP",
+    "phish_ip_decimal": "HTML_LINK_IP_ENCODED",
+    "phish_shortener": "URL_SHORTENER",
+    "phish_lookalike_local": "LOOKALIKE_LOCAL",
+    "phish_lookalike_brand": "LOOKALIKE_BRAND",
+    "phish_idn": "IDN_HOMOGRAPH",
+    "phish_form": "HTML_FORM_EXTERNAL",
     "malware_exe_content": "ATTACH_EXECUTABLE",
     "malware_elf": "ATTACH_EXECUTABLE",
     "malware_double_ext": "ATTACH_DOUBLE_EXT",
     "malware_macro_docm": "ATTACH_MACRO",
     "malware_macro_xlsm": "ATTACH_MACRO",
     "malware_zip_exe": "ATTACH_ARCHIVE_EXECUTABLE",
-    "malware_zip_encrypted": "ATTACH_ARCHIVE_ENCRYPTED",
+    "malware_zip_encrypted": "ATTACH_ENCRYPTED_ARCHIVE",
     "malware_eicar": "EICAR",
     "malware_eicar_zip": "EICAR",
     "hdr_no_date": "HEADER_NO_DATE",
