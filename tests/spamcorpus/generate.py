@@ -674,6 +674,11 @@ def levenshtein(a, b):
     return prev[-1]
 
 
+# Brand labels shorter than this get no edit-distance-1 lookalikes: one
+# letter off "dhl" or "chase" is another ordinary name (case.com, dh.com),
+# which no filter can call a forgery.
+LOOKALIKE_MIN = 6
+
 LOOKALIKE_SUBST = {"l": "1i", "i": "l1", "o": "0", "e": "3a", "a": "e4o",
                    "s": "5z", "m": "n", "n": "m", "p": "q", "g": "q",
                    "c": "e", "t": "f", "x": "k", "r": "n", "u": "v",
@@ -1967,7 +1972,9 @@ class Gen:
         else:
             brand, bdom = self.pick(W.BRANDS)
             while kind == "phish_idn" and not any(
-                    c in HOMOGLYPHS for c in bdom.split(".")[0]):
+                    c in HOMOGLYPHS for c in bdom.split(".")[0]) or \
+                    kind == "phish_lookalike_brand" and \
+                    len(bdom.split(".")[0]) < LOOKALIKE_MIN:
                 brand, bdom = self.pick(W.BRANDS)
             subj, lure = self.pick(self.PHISH_LURES)
         vals = dict(brand=brand, host=HOSTED_DOMAIN, n=self.rng.randint(

@@ -4,7 +4,8 @@ and bench/spam share.
 
   * parse_correio(text): the X-Spam-Score / X-Spam-Status fields that
     `correio spam check FILE` prints (the format of spam_header_render in
-    src/filter/spam.h) -> Verdict(action, score, symbols).
+    src/filter/spam.h) -> Verdict(action, score, symbols);
+    parse_correio_batch(text, paths) for several files at once.
   * parse_rspamc(text): the plain output of `rspamc [symbols] FILE...`
     (one "Results for file: ..." block per file) -> {file: Verdict}.
   * Scores(...): confusion matrix, precision, recall, false-positive
@@ -92,6 +93,33 @@ def parse_correio(text):
     tests = status.split("tests=", 1)[1] if "tests=" in status else ""
     symbols = {n: float(w) for n, w in _SYM.findall(tests)}
     return Verdict(action, score, symbols, required)
+
+
+def parse_correio_batch(text, paths):
+    """The verdicts of one `correio spam check F1 F2 ...` run, in the
+    order of paths: each file's lines follow "==> FILE <==" (as head(1)
+    prints them); without those markers, a verdict begins at each
+    X-Spam-Score line. None if the output does not match paths."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    blocks, names, cur = [], [], None
+    marked = any(l.startswith("==> ") and l.endswith(" <==") for l in lines)
+    for l in lines:
+        if marked and l.startswith("==> ") and l.endswith(" <=="):
+            cur = []
+            blocks.append(cur)
+            names.append(l[4:-4])
+            continue
+        if not marked and l.lower().startswith("x-spam-score:"):
+            cur = []
+            blocks.append(cur)
+        if cur is not None:
+            cur.append(l)
+    if len(blocks) != len(paths) or (marked and names != list(paths)):
+        return None
+    try:
+        return [parse_correio("\n".join(b)) for b in blocks]
+    except ValueError:
+        return None
 
 
 def parse_rspamc(text):
