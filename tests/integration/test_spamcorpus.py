@@ -14,8 +14,10 @@ holds none of it. A generator bug would otherwise show up later as a
 The second part, assert_verdicts(), is what the lead connects to the
 filter: given check(path) -> (action, score, symbols), every crafted spam
 message must fire its expected symbol and no ham may be quarantined or
-rejected. test_correio_spam_check runs it through `correio spam check
-FILE`, and is skipped while that command does not exist.
+rejected. test_correio_spam_check runs it through `correio spam check`
+(100 files per run when it takes several), is skipped while that command
+does not exist, and leaves out the categories whose symbol is not yet in
+`correio spam symbols` (their check has not landed).
 """
 import email
 import email.policy
@@ -710,11 +712,28 @@ def correio_check_batched(instance, paths, per_run=100):
     return lambda path: got[path].as_tuple()
 
 
+def known_symbols(instance):
+    """The symbols of `correio spam symbols`: the checks that exist."""
+    out = correio_run([correio_bin(), "spam", "symbols", "-c",
+                       instance.conf])
+    return set(l.split()[0] for l in out.splitlines() if l.strip())
+
+
 def test_correio_spam_check(corpus, request):
     if not spam_check_available():
         pytest.skip("`correio spam check` is not there yet")
     d, rows = corpus
     instance = request.getfixturevalue("instance")
+    # A category whose symbol is not in the table yet (its check has not
+    # landed) is left out, and said so; every other is held to its label.
+    known = known_symbols(instance)
+    assert "GTUBE" in known
+    waiting = sorted(set(r["expected"] for r in rows
+                         if r["expected"] != "-") - known)
+    rows = [r for r in rows if r["expected"] not in waiting]
+    if waiting:
+        print("test_correio_spam_check: not yet in the symbol table, not "
+              "checked: " + " ".join(waiting))
     paths = [os.path.join(d, r["file"]) for r in rows
              if r["class"] == "ham" or r["expected"] != "-"]
     check = correio_check_batched(instance, paths) or correio_check(instance)
