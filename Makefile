@@ -4,7 +4,7 @@
 #   make run      install deps, build, create ./run/ (once) and serve it
 #   make test     install deps, build with ASan+UBSan and -Werror, run every test
 #   make bench    install deps (with peer servers), build optimized, benchmark
-#                 (bench-smtp, bench-imap, bench-pop3, bench-relay: one)
+#                 (bench-smtp, bench-imap, bench-pop3, bench-relay, bench-spam: one)
 #   make install  install the binary, and the sendmail name for it
 
 PYTHON := /usr/bin/python3
@@ -12,7 +12,7 @@ BUILD := build
 TESTBUILD := build-asan
 BENCHBUILD := build-release
 
-.PHONY: all run test bench bench-build bench-smtp bench-imap bench-pop3 bench-relay fuzz install clean deps
+.PHONY: all run test bench bench-build bench-smtp bench-imap bench-pop3 bench-relay bench-spam fuzz install clean deps
 
 all:
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) >/dev/null
@@ -35,6 +35,7 @@ bench: bench-build
 	bench/imap $(BENCHBUILD)/correio
 	bench/pop3 $(BENCHBUILD)/correio
 	bench/relay $(BENCHBUILD)/correio
+	bench/spam $(BENCHBUILD)/correio
 
 # One benchmark on its own.
 bench-smtp: bench-build
@@ -48,6 +49,9 @@ bench-pop3: bench-build
 
 bench-relay: bench-build
 	bench/relay $(BENCHBUILD)/correio
+
+bench-spam: bench-build
+	bench/spam $(BENCHBUILD)/correio
 
 bench-build:
 	scripts/install-deps bench
