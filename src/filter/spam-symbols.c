@@ -113,8 +113,10 @@ const struct spam_symbol_def spam_symbols[] = {
 	{ "BAYES_20", -0.1, 0, "classifier: p from 0.05 to 0.40" },
 	{ "BAYES_50", 0, 0, "classifier: p from 0.40 to 0.60, undecided" },
 	{ "BAYES_80", 1.0, 0, "classifier: p from 0.60 to 0.95" },
-	{ "BAYES_95", 2.5, 0, "classifier: p from 0.95 to 0.99" },
-	{ "BAYES_99", 3.5, 0, "classifier: p >= 0.99, almost surely spam" },
+	{ "BAYES_95", 3, 0, "classifier: p from 0.95 to 0.99" },
+	/* Certain enough to be Junk on its own: bulk spam often has clean
+	 * headers and no links to judge, and nothing else adds to it. */
+	{ "BAYES_99", 5.5, 0, "classifier: p >= 0.99, almost surely spam" },
 
 	/* Milters (filter/milter.c). */
 	{ "MILTER_QUARANTINE", 0, SPAM_SYM_HOLD,

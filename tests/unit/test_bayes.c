@@ -239,8 +239,9 @@ test_symbol_buckets(void **state)
 			last = spam_symbols[k].score;
 		}
 		assert_true(spam_symbols[spam_symbol_find("BAYES_00")].score < 0);
-		assert_true(fabs(spam_symbols[spam_symbol_find("BAYES_99")].score
-		    - 3.5) < 1e-9);
+		/* p >= 0.99 alone makes a message Junk (junk_score 5). */
+		assert_true(spam_symbols[spam_symbol_find("BAYES_99")].score
+		    >= 5);
 	}
 }
 
